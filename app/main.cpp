@@ -1,0 +1,96 @@
+// clipal's single entry point: parses the command line and hands over to the role asked
+// for (supervisor by default, `check`, the hidden `worker`, control commands).
+#include "app/check_command.hpp"
+#include "clipal/version.hpp"
+#include "shared/config_loader.hpp"
+#include "shared/exit_codes.hpp"
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct common_flags {
+    std::optional<std::string> config_dir;
+    clipal::config_overrides overrides;
+};
+
+void add_common(po::options_description& d) {
+    d.add_options()
+        ("config-dir", po::value<std::string>(), "config directory (default $CLIPAL_CONFIG_DIR, else ~/.clipal)")
+        ("listen-addr", po::value<std::string>(), "listen address, overrides config.yaml")
+        ("port", po::value<long long>(), "listen port, overrides config.yaml")
+        ("log-level", po::value<std::string>(), "debug | info | warn | error, overrides config.yaml");
+}
+
+// Throws po::error with a user-facing message on bad values.
+common_flags read_common(const po::variables_map& vm) {
+    common_flags f;
+    if (vm.count("config-dir")) f.config_dir = vm["config-dir"].as<std::string>();
+    if (vm.count("listen-addr")) f.overrides.listen_addr = vm["listen-addr"].as<std::string>();
+    if (vm.count("port")) {
+        const auto p = vm["port"].as<long long>();
+        if (p < 1 || p > 65535) throw po::error("--port must be between 1 and 65535, got " + std::to_string(p));
+        f.overrides.port = static_cast<std::uint16_t>(p);
+    }
+    if (vm.count("log-level")) {
+        const auto& s = vm["log-level"].as<std::string>();
+        auto l = clipal::log_level_from_string(s);
+        if (!l) throw po::error("--log-level must be one of debug, info, warn, error, got \"" + s + "\"");
+        f.overrides.level = *l;
+    }
+    return f;
+}
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc) {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+    return vm;
+}
+
+int usage(const po::options_description& desc) {
+    std::cout << "usage: clipal [flags]                 run the proxy in the foreground\n"
+                 "       clipal check [--config-dir D]  validate a config directory and show what would be loaded\n"
+                 "       clipal --version\n\n"
+              << desc;
+    return clipal::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    const std::string command = !args.empty() && !args.front().starts_with("-") ? args.front() : "";
+    if (!command.empty()) args.erase(args.begin());
+
+    po::options_description desc("flags");
+    add_common(desc);
+    desc.add_options()("version", "print the version and exit")("help,h", "show this help");
+    try {
+        const auto vm = parse(args, desc);
+        if (vm.count("help")) return usage(desc);
+        if (vm.count("version")) {
+            std::cout << "clipal " << clipal::version << "\n";
+            return clipal::exit_ok;
+        }
+        const auto flags = read_common(vm);
+        const auto dir = clipal::resolve_config_dir(flags.config_dir);
+        if (command == "check") return clipal::app::run_check(dir, flags.overrides, std::cout);
+        if (!command.empty()) {
+            std::cerr << "clipal: unknown command \"" << command << "\" (try clipal --help)\n";
+            return clipal::exit_usage;
+        }
+        std::cerr << "clipal: the proxy itself is not built yet; use `clipal check`\n";
+        return clipal::exit_software;
+    } catch (const po::error& e) {
+        std::cerr << "clipal: " << e.what() << " (try clipal --help)\n";
+        return clipal::exit_usage;
+    }
+}

@@ -1,0 +1,81 @@
+// The validated configuration model (SPEC §2): global settings plus one ordered
+// provider list per profile. Produced by config_loader, consumed everywhere else.
+#pragma once
+
+#include "shared/duration.hpp"
+#include "shared/profile.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace clipal {
+
+enum class log_level { debug, info, warn, error };
+
+std::string_view to_string(log_level l);
+std::optional<log_level> log_level_from_string(std::string_view s);
+
+// How the provider key is carried upstream. `automatic` follows the profile's rule (SPEC §3).
+enum class auth_carrier { automatic, x_api_key, bearer, x_goog_api_key };
+
+std::string_view to_string(auth_carrier a);
+std::optional<auth_carrier> auth_carrier_from_string(std::string_view s);
+
+struct provider_config {
+    std::string name;
+    std::string base_url; // normalised: has a scheme (https:// added when missing)
+    std::string api_key;
+    int priority = 0;     // lower first; a provider without `priority` has 0
+    bool enabled = true;
+    auth_carrier auth_header = auth_carrier::automatic;
+
+    bool operator==(const provider_config&) const = default;
+};
+
+struct profile_config {
+    profile id = profile::claude_code;
+    // Enabled providers, sorted by priority (stable: equal priorities keep file order).
+    std::vector<provider_config> providers;
+    // Providers with `enabled: false`, in file order (shown by `clipal check`).
+    std::vector<provider_config> disabled;
+
+    bool operator==(const profile_config&) const = default;
+};
+
+struct global_config {
+    std::string listen_addr = "127.0.0.1";
+    std::uint16_t port = 3333;
+    log_level level = log_level::info;
+    duration reactivate_after = std::chrono::hours(1);
+    duration upstream_idle_timeout = std::chrono::minutes(3);
+    duration response_header_timeout = std::chrono::minutes(2);
+    std::uint64_t max_request_body_bytes = 32ull * 1024 * 1024;
+    // Total bytes of request bodies a worker buffers at once, across all connections.
+    // Not in the seed: it bounds memory under a burst of large bodies (issue #3).
+    std::uint64_t request_body_budget_bytes = 256ull * 1024 * 1024;
+    std::string log_dir; // resolved: "<config-dir>/logs" when not set
+    int log_retention_days = 7;
+    bool log_stdout = true;
+    bool ignore_count_tokens_failover = false;
+
+    bool operator==(const global_config&) const = default;
+};
+
+struct config {
+    std::string dir; // the config directory it was loaded from
+    global_config global;
+    std::array<profile_config, 3> profiles{
+        profile_config{profile::claude_code, {}, {}},
+        profile_config{profile::codex, {}, {}},
+        profile_config{profile::gemini, {}, {}},
+    };
+
+    const profile_config& of(profile p) const { return profiles[static_cast<std::size_t>(p)]; }
+    profile_config& of(profile p) { return profiles[static_cast<std::size_t>(p)]; }
+};
+
+} // namespace clipal

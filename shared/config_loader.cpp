@@ -1,0 +1,383 @@
+#include "shared/config_loader.hpp"
+
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace clipal {
+namespace {
+
+// Collects issues for one file with the line of the node they are about.
+struct reporter {
+    const std::string& file;
+    std::vector<config_issue>& errors;
+
+    void error(const YAML::Node& at, std::string field, std::string message) const {
+        const int line = at.IsDefined() ? at.Mark().line + 1 : 0;
+        errors.push_back({file, line > 0 ? line : 0, std::move(field), std::move(message)});
+    }
+};
+
+std::string describe(const YAML::Node& n) {
+    if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "nothing";
+}
+
+bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
+
+void reject_unknown(const YAML::Node& map, const std::set<std::string_view>& known, const std::string& prefix,
+                    const reporter& rep) {
+    for (const auto& kv : map) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar key>");
+        if (!known.contains(key)) {
+            std::string list;
+            for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+            rep.error(kv.first, prefix + key, "unknown field (known fields: " + list + ")");
+        }
+    }
+}
+
+std::optional<std::string> get_string(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    if (!n.IsScalar()) {
+        rep.error(n, field, "must be a string, got " + describe(n));
+        return std::nullopt;
+    }
+    return n.Scalar();
+}
+
+template <class Int>
+std::optional<Int> get_int(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    if (n.IsScalar()) {
+        try {
+            return n.as<Int>();
+        } catch (const YAML::Exception&) {
+        }
+    }
+    rep.error(n, field, "must be a whole number, got " + describe(n));
+    return std::nullopt;
+}
+
+std::optional<bool> get_bool(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    if (n.IsScalar()) {
+        try {
+            return n.as<bool>();
+        } catch (const YAML::Exception&) {
+        }
+    }
+    rep.error(n, field, "must be true or false, got " + describe(n));
+    return std::nullopt;
+}
+
+std::optional<duration> get_duration(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    if (!n.IsScalar()) {
+        rep.error(n, field, "must be a duration such as 90s, 1h30m or 0, got " + describe(n));
+        return std::nullopt;
+    }
+    auto r = parse_duration(n.Scalar());
+    if (!r.value) rep.error(n, field, r.error);
+    return r.value;
+}
+
+// Parses YAML text into a root node; an empty document is an empty mapping.
+std::optional<YAML::Node> parse_root(std::string_view text, const std::string& file, std::vector<config_issue>& errors) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& e) {
+        errors.push_back({file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "not valid YAML: " + e.msg});
+        return std::nullopt;
+    } catch (const YAML::Exception& e) {
+        errors.push_back({file, 0, "", std::string("not valid YAML: ") + e.what()});
+        return std::nullopt;
+    }
+    if (is_null(root)) return YAML::Node(YAML::NodeType::Map);
+    if (!root.IsMap()) {
+        errors.push_back({file, root.Mark().line + 1, "", "the file must be a mapping of fields, got " + describe(root)});
+        return std::nullopt;
+    }
+    return root;
+}
+
+// A key is sent in an HTTP header: anything that could split or fold the header is refused.
+bool key_is_header_safe(std::string_view key) {
+    return std::all_of(key.begin(), key.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& p, std::string& error) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+        error = "cannot be read";
+        return std::nullopt;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+} // namespace
+
+std::string config_issue::to_string() const {
+    std::string s = file;
+    if (line > 0) s += ":" + std::to_string(line);
+    s += ": ";
+    if (!field.empty()) s += field + ": ";
+    return s + message;
+}
+
+std::string_view to_string(log_level l) {
+    switch (l) {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    case log_level::error: return "error";
+    }
+    return "info";
+}
+
+std::optional<log_level> log_level_from_string(std::string_view s) {
+    for (auto l : {log_level::debug, log_level::info, log_level::warn, log_level::error})
+        if (to_string(l) == s) return l;
+    return std::nullopt;
+}
+
+std::string_view to_string(auth_carrier a) {
+    switch (a) {
+    case auth_carrier::automatic: return "automatic";
+    case auth_carrier::x_api_key: return "x-api-key";
+    case auth_carrier::bearer: return "bearer";
+    case auth_carrier::x_goog_api_key: return "x-goog-api-key";
+    }
+    return "automatic";
+}
+
+std::optional<auth_carrier> auth_carrier_from_string(std::string_view s) {
+    for (auto a : {auth_carrier::x_api_key, auth_carrier::bearer, auth_carrier::x_goog_api_key})
+        if (to_string(a) == s) return a;
+    return std::nullopt;
+}
+
+std::string normalize_base_url(std::string& url) {
+    if (url.find("://") == std::string::npos) url = "https://" + url;
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) return "is not a valid URL (\"" + url + "\")";
+    const auto scheme = parsed->scheme_id();
+    if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
+        return "must start with http:// or https:// (got \"" + std::string(parsed->scheme()) + "://\")";
+    if (parsed->encoded_host().empty()) return "has no host (\"" + url + "\")";
+    if (parsed->has_query() || parsed->has_fragment())
+        return "must not contain a query string or fragment (\"" + url + "\")";
+    if (parsed->has_userinfo()) return "must not contain user:password@ (put the key in api_key)";
+    return {};
+}
+
+global_config parse_global_yaml(std::string_view text, const std::string& file, std::vector<config_issue>& errors) {
+    global_config g;
+    const reporter rep{file, errors};
+    auto root = parse_root(text, file, errors);
+    if (!root) return g;
+    reject_unknown(*root,
+                   {"listen_addr", "port", "log_level", "reactivate_after", "upstream_idle_timeout",
+                    "response_header_timeout", "max_request_body_bytes", "request_body_budget_bytes", "log_dir",
+                    "log_retention_days", "log_stdout", "ignore_count_tokens_failover"},
+                   "", rep);
+    for (const auto& kv : *root) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        const YAML::Node& v = kv.second;
+        if (key == "listen_addr") {
+            if (auto s = get_string(v, key, rep)) {
+                if (s->empty())
+                    rep.error(v, key, "must not be empty (use 127.0.0.1 for this machine only)");
+                else
+                    g.listen_addr = *s;
+            }
+        } else if (key == "port") {
+            if (auto p = get_int<long long>(v, key, rep)) {
+                if (*p < 1 || *p > 65535)
+                    rep.error(v, key, "must be between 1 and 65535, got " + std::to_string(*p));
+                else
+                    g.port = static_cast<std::uint16_t>(*p);
+            }
+        } else if (key == "log_level") {
+            if (auto s = get_string(v, key, rep)) {
+                if (auto l = log_level_from_string(*s))
+                    g.level = *l;
+                else
+                    rep.error(v, key, "must be one of debug, info, warn, error (got \"" + *s + "\")");
+            }
+        } else if (key == "reactivate_after") {
+            if (auto d = get_duration(v, key, rep)) g.reactivate_after = *d;
+        } else if (key == "upstream_idle_timeout") {
+            if (auto d = get_duration(v, key, rep)) g.upstream_idle_timeout = *d;
+        } else if (key == "response_header_timeout") {
+            if (auto d = get_duration(v, key, rep)) {
+                if (*d == duration::zero())
+                    rep.error(v, key, "must be greater than 0 (waiting for an upstream's headers is always bounded)");
+                else
+                    g.response_header_timeout = *d;
+            }
+        } else if (key == "max_request_body_bytes" || key == "request_body_budget_bytes") {
+            if (auto n = get_int<long long>(v, key, rep)) {
+                if (*n < 1)
+                    rep.error(v, key, "must be at least 1, got " + std::to_string(*n));
+                else
+                    (key == "max_request_body_bytes" ? g.max_request_body_bytes : g.request_body_budget_bytes) =
+                        static_cast<std::uint64_t>(*n);
+            }
+        } else if (key == "log_dir") {
+            if (is_null(v)) continue;
+            if (auto s = get_string(v, key, rep)) g.log_dir = *s;
+        } else if (key == "log_retention_days") {
+            if (auto n = get_int<long long>(v, key, rep)) {
+                if (*n < 0 || *n > 100000)
+                    rep.error(v, key, "must be 0 (keep all) or a number of days, got " + std::to_string(*n));
+                else
+                    g.log_retention_days = static_cast<int>(*n);
+            }
+        } else if (key == "log_stdout") {
+            if (auto b = get_bool(v, key, rep)) g.log_stdout = *b;
+        } else if (key == "ignore_count_tokens_failover") {
+            if (auto b = get_bool(v, key, rep)) g.ignore_count_tokens_failover = *b;
+        }
+    }
+    if (g.request_body_budget_bytes < g.max_request_body_bytes && root->operator[]("request_body_budget_bytes").IsDefined())
+        rep.error((*root)["request_body_budget_bytes"], "request_body_budget_bytes",
+                  "must be at least max_request_body_bytes (" + std::to_string(g.max_request_body_bytes) + ")");
+    else if (g.request_body_budget_bytes < g.max_request_body_bytes)
+        g.request_body_budget_bytes = g.max_request_body_bytes;
+    return g;
+}
+
+profile_config parse_profile_yaml(profile p, std::string_view text, const std::string& file,
+                                  std::vector<config_issue>& errors) {
+    profile_config pc;
+    pc.id = p;
+    const reporter rep{file, errors};
+    auto root = parse_root(text, file, errors);
+    if (!root) return pc;
+    reject_unknown(*root, {"providers"}, "", rep);
+    const YAML::Node list = (*root)["providers"];
+    if (is_null(list)) return pc;
+    if (!list.IsSequence()) {
+        rep.error(list, "providers", "must be a list of providers, got " + describe(list));
+        return pc;
+    }
+    std::vector<provider_config> all;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        const YAML::Node item = list[i];
+        const std::string at = "providers[" + std::to_string(i) + "]";
+        if (!item.IsMap()) {
+            rep.error(item, at, "must be a mapping with name, base_url and api_key, got " + describe(item));
+            continue;
+        }
+        const std::size_t errors_before = errors.size();
+        reject_unknown(item, {"name", "base_url", "api_key", "priority", "enabled", "auth_header"}, at + ".", rep);
+        provider_config pr;
+        for (const char* required : {"name", "base_url", "api_key"}) {
+            if (is_null(item[required])) rep.error(item, at + "." + required, "is required");
+        }
+        if (auto n = item["name"]; !is_null(n)) {
+            if (auto s = get_string(n, at + ".name", rep)) {
+                if (s->empty())
+                    rep.error(n, at + ".name", "must not be empty");
+                else if (!names.insert(*s).second)
+                    rep.error(n, at + ".name", "\"" + *s + "\" is used by another provider in this file; names must be unique");
+                pr.name = *s;
+            }
+        }
+        if (auto n = item["base_url"]; !is_null(n)) {
+            if (auto s = get_string(n, at + ".base_url", rep)) {
+                pr.base_url = *s;
+                if (auto why = normalize_base_url(pr.base_url); !why.empty()) rep.error(n, at + ".base_url", why);
+            }
+        }
+        if (auto n = item["api_key"]; !is_null(n)) {
+            if (auto s = get_string(n, at + ".api_key", rep)) {
+                if (s->empty())
+                    rep.error(n, at + ".api_key", "must not be empty");
+                else if (!key_is_header_safe(*s))
+                    rep.error(n, at + ".api_key", "contains spaces or control characters; check for a stray newline or quote");
+                pr.api_key = *s;
+            }
+        }
+        if (auto n = item["priority"]; !is_null(n)) {
+            if (auto v = get_int<int>(n, at + ".priority", rep)) pr.priority = *v;
+        }
+        if (auto n = item["enabled"]; !is_null(n)) {
+            if (auto v = get_bool(n, at + ".enabled", rep)) pr.enabled = *v;
+        }
+        if (auto n = item["auth_header"]; !is_null(n)) {
+            if (auto s = get_string(n, at + ".auth_header", rep)) {
+                if (auto a = auth_carrier_from_string(*s))
+                    pr.auth_header = *a;
+                else
+                    rep.error(n, at + ".auth_header", "must be one of x-api-key, bearer, x-goog-api-key (got \"" + *s + "\")");
+            }
+        }
+        if (errors.size() == errors_before) all.push_back(std::move(pr));
+    }
+    for (auto& pr : all) (pr.enabled ? pc.providers : pc.disabled).push_back(pr);
+    std::stable_sort(pc.providers.begin(), pc.providers.end(),
+                     [](const provider_config& a, const provider_config& b) { return a.priority < b.priority; });
+    return pc;
+}
+
+std::filesystem::path resolve_config_dir(const std::optional<std::string>& flag) {
+    if (flag && !flag->empty()) return *flag;
+    if (const char* env = std::getenv("CLIPAL_CONFIG_DIR"); env && *env) return env;
+    const char* home = std::getenv("HOME");
+    return std::filesystem::path(home && *home ? home : ".") / ".clipal";
+}
+
+config_load_result load_config(const std::filesystem::path& dir, const config_overrides& overrides) {
+    config_load_result out;
+    config cfg;
+    cfg.dir = dir.string();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        out.errors.push_back({dir.string(), 0, "", "config directory does not exist (create it, or pass --config-dir)"});
+        return out;
+    }
+    auto load_one = [&](std::string_view name) -> std::optional<std::string> {
+        const auto path = dir / name;
+        if (!std::filesystem::exists(path, ec)) return std::nullopt;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+            out.warnings.push_back({path.string(), 0, "",
+                                    "is readable by group or others and may hold API keys; run: chmod 600 " + path.string()});
+        std::string why;
+        auto text = read_file(path, why);
+        if (!text) out.errors.push_back({path.string(), 0, "", why});
+        return text;
+    };
+    if (auto text = load_one("config.yaml")) cfg.global = parse_global_yaml(*text, (dir / "config.yaml").string(), out.errors);
+    for (const auto& p : all_profiles)
+        if (auto text = load_one(p.file)) cfg.of(p.id) = parse_profile_yaml(p.id, *text, (dir / p.file).string(), out.errors);
+
+    if (overrides.listen_addr) {
+        if (overrides.listen_addr->empty())
+            out.errors.push_back({"--listen-addr", 0, "", "must not be empty"});
+        else
+            cfg.global.listen_addr = *overrides.listen_addr;
+    }
+    if (overrides.port) cfg.global.port = *overrides.port;
+    if (overrides.level) cfg.global.level = *overrides.level;
+    // A relative log_dir is taken relative to the config directory, not to wherever clipal was started.
+    if (cfg.global.log_dir.empty())
+        cfg.global.log_dir = (dir / "logs").string();
+    else if (std::filesystem::path(cfg.global.log_dir).is_relative())
+        cfg.global.log_dir = (dir / cfg.global.log_dir).string();
+
+    if (out.errors.empty()) out.cfg = std::move(cfg);
+    return out;
+}
+
+} // namespace clipal

@@ -1,0 +1,303 @@
+#include "shared/config_loader.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::vector<clipal::config_issue> global_errors(std::string_view yaml) {
+    std::vector<clipal::config_issue> errors;
+    clipal::parse_global_yaml(yaml, "config.yaml", errors);
+    return errors;
+}
+
+std::vector<clipal::config_issue> profile_errors(std::string_view yaml) {
+    std::vector<clipal::config_issue> errors;
+    clipal::parse_profile_yaml(clipal::profile::codex, yaml, "codex.yaml", errors);
+    return errors;
+}
+
+std::string only_error(const std::vector<clipal::config_issue>& errors) {
+    EXPECT_EQ(errors.size(), 1u);
+    return errors.empty() ? std::string() : errors.front().to_string();
+}
+
+} // namespace
+
+TEST(GlobalConfig, DefaultsMatchTheSpec) {
+    std::vector<clipal::config_issue> errors;
+    const auto g = clipal::parse_global_yaml("", "config.yaml", errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(g.listen_addr, "127.0.0.1");
+    EXPECT_EQ(g.port, 3333);
+    EXPECT_EQ(g.level, clipal::log_level::info);
+    EXPECT_EQ(g.reactivate_after, 1h);
+    EXPECT_EQ(g.upstream_idle_timeout, 3min);
+    EXPECT_EQ(g.response_header_timeout, 2min);
+    EXPECT_EQ(g.max_request_body_bytes, 33554432u);
+    EXPECT_EQ(g.log_retention_days, 7);
+    EXPECT_TRUE(g.log_stdout);
+    EXPECT_FALSE(g.ignore_count_tokens_failover);
+}
+
+TEST(GlobalConfig, ReadsEveryField) {
+    std::vector<clipal::config_issue> errors;
+    const auto g = clipal::parse_global_yaml(R"(
+listen_addr: 0.0.0.0
+port: 8080
+log_level: debug
+reactivate_after: 30m
+upstream_idle_timeout: 0
+response_header_timeout: 1m30s
+max_request_body_bytes: 1024
+request_body_budget_bytes: 4096
+log_dir: /var/log/clipal
+log_retention_days: 0
+log_stdout: false
+ignore_count_tokens_failover: true
+)",
+                                             "config.yaml", errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(g.listen_addr, "0.0.0.0");
+    EXPECT_EQ(g.port, 8080);
+    EXPECT_EQ(g.level, clipal::log_level::debug);
+    EXPECT_EQ(g.reactivate_after, 30min);
+    EXPECT_EQ(g.upstream_idle_timeout, 0s);
+    EXPECT_EQ(g.response_header_timeout, 90s);
+    EXPECT_EQ(g.max_request_body_bytes, 1024u);
+    EXPECT_EQ(g.request_body_budget_bytes, 4096u);
+    EXPECT_EQ(g.log_dir, "/var/log/clipal");
+    EXPECT_EQ(g.log_retention_days, 0);
+    EXPECT_FALSE(g.log_stdout);
+    EXPECT_TRUE(g.ignore_count_tokens_failover);
+}
+
+TEST(GlobalConfig, EmptyLogDirMeansDefault) {
+    std::vector<clipal::config_issue> errors;
+    EXPECT_EQ(clipal::parse_global_yaml("log_dir: \"\"\n", "config.yaml", errors).log_dir, "");
+    EXPECT_EQ(clipal::parse_global_yaml("log_dir:\n", "config.yaml", errors).log_dir, "");
+    EXPECT_TRUE(errors.empty());
+}
+
+TEST(GlobalConfig, EachValidationErrorNamesFileLineAndField) {
+    EXPECT_EQ(only_error(global_errors("port: 1\nlisten_addr: \"\"\n")),
+              "config.yaml:2: listen_addr: must not be empty (use 127.0.0.1 for this machine only)");
+    EXPECT_THAT(only_error(global_errors("port: 0\n")), HasSubstr("config.yaml:1: port: must be between 1 and 65535"));
+    EXPECT_THAT(only_error(global_errors("port: 65536\n")), HasSubstr("port: must be between 1 and 65535"));
+    EXPECT_THAT(only_error(global_errors("port: abc\n")), HasSubstr("port: must be a whole number"));
+    EXPECT_THAT(only_error(global_errors("log_level: verbose\n")),
+                HasSubstr("log_level: must be one of debug, info, warn, error"));
+    EXPECT_THAT(only_error(global_errors("reactivate_after: -1s\n")), HasSubstr("reactivate_after: negative"));
+    EXPECT_THAT(only_error(global_errors("upstream_idle_timeout: soon\n")), HasSubstr("upstream_idle_timeout: invalid"));
+    EXPECT_THAT(only_error(global_errors("response_header_timeout: 0\n")),
+                HasSubstr("response_header_timeout: must be greater than 0"));
+    EXPECT_THAT(only_error(global_errors("response_header_timeout: 30\n")), HasSubstr("missing unit"));
+    EXPECT_THAT(only_error(global_errors("max_request_body_bytes: 0\n")),
+                HasSubstr("max_request_body_bytes: must be at least 1"));
+    EXPECT_THAT(only_error(global_errors("log_retention_days: -1\n")), HasSubstr("log_retention_days: must be 0"));
+    EXPECT_THAT(only_error(global_errors("log_stdout: maybe\n")), HasSubstr("log_stdout: must be true or false"));
+    EXPECT_THAT(only_error(global_errors("ignore_count_tokens_failover: [1]\n")),
+                HasSubstr("ignore_count_tokens_failover: must be true or false"));
+    EXPECT_THAT(only_error(global_errors("max_request_body_bytes: 100\nrequest_body_budget_bytes: 10\n")),
+                HasSubstr("config.yaml:2: request_body_budget_bytes: must be at least max_request_body_bytes"));
+}
+
+TEST(GlobalConfig, UnknownFieldIsRejectedByName) {
+    EXPECT_THAT(only_error(global_errors("port: 3333\nlisten_adress: 0.0.0.0\n")),
+                HasSubstr("config.yaml:2: listen_adress: unknown field"));
+}
+
+TEST(GlobalConfig, AllErrorsAreReportedNotOnlyTheFirst) {
+    EXPECT_EQ(global_errors("port: 0\nlog_level: loud\nfoo: 1\n").size(), 3u);
+}
+
+TEST(GlobalConfig, SyntaxErrorNamesTheLine) {
+    const auto errors = global_errors("port: 3333\nlog_level: [info\n");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_GE(errors[0].line, 2);
+    EXPECT_THAT(errors[0].to_string(), HasSubstr("not valid YAML"));
+}
+
+TEST(GlobalConfig, NonMappingFileIsAnError) {
+    EXPECT_THAT(only_error(global_errors("- a\n- b\n")), HasSubstr("must be a mapping"));
+}
+
+TEST(GlobalConfig, BudgetFollowsALargerBodyLimit) {
+    std::vector<clipal::config_issue> errors;
+    auto g = clipal::parse_global_yaml("max_request_body_bytes: 1073741824\n", "config.yaml", errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(g.request_body_budget_bytes, 1073741824u);
+}
+
+TEST(ProfileConfig, SortsByPriorityStablyAndFiltersDisabled) {
+    std::vector<clipal::config_issue> errors;
+    const auto pc = clipal::parse_profile_yaml(clipal::profile::claude_code, R"(
+providers:
+  - {name: c, base_url: "https://c.example", api_key: kc, priority: 2}
+  - {name: a, base_url: "https://a.example", api_key: ka, priority: 1}
+  - {name: off, base_url: "https://off.example", api_key: ko, priority: 0, enabled: false}
+  - {name: d, base_url: "https://d.example", api_key: kd, priority: 2}
+  - {name: b, base_url: "https://b.example", api_key: kb, priority: 1}
+  - {name: z, base_url: "https://z.example", api_key: kz}
+)",
+                                               "claude-code.yaml", errors);
+    ASSERT_TRUE(errors.empty()) << errors[0].to_string();
+    std::vector<std::string> names;
+    for (const auto& p : pc.providers) names.push_back(p.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"z", "a", "b", "c", "d"}));
+    ASSERT_EQ(pc.disabled.size(), 1u);
+    EXPECT_EQ(pc.disabled[0].name, "off");
+}
+
+TEST(ProfileConfig, BaseUrlWithoutSchemeGetsHttps) {
+    std::vector<clipal::config_issue> errors;
+    const auto pc = clipal::parse_profile_yaml(clipal::profile::codex, R"(
+providers:
+  - {name: a, base_url: "api.example.com/v1", api_key: k}
+  - {name: b, base_url: "localhost:8080/v1", api_key: k}
+  - {name: c, base_url: "http://127.0.0.1:9000", api_key: k}
+)",
+                                               "codex.yaml", errors);
+    ASSERT_TRUE(errors.empty());
+    EXPECT_EQ(pc.providers[0].base_url, "https://api.example.com/v1");
+    EXPECT_EQ(pc.providers[1].base_url, "https://localhost:8080/v1");
+    EXPECT_EQ(pc.providers[2].base_url, "http://127.0.0.1:9000");
+}
+
+TEST(ProfileConfig, ReadsAuthHeaderOverride) {
+    std::vector<clipal::config_issue> errors;
+    const auto pc = clipal::parse_profile_yaml(clipal::profile::claude_code,
+                                               "providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: x-api-key}\n",
+                                               "claude-code.yaml", errors);
+    ASSERT_TRUE(errors.empty());
+    EXPECT_EQ(pc.providers[0].auth_header, clipal::auth_carrier::x_api_key);
+}
+
+TEST(ProfileConfig, RequiredFieldsAreNamed) {
+    const auto errors = profile_errors("providers:\n  - name: a\n    priority: 1\n");
+    ASSERT_EQ(errors.size(), 2u);
+    EXPECT_EQ(errors[0].to_string(), "codex.yaml:2: providers[0].base_url: is required");
+    EXPECT_EQ(errors[1].to_string(), "codex.yaml:2: providers[0].api_key: is required");
+}
+
+TEST(ProfileConfig, EachValidationErrorNamesItsField) {
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: \"ftp://x\", api_key: k}\n")),
+                HasSubstr("codex.yaml:2: providers[0].base_url: must start with http:// or https://"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: \"https://\", api_key: k}\n")),
+                HasSubstr("providers[0].base_url:"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: \"https://x/?a=1\", api_key: k}\n")),
+                HasSubstr("must not contain a query"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: \"\"}\n")),
+                HasSubstr("providers[0].api_key: must not be empty"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: \"sk-1\\n\"}\n")),
+                HasSubstr("providers[0].api_key: contains spaces or control characters"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, priority: high}\n")),
+                HasSubstr("providers[0].priority: must be a whole number"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, enabled: sometimes}\n")),
+                HasSubstr("providers[0].enabled: must be true or false"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: basic}\n")),
+                HasSubstr("providers[0].auth_header: must be one of x-api-key, bearer, x-goog-api-key"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, weight: 3}\n")),
+                HasSubstr("providers[0].weight: unknown field"));
+    EXPECT_THAT(only_error(profile_errors("provider:\n  - {name: a}\n")), HasSubstr("codex.yaml:1: provider: unknown field"));
+    EXPECT_THAT(only_error(profile_errors("providers: nope\n")), HasSubstr("providers: must be a list"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - just-a-string\n")), HasSubstr("providers[0]: must be a mapping"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k}\n"
+                                          "  - {name: a, base_url: y.io, api_key: k2}\n")),
+                HasSubstr("codex.yaml:3: providers[1].name: \"a\" is used by another provider"));
+}
+
+TEST(ProfileConfig, ErrorsNeverEchoTheKey) {
+    const auto errors = profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: \"sk-very-secret key\"}\n");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].to_string().find("sk-very-secret"), std::string::npos);
+}
+
+TEST(ProfileConfig, EmptyFileAndEmptyListMeanNoProviders) {
+    EXPECT_TRUE(profile_errors("").empty());
+    EXPECT_TRUE(profile_errors("# only a comment\n").empty());
+    EXPECT_TRUE(profile_errors("providers: []\n").empty());
+    EXPECT_TRUE(profile_errors("providers:\n").empty());
+}
+
+class ConfigDir : public ::testing::Test {
+protected:
+    clipal::test::temp_dir tmp;
+};
+
+TEST_F(ConfigDir, MissingFilesMeanDefaultsAndNoProviders) {
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg);
+    EXPECT_TRUE(r.errors.empty());
+    EXPECT_TRUE(r.warnings.empty());
+    EXPECT_EQ(r.cfg->global.port, 3333);
+    EXPECT_EQ(r.cfg->global.log_dir, (tmp.path() / "logs").string());
+    for (const auto& p : clipal::all_profiles) EXPECT_TRUE(r.cfg->of(p.id).providers.empty());
+}
+
+TEST_F(ConfigDir, LoadsEachProfileFromItsFile) {
+    tmp.write("config.yaml", "port: 4444\nlog_dir: mylogs\n");
+    tmp.write("claude-code.yaml", "providers:\n  - {name: cc, base_url: a.io, api_key: k1}\n");
+    tmp.write("gemini.yaml", "providers:\n  - {name: g, base_url: g.io, api_key: k2}\n");
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg);
+    EXPECT_EQ(r.cfg->global.port, 4444);
+    EXPECT_EQ(r.cfg->global.log_dir, (tmp.path() / "mylogs").string());
+    EXPECT_EQ(r.cfg->of(clipal::profile::claude_code).providers.at(0).name, "cc");
+    EXPECT_TRUE(r.cfg->of(clipal::profile::codex).providers.empty());
+    EXPECT_EQ(r.cfg->of(clipal::profile::gemini).providers.at(0).name, "g");
+}
+
+TEST_F(ConfigDir, ErrorsFromSeveralFilesAreAllReportedWithPaths) {
+    tmp.write("config.yaml", "port: 0\n");
+    tmp.write("codex.yaml", "providers:\n  - {name: a}\n");
+    const auto r = clipal::load_config(tmp.path());
+    EXPECT_FALSE(r.cfg);
+    ASSERT_EQ(r.errors.size(), 3u);
+    EXPECT_THAT(r.errors[0].to_string(), HasSubstr((tmp.path() / "config.yaml").string() + ":1: port"));
+    EXPECT_THAT(r.errors[1].to_string(), HasSubstr((tmp.path() / "codex.yaml").string() + ":2: providers[0].base_url"));
+}
+
+TEST_F(ConfigDir, GroupReadableFileIsWarnedAbout) {
+    tmp.write("codex.yaml", "providers: []\n", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                                   std::filesystem::perms::group_read);
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_THAT(r.warnings[0].to_string(), HasSubstr("chmod 600"));
+}
+
+TEST_F(ConfigDir, MissingDirectoryIsAnError) {
+    const auto r = clipal::load_config(tmp.path() / "nope");
+    EXPECT_FALSE(r.cfg);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_THAT(r.errors[0].to_string(), HasSubstr("does not exist"));
+}
+
+TEST_F(ConfigDir, CommandLineOverridesWin) {
+    tmp.write("config.yaml", "port: 4444\nlisten_addr: 127.0.0.2\nlog_level: warn\n");
+    clipal::config_overrides o;
+    o.port = 5555;
+    o.listen_addr = "::1";
+    o.level = clipal::log_level::debug;
+    const auto r = clipal::load_config(tmp.path(), o);
+    ASSERT_TRUE(r.cfg);
+    EXPECT_EQ(r.cfg->global.port, 5555);
+    EXPECT_EQ(r.cfg->global.listen_addr, "::1");
+    EXPECT_EQ(r.cfg->global.level, clipal::log_level::debug);
+}
+
+TEST(ConfigDirResolution, FlagThenEnvThenHome) {
+    setenv("CLIPAL_CONFIG_DIR", "/from/env", 1);
+    setenv("HOME", "/home/someone", 1);
+    EXPECT_EQ(clipal::resolve_config_dir(std::string("/from/flag")), "/from/flag");
+    EXPECT_EQ(clipal::resolve_config_dir(std::nullopt), "/from/env");
+    unsetenv("CLIPAL_CONFIG_DIR");
+    EXPECT_EQ(clipal::resolve_config_dir(std::nullopt), "/home/someone/.clipal");
+}
