@@ -1,0 +1,1 @@
+// Replaced by the IPC codec and channel (issue #4).

@@ -1,0 +1,1 @@
+// Replaced by the supervisor sources (issue #4).

@@ -1,0 +1,1 @@
+list(APPEND CLIPAL_WORKER_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_placeholder.cpp)
