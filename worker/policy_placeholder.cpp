@@ -1,0 +1,1 @@
+// Replaced by provider state and request rewrite sources.
