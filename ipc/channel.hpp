@@ -1,0 +1,130 @@
+// One end of the supervisor <-> worker channel: an async, single-threaded message
+// pipe over a connected AF_UNIX SOCK_SEQPACKET socket (one frame per datagram), with
+// descriptor passing for handoffs and a bounded outgoing queue.
+#pragma once
+
+#include "ipc/messages.hpp"
+#include "ipc/unique_fd.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace clipal::ipc {
+
+enum class send_result {
+    queued,         // will be written in order
+    dropped,        // a droppable message (log_record, heartbeat) refused at the soft limit
+    queue_full,     // the hard limit is reached: the peer is not reading; the caller decides
+    too_large,      // a field exceeds its bound (see encode()); a caller bug or bad input
+    bad_descriptor, // handoff/handoff_back without a descriptor, or another message with one
+    closed,         // the channel is closed
+};
+
+std::string_view to_string(send_result r);
+
+class channel : public std::enable_shared_from_this<channel> {
+public:
+    // Queue policy: below the soft limits every message is queued. At a soft limit
+    // droppable messages (log records, heartbeats) are refused, so a flood of logs
+    // cannot crowd out a handoff or a config ack; other messages are queued up to the
+    // hard limits, beyond which send() refuses them too (queue_full). Memory per
+    // channel is therefore bounded by hard_bytes plus one frame.
+    struct limits {
+        std::size_t soft_messages = 256;
+        std::size_t soft_bytes = 1024 * 1024;
+        std::size_t hard_messages = 1024;
+        std::size_t hard_bytes = 8 * 1024 * 1024;
+        // Datagrams read per readiness wakeup before yielding to other work.
+        std::size_t reads_per_wakeup = 16;
+    };
+
+    // `fd` must be a connected SOCK_SEQPACKET socket (make_socket_pair/adopt_inherited).
+    static std::shared_ptr<channel> create(const boost::asio::any_io_executor& ex, unique_fd fd);
+    static std::shared_ptr<channel> create(const boost::asio::any_io_executor& ex, unique_fd fd, limits l);
+
+    // Called for each decoded message; `fd` holds the descriptor of a handoff or
+    // handoff_back and is empty otherwise. Frames of unknown type are answered with
+    // `unrecognised` by the channel itself and not delivered.
+    using message_handler = std::function<void(message&& m, unique_fd fd)>;
+    // Called once when the channel closes by itself: peer EOF (asio::error::eof), a
+    // socket error, a malformed frame or descriptor (an ipc::errc), or the end of
+    // close_when_flushed (empty code on success). `why` is a sentence for the log.
+    // Not called after close().
+    using closed_handler = std::function<void(boost::system::error_code ec, const std::string& why)>;
+
+    // Starts reading. Handlers run on the channel's executor and may call send() and
+    // close(). Call once.
+    void start(message_handler on_message, closed_handler on_closed);
+
+    // Queues `m` for sending (see limits for the policy). `fd` is the descriptor of a
+    // handoff/handoff_back; it is moved from only when the result is `queued`, so on
+    // failure the caller still owns it (e.g. to answer the client itself). Never throws
+    // except std::bad_alloc; errors of the write itself arrive via on_closed.
+    [[nodiscard]] send_result send(const message& m, unique_fd&& fd = unique_fd{});
+
+    // Closes now: pending sends are discarded, no handler is called afterwards.
+    void close();
+
+    // Stops delivering messages, writes what is queued and then closes, calling
+    // on_closed with an empty code; or with errc::channel_closed when `deadline`
+    // passes first (the peer stopped reading).
+    void close_when_flushed(std::chrono::milliseconds deadline);
+
+    bool is_open() const { return !closed_; }
+    std::size_t queued_messages() const { return queue_.size(); }
+    std::size_t queued_bytes() const { return queued_bytes_; }
+    // Droppable messages refused so far (for a "N log records dropped" line).
+    std::uint64_t dropped() const { return dropped_; }
+    // Frames of unknown type received and answered with `unrecognised`.
+    std::uint64_t unrecognised_received() const { return unrecognised_received_; }
+
+private:
+    struct outgoing {
+        bytes frame;
+        unique_fd fd;
+    };
+
+    channel(const boost::asio::any_io_executor& ex, unique_fd fd, limits l);
+
+    void do_read_wait();
+    void on_readable(const boost::system::error_code& ec);
+    // Reads and handles one datagram; false when reading must stop for now.
+    bool read_one();
+    void handle_datagram(std::size_t n, std::vector<unique_fd> fds);
+    send_result enqueue(bytes frame, unique_fd&& fd, bool droppable);
+    void do_write();
+    void on_writable(const boost::system::error_code& ec);
+    void fail(boost::system::error_code ec, std::string why);
+    void shut();
+
+    boost::asio::posix::stream_descriptor socket_;
+    boost::asio::steady_timer flush_timer_;
+    limits limits_;
+    message_handler on_message_;
+    closed_handler on_closed_;
+    std::vector<std::uint8_t> read_buffer_;
+    std::deque<outgoing> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool writing_ = false;  // a posted do_write or a wait for writability is pending
+    bool started_ = false;
+    bool closed_ = false;
+    bool flushing_ = false; // close_when_flushed was called
+    // A failure before start() (or of the constructor), reported by start().
+    std::optional<std::pair<boost::system::error_code, std::string>> pending_close_;
+    std::uint64_t dropped_ = 0;
+    std::uint64_t unrecognised_received_ = 0;
+};
+
+} // namespace clipal::ipc

@@ -1,1 +1,0 @@
-// Replaced by the IPC codec and channel (issue #4).

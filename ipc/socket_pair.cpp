@@ -1,0 +1,54 @@
+// socketpair/fcntl/setsockopt plumbing for the channel descriptors.
+#include "ipc/socket_pair.hpp"
+
+#include "ipc/frame_codec.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace clipal::ipc {
+namespace {
+
+boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
+
+} // namespace
+
+boost::system::error_code size_buffers(int fd) {
+    // The kernel doubles the requested value and caps it at net.core.[rw]mem_max first;
+    // the default cap (208 KiB, doubled) still leaves room for one max-size frame.
+    const int want = static_cast<int>(2 * max_frame_size);
+    for (int opt : {SO_SNDBUF, SO_RCVBUF})
+        if (::setsockopt(fd, SOL_SOCKET, opt, &want, sizeof want) != 0) return last_error();
+    return {};
+}
+
+boost::system::result<socket_pair> make_socket_pair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) return last_error();
+    socket_pair p{unique_fd(fds[0]), unique_fd(fds[1])};
+    for (int fd : fds)
+        if (auto ec = size_buffers(fd)) return ec;
+    return p;
+}
+
+bool inherit_as(int fd, int target) noexcept {
+    if (fd != target) return ::dup2(fd, target) == target;
+    const int flags = ::fcntl(fd, F_GETFD);
+    return flags != -1 && ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) != -1;
+}
+
+boost::system::result<unique_fd> adopt_inherited(int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return last_error();
+    if (type != SOCK_SEQPACKET) return boost::system::error_code(EPROTOTYPE, boost::system::system_category());
+    unique_fd owned(fd);
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags == -1 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) return last_error();
+    if (auto ec = size_buffers(fd)) return ec;
+    return owned;
+}
+
+} // namespace clipal::ipc

@@ -1,0 +1,41 @@
+// Sole ownership of a POSIX file descriptor: closed exactly once, when the owner goes.
+// Descriptors received over the channel arrive wrapped in one, so none can leak.
+#pragma once
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace clipal::ipc {
+
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    ~unique_fd() { reset(); }
+
+    unique_fd(unique_fd&& o) noexcept : fd_(o.release()) {}
+    unique_fd& operator=(unique_fd&& o) noexcept {
+        if (this != &o) reset(o.release());
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+
+    // Gives up ownership without closing; returns the descriptor (or -1).
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+    // Closes the owned descriptor (errors from close are not actionable) and takes `fd`.
+    void reset(int fd = -1) noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+} // namespace clipal::ipc

@@ -1,1 +1,0 @@
-// Replaced by the supervisor sources (issue #4).
