@@ -1,4 +1,9 @@
-# Provider state and request rewrite: pure logic (Beast headers only, no io_context).
-add_library(clipal_policy STATIC ${CMAKE_CURRENT_SOURCE_DIR}/policy_placeholder.cpp)
-target_link_libraries(clipal_policy PUBLIC clipal_shared Boost::headers)
+# Provider state and request rewrite: pure logic (Beast's header container only, no io_context).
+add_library(clipal_policy STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/provider_set.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/request_rewrite.cpp
+)
+# clipal_asio: Beast is compiled there (BOOST_BEAST_SEPARATE_COMPILATION), even the parts
+# that header-only users like fields need.
+target_link_libraries(clipal_policy PUBLIC clipal_shared clipal_asio Boost::headers)
 clipal_warnings(clipal_policy)

@@ -1,0 +1,69 @@
+// Prefix matching and target joining for the router and the forwarder.
+#include "shared/route.hpp"
+
+
+namespace clipal {
+namespace {
+
+// The query string without any `key` parameter ("alt=sse&key=abc" -> "alt=sse").
+std::string without_key_param(std::string_view query) {
+    std::string out;
+    bool removed = false;
+    bool first = true;
+    std::size_t pos = 0;
+    while (pos <= query.size()) {
+        const auto amp = query.find('&', pos);
+        const auto end = amp == std::string_view::npos ? query.size() : amp;
+        const std::string_view param = query.substr(pos, end - pos);
+        const std::string_view name = param.substr(0, param.find('='));
+        if (name == "key") {
+            removed = true;
+        } else {
+            if (!first) out += '&';
+            out += param;
+            first = false;
+        }
+        pos = end + 1;
+    }
+    return removed ? out : std::string(query);
+}
+
+} // namespace
+
+std::optional<route_match> match_route(std::string_view target) {
+    for (const auto& p : all_profiles) {
+        if (!target.starts_with(p.prefix)) continue;
+        std::string_view rest = target.substr(p.prefix.size());
+        if (rest.empty()) return route_match{p.id, "/"};
+        if (rest.front() == '/') return route_match{p.id, std::string(rest)};
+        if (rest.front() == '?') return route_match{p.id, "/" + std::string(rest)};
+    }
+    return std::nullopt;
+}
+
+std::string join_target(std::string_view base_path, std::string_view rest) {
+    const auto q = rest.find('?');
+    std::string_view path = rest.substr(0, q);
+    while (!base_path.empty() && base_path.back() == '/') base_path.remove_suffix(1);
+    if (path.starts_with('/')) path.remove_prefix(1);
+
+    std::string out;
+    out.reserve(base_path.size() + rest.size() + 1);
+    out += base_path;
+    out += '/';
+    out += path;
+    if (q != std::string_view::npos) {
+        const std::string query = without_key_param(rest.substr(q + 1));
+        if (!query.empty() || rest.size() == q + 1) {
+            out += '?';
+            out += query;
+        }
+    }
+    return out;
+}
+
+bool is_count_tokens(std::string_view method, std::string_view rest) {
+    return method == "POST" && rest.substr(0, rest.find('?')) == "/v1/messages/count_tokens";
+}
+
+} // namespace clipal

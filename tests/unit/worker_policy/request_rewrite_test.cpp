@@ -1,0 +1,218 @@
+#include "worker/request_rewrite.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace http = boost::beast::http;
+using clipal::auth_carrier;
+using clipal::protocol;
+using clipal::worker::forward_context;
+using clipal::worker::rewrite_request_headers;
+using clipal::worker::strip_hop_by_hop;
+
+namespace {
+
+constexpr std::string_view provider_key = "sk-provider-key-0123456789";
+constexpr std::string_view client_key = "client-dummy-key";
+
+forward_context ctx_for(protocol p, auth_carrier forced = auth_carrier::automatic) {
+    return {p, forced, provider_key, "api.example.test", "127.0.0.1", "127.0.0.1:3333"};
+}
+
+http::fields rewrite(const http::fields& client, const forward_context& ctx) {
+    http::fields up;
+    rewrite_request_headers(client, up, ctx);
+    return up;
+}
+
+std::string value(const http::fields& f, std::string_view name) {
+    auto it = f.find(name);
+    return it == f.end() ? std::string("<absent>") : std::string(it->value());
+}
+
+// No header of the result may carry the client's credential, whatever its name.
+void expect_no_client_key(const http::fields& f) {
+    for (const auto& h : f) EXPECT_EQ(std::string_view(h.value()).find(client_key), std::string_view::npos) << h.name_string();
+}
+
+} // namespace
+
+TEST(RequestRewrite, AnthropicXApiKeyStaysXApiKey) {
+    http::fields c;
+    c.set("x-api-key", client_key);
+    c.set("anthropic-version", "2023-06-01");
+    const auto up = rewrite(c, ctx_for(protocol::anthropic));
+    EXPECT_EQ(value(up, "x-api-key"), provider_key);
+    EXPECT_EQ(up.count(http::field::authorization), 0u);
+    EXPECT_EQ(value(up, "anthropic-version"), "2023-06-01");
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, AnthropicBearerOnlyStaysBearer) {
+    http::fields c;
+    c.set(http::field::authorization, "Bearer " + std::string(client_key));
+    const auto up = rewrite(c, ctx_for(protocol::anthropic));
+    EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
+    EXPECT_EQ(up.count("x-api-key"), 0u);
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, AnthropicBothCredentialsUseXApiKey) {
+    http::fields c;
+    c.set("x-api-key", client_key);
+    c.set(http::field::authorization, "Bearer " + std::string(client_key));
+    const auto up = rewrite(c, ctx_for(protocol::anthropic));
+    EXPECT_EQ(value(up, "x-api-key"), provider_key);
+    EXPECT_EQ(up.count(http::field::authorization), 0u);
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, AnthropicNoCredentialAddsXApiKey) {
+    http::fields c;
+    c.set("x-app", "cli");
+    const auto up = rewrite(c, ctx_for(protocol::anthropic));
+    EXPECT_EQ(value(up, "x-api-key"), provider_key);
+    EXPECT_EQ(value(up, "x-app"), "cli");
+}
+
+TEST(RequestRewrite, CodexWithoutAuthHeaderGetsBearer) {
+    http::fields c;
+    c.set(http::field::content_type, "application/json");
+    const auto up = rewrite(c, ctx_for(protocol::openai));
+    EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
+    EXPECT_EQ(up.count("x-api-key"), 0u);
+}
+
+TEST(RequestRewrite, CodexBearerIsReplaced) {
+    http::fields c;
+    c.set(http::field::authorization, "Bearer " + std::string(client_key));
+    c.set("x-api-key", client_key);
+    const auto up = rewrite(c, ctx_for(protocol::openai));
+    EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
+    EXPECT_EQ(up.count("x-api-key"), 0u);
+    EXPECT_EQ(up.count(http::field::authorization), 1u);
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, GeminiBothHeadersBecomeGoogKeyOnly) {
+    http::fields c;
+    c.set("x-goog-api-key", client_key);
+    c.set(http::field::authorization, "Bearer " + std::string(client_key));
+    const auto up = rewrite(c, ctx_for(protocol::gemini));
+    EXPECT_EQ(value(up, "x-goog-api-key"), provider_key);
+    EXPECT_EQ(up.count(http::field::authorization), 0u);
+    EXPECT_EQ(up.count("x-api-key"), 0u);
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, ForcedCarrierOverridesTheProfileRule) {
+    http::fields c;
+    c.set(http::field::authorization, "Bearer " + std::string(client_key));
+    auto up = rewrite(c, ctx_for(protocol::anthropic, auth_carrier::x_api_key));
+    EXPECT_EQ(value(up, "x-api-key"), provider_key);
+    EXPECT_EQ(up.count(http::field::authorization), 0u);
+
+    up = rewrite(c, ctx_for(protocol::gemini, auth_carrier::bearer));
+    EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
+    EXPECT_EQ(up.count("x-goog-api-key"), 0u);
+
+    up = rewrite(c, ctx_for(protocol::openai, auth_carrier::x_goog_api_key));
+    EXPECT_EQ(value(up, "x-goog-api-key"), provider_key);
+    EXPECT_EQ(up.count(http::field::authorization), 0u);
+    expect_no_client_key(up);
+}
+
+TEST(RequestRewrite, CredentialHeaderNamesAreCaseInsensitive) {
+    http::fields c;
+    c.insert("X-API-KEY", client_key);
+    c.insert("X-Goog-Api-Key", client_key);
+    c.insert("AUTHORIZATION", client_key);
+    for (auto p : {protocol::anthropic, protocol::openai, protocol::gemini}) {
+        const auto up = rewrite(c, ctx_for(p));
+        expect_no_client_key(up);
+    }
+}
+
+TEST(RequestRewrite, HopByHopAndConnectionNamedHeadersAreDropped) {
+    http::fields c;
+    c.set(http::field::connection, "keep-alive, X-Secret-Hop ,upgrade");
+    c.insert(http::field::connection, "x-other-hop");
+    c.set("X-Secret-Hop", "1");
+    c.set("x-other-hop", "2");
+    c.set(http::field::keep_alive, "timeout=5");
+    c.set(http::field::proxy_authenticate, "Basic");
+    c.set(http::field::proxy_authorization, "Basic abc");
+    c.set("Proxy-Connection", "keep-alive");
+    c.set(http::field::te, "trailers");
+    c.set(http::field::trailer, "x-checksum");
+    c.set(http::field::transfer_encoding, "chunked");
+    c.set(http::field::upgrade, "websocket");
+    c.set(http::field::content_length, "42");
+    c.set(http::field::expect, "100-continue");
+    c.set(http::field::host, "127.0.0.1:3333");
+    c.set("anthropic-beta", "a,b");
+    const auto up = rewrite(c, ctx_for(protocol::anthropic));
+    for (const char* gone : {"Connection", "X-Secret-Hop", "x-other-hop", "Keep-Alive", "Proxy-Authenticate",
+                             "Proxy-Authorization", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+                             "Upgrade", "Content-Length", "Expect"})
+        EXPECT_EQ(up.count(gone), 0u) << gone;
+    EXPECT_EQ(value(up, "anthropic-beta"), "a,b");
+}
+
+TEST(RequestRewrite, HostIsTheUpstreamsAndForwardedHeadersAreSet) {
+    http::fields c;
+    c.set(http::field::host, "127.0.0.1:3333");
+    c.set("X-Forwarded-Proto", "https");
+    c.set("X-Forwarded-Host", "evil.test");
+    const auto up = rewrite(c, ctx_for(protocol::openai));
+    EXPECT_EQ(up.count(http::field::host), 1u);
+    EXPECT_EQ(value(up, "Host"), "api.example.test");
+    EXPECT_EQ(value(up, "X-Forwarded-For"), "127.0.0.1");
+    EXPECT_EQ(value(up, "X-Forwarded-Proto"), "http");
+    EXPECT_EQ(value(up, "X-Forwarded-Host"), "127.0.0.1:3333");
+    EXPECT_EQ(up.count("X-Forwarded-Proto"), 1u);
+    EXPECT_EQ(up.count("X-Forwarded-Host"), 1u);
+}
+
+TEST(RequestRewrite, ForwardedForAppendsToTheClientsChain) {
+    http::fields c;
+    c.insert("X-Forwarded-For", "10.0.0.1");
+    c.insert("x-forwarded-for", "10.0.0.2, 10.0.0.3");
+    const auto up = rewrite(c, ctx_for(protocol::gemini));
+    EXPECT_EQ(up.count("X-Forwarded-For"), 1u);
+    EXPECT_EQ(value(up, "X-Forwarded-For"), "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1");
+}
+
+TEST(RequestRewrite, EndToEndHeadersKeepOrderAndRepeats) {
+    http::fields c;
+    c.insert("accept", "text/event-stream");
+    c.insert("x-custom", "1");
+    c.insert("accept-encoding", "gzip, br");
+    c.insert("x-custom", "2");
+    const auto up = rewrite(c, ctx_for(protocol::openai));
+    // Beast keeps repeats of one name together, so compare with the client's own iteration.
+    std::vector<std::pair<std::string, std::string>> sent, received;
+    for (const auto& h : c) sent.emplace_back(h.name_string(), h.value());
+    for (const auto& h : up) received.emplace_back(h.name_string(), h.value());
+    ASSERT_GE(received.size(), sent.size());
+    EXPECT_EQ(decltype(sent)(received.begin(), received.begin() + static_cast<std::ptrdiff_t>(sent.size())), sent);
+    EXPECT_EQ(up.count("x-custom"), 2u);
+    EXPECT_EQ(value(up, "accept-encoding"), "gzip, br");
+}
+
+TEST(StripHopByHop, RemovesHopHeadersFromResponses) {
+    http::fields f;
+    f.set(http::field::connection, "close, X-Hop");
+    f.set("X-Hop", "1");
+    f.set(http::field::transfer_encoding, "chunked");
+    f.set(http::field::keep_alive, "timeout=5");
+    f.set(http::field::content_type, "text/event-stream");
+    f.set("request-id", "req_1");
+    strip_hop_by_hop(f);
+    for (const char* gone : {"Connection", "X-Hop", "Transfer-Encoding", "Keep-Alive"})
+        EXPECT_EQ(f.count(gone), 0u) << gone;
+    EXPECT_EQ(value(f, "Content-Type"), "text/event-stream");
+    EXPECT_EQ(value(f, "request-id"), "req_1");
+}

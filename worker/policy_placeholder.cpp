@@ -1,1 +1,0 @@
-// Replaced by provider state and request rewrite sources.

@@ -1,0 +1,40 @@
+// Header rewriting between the client and an upstream (SPEC §3): hop-by-hop headers and
+// the client's own credentials go, X-Forwarded-* and the provider's key come in. Works on
+// Beast's header container only; no I/O, so it is tested without an io_context.
+#pragma once
+
+#include "shared/config.hpp"
+#include "shared/profile.hpp"
+
+#include <boost/beast/http/fields.hpp>
+
+#include <string_view>
+
+namespace clipal::worker {
+
+struct forward_context {
+    protocol proto = protocol::anthropic;
+    auth_carrier forced = auth_carrier::automatic; // automatic = the profile's rule
+    std::string_view api_key;
+    std::string_view upstream_host; // Host value: host[:port], port omitted when default
+    std::string_view client_addr;   // the client's IP, appended to X-Forwarded-For
+    std::string_view client_host;   // the Host the client sent, for X-Forwarded-Host
+};
+
+// Fills `upstream` (normally empty) from the client's headers, keeping their order and
+// repeats: drops hop-by-hop headers (Connection and those it names, Keep-Alive,
+// Proxy-Authenticate, Proxy-Authorization, Proxy-Connection, TE, Trailer,
+// Transfer-Encoding, Upgrade), Host, Content-Length (the forwarder sets the length) and
+// Expect (the body is already buffered); removes x-api-key, Authorization and
+// x-goog-api-key; sets X-Forwarded-For (appending to the client's), X-Forwarded-Proto,
+// X-Forwarded-Host and Host; adds the provider key in the carrier ctx asks for:
+// anthropic - x-api-key, or Bearer when the client sent only Authorization;
+// openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides.
+void rewrite_request_headers(const boost::beast::http::fields& client, boost::beast::http::fields& upstream,
+                             const forward_context& ctx);
+
+// Removes hop-by-hop headers (the list above, plus those named in Connection) in place;
+// used on upstream responses before they go to the client.
+void strip_hop_by_hop(boost::beast::http::fields& f);
+
+} // namespace clipal::worker
