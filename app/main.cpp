@@ -4,6 +4,7 @@
 #include "clipal/version.hpp"
 #include "shared/config_loader.hpp"
 #include "shared/exit_codes.hpp"
+#include "worker/worker_main.hpp"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -55,6 +56,18 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
     return vm;
 }
 
+int run_worker_command(const po::variables_map& vm, const std::filesystem::path& dir, const common_flags& flags) {
+    clipal::worker::worker_options o;
+    const std::string name = vm.count("profile") ? vm["profile"].as<std::string>() : "";
+    const auto id = clipal::profile_from_name(name);
+    if (!id) throw po::error("worker: --profile must be claude-code, codex or gemini, got \"" + name + "\"");
+    o.id = *id;
+    o.config_dir = dir;
+    o.overrides = flags.overrides;
+    if (vm.count("listen")) o.listen = vm["listen"].as<std::string>();
+    return clipal::worker::run_worker(o);
+}
+
 int usage(const po::options_description& desc) {
     std::cout << "usage: clipal [flags]                 run the proxy in the foreground\n"
                  "       clipal check [--config-dir D]  validate a config directory and show what would be loaded\n"
@@ -73,8 +86,15 @@ int main(int argc, char** argv) {
     po::options_description desc("flags");
     add_common(desc);
     desc.add_options()("version", "print the version and exit")("help,h", "show this help");
+    // The worker role is a hidden subcommand: started by the supervisor, or alone for tests.
+    po::options_description hidden;
+    hidden.add_options()
+        ("profile", po::value<std::string>(), "worker: claude-code | codex | gemini")
+        ("listen", po::value<std::string>(), "worker: ADDRESS:PORT to accept connections on when run alone");
+    po::options_description all;
+    all.add(desc).add(hidden);
     try {
-        const auto vm = parse(args, desc);
+        const auto vm = parse(args, all);
         if (vm.count("help")) return usage(desc);
         if (vm.count("version")) {
             std::cout << "clipal " << clipal::version << "\n";
@@ -83,6 +103,7 @@ int main(int argc, char** argv) {
         const auto flags = read_common(vm);
         const auto dir = clipal::resolve_config_dir(flags.config_dir);
         if (command == "check") return clipal::app::run_check(dir, flags.overrides, std::cout);
+        if (command == "worker") return run_worker_command(vm, dir, flags);
         if (!command.empty()) {
             std::cerr << "clipal: unknown command \"" << command << "\" (try clipal --help)\n";
             return clipal::exit_usage;

@@ -1,0 +1,109 @@
+// One client connection to a worker: reads requests (bounded head size and time, body up
+// to the limit and within the worker's body budget), routes each to the forwarder, keeps
+// the connection alive between requests, and watches for the client going away.
+#pragma once
+
+#include "shared/clock.hpp"
+#include "shared/log.hpp"
+#include "worker/body_budget.hpp"
+#include "worker/connection_pool.hpp"
+#include "worker/profile_runtime.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace clipal::worker {
+
+namespace http = boost::beast::http;
+
+class forwarder;
+
+// What sessions share within one worker process. Owned by worker_server, outlives sessions.
+class session_host {
+public:
+    virtual ~session_host() = default;
+    virtual logger& log() = 0;
+    virtual const clock& time_source() = 0;
+    virtual connection_pool& pool() = 0;
+    virtual body_budget& budget() = 0;
+    // The runtime new requests start on (the latest config generation).
+    virtual std::shared_ptr<profile_runtime> runtime() = 0;
+    // Gives a kept-alive connection whose next request belongs to another profile back to
+    // the router, with the bytes already read. False when there is no router (standalone).
+    virtual bool hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) = 0;
+    // Provider state changed (a deactivation or cooldown began): re-arm the reactivation timer.
+    virtual void providers_changed() = 0;
+    // True once the worker drains: a finished request closes its connection instead of reading another.
+    virtual bool draining() const = 0;
+    virtual void session_opened() = 0;
+    virtual void session_closed() = 0;
+};
+
+class client_session : public std::enable_shared_from_this<client_session> {
+public:
+    // `initial` holds bytes a router already read from the connection.
+    client_session(boost::asio::ip::tcp::socket socket, session_host& host, std::string initial,
+                   std::string client_addr);
+    ~client_session();
+
+    void start();
+    // Closes the connection now (worker shutdown past its drain deadline).
+    void close();
+    bool busy() const { return forwarder_ != nullptr; }
+
+    // For the forwarder.
+    boost::asio::ip::tcp::socket& socket() { return socket_; }
+    logger& log() { return host_.log(); }
+    connection_pool& pool() { return host_.pool(); }
+    clock::time_point now() { return host_.time_source().now(); }
+    void providers_changed() { host_.providers_changed(); }
+    const std::string& client_addr() const { return client_addr_; }
+    void request_done(bool keep_alive);
+    void abort_connection();
+    void send_error(int status, std::string_view message, std::optional<std::chrono::seconds> retry_after = {});
+
+private:
+    using parser_type = http::request_parser<http::string_body>;
+
+    void read_request_line();
+    void on_request_line_bytes(boost::system::error_code ec, std::size_t n);
+    void read_head();
+    void on_head(boost::system::error_code ec);
+    void on_continue_sent(boost::system::error_code ec);
+    void read_body();
+    void on_body(boost::system::error_code ec);
+    void dispatch();
+    void watch_client();
+    void send_local(http::response<http::string_body>&& res, bool close_after);
+    void arm_deadline(std::chrono::steady_clock::duration d);
+    void shutdown_connection();
+    void drain();
+    std::string_view error_tag() const;
+
+    boost::asio::ip::tcp::socket socket_;
+    session_host& host_;
+    std::string client_addr_;
+    boost::beast::flat_buffer buffer_;
+    boost::asio::steady_timer deadline_;
+    std::shared_ptr<profile_runtime> runtime_;
+    std::optional<parser_type> parser_;
+    body_reservation reservation_;
+    std::string rest_;
+    std::shared_ptr<forwarder> forwarder_;
+    std::shared_ptr<http::response<http::string_body>> local_response_;
+    bool request_keep_alive_ = true;
+    bool watching_ = false;
+    bool next_after_watch_ = false;
+    bool closed_ = false;
+};
+
+} // namespace clipal::worker

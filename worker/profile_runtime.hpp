@@ -1,0 +1,44 @@
+// One generation of a profile's configuration as the worker runs it: the global
+// settings, the provider list with parsed upstream targets, and the provider state.
+// A reload builds a new generation; requests in flight keep the one they started with.
+#pragma once
+
+#include "shared/clock.hpp"
+#include "shared/config.hpp"
+#include "worker/provider_set.hpp"
+#include "worker/upstream_target.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace clipal::worker {
+
+class profile_runtime {
+public:
+    // Throws std::invalid_argument naming the provider when a base_url cannot be used
+    // (the config loader has already validated it; this is the last line of defence).
+    profile_runtime(profile id, const profile_config& pc, const global_config& g, const clock& clk,
+                    std::uint64_t generation);
+
+    profile id() const { return id_; }
+    const profile_info& info() const { return clipal::info(id_); }
+    const global_config& global() const { return global_; }
+    std::uint64_t generation() const { return generation_; }
+
+    provider_set& providers() { return providers_; }
+    const provider_set& providers() const { return providers_; }
+    const upstream_target& target(std::size_t i) const { return targets_.at(i); }
+
+    // Every configured key, for the log redactor.
+    std::vector<std::string> keys() const;
+
+private:
+    profile id_;
+    global_config global_;
+    std::uint64_t generation_;
+    provider_set providers_;
+    std::vector<upstream_target> targets_;
+};
+
+} // namespace clipal::worker

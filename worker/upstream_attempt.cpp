@@ -1,0 +1,320 @@
+#include "worker/upstream_attempt.hpp"
+
+#include "shared/duration.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace clipal::worker {
+namespace {
+
+// Enough of an error body to classify a 429; the rest is never read.
+constexpr std::size_t max_error_body = 64 * 1024;
+constexpr std::uint32_t max_response_head = 64 * 1024;
+
+std::string_view field(const http::response<http::buffer_body>& m, std::string_view name) {
+    auto it = m.find(name);
+    return it == m.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+bool is_timeout(const boost::system::error_code& ec) {
+    return ec == boost::beast::error::timeout || ec == boost::asio::error::timed_out;
+}
+
+std::string describe(const boost::system::error_code& ec) { return ec.message(); }
+
+} // namespace
+
+upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool,
+                                   const upstream_target& target, std::shared_ptr<const request_type> request,
+                                   bool head_request, bool client_keep_alive, unsigned client_version,
+                                   const attempt_settings& settings, on_started started, on_done done)
+    : client_(client),
+      pool_(pool),
+      target_(target),
+      request_(std::move(request)),
+      head_request_(head_request),
+      client_keep_alive_(client_keep_alive),
+      client_version_(client_version),
+      settings_(settings),
+      started_(std::move(started)),
+      done_(std::move(done)),
+      client_timer_(client.get_executor()) {}
+
+void upstream_attempt::start() {
+    connecting_ = true;
+    pending_connect_ = pool_.acquire(
+        target_, settings_.connect,
+        [self = shared_from_this()](boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s) {
+            self->on_connected(ec, stage, std::move(s));
+        },
+        retried_stale_ ? acquire_mode::fresh : acquire_mode::reuse_or_connect);
+}
+
+void upstream_attempt::abort() {
+    if (finished_) return;
+    finished_ = true;
+    if (connecting_) pending_connect_.cancel();
+    if (up_) up_->close();
+    client_timer_.cancel();
+}
+
+void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage stage,
+                                    std::unique_ptr<upstream_stream> s) {
+    connecting_ = false;
+    pending_connect_ = {};
+    if (finished_) {
+        if (s) s->close();
+        return;
+    }
+    if (ec) {
+        const bool tls = stage == connect_stage::tls;
+        fail({action::try_next, tls ? failure_reason::tls : failure_reason::connect, std::nullopt},
+             std::string(to_string(stage)) + " failed: " + describe(ec));
+        return;
+    }
+    up_ = std::move(s);
+    reused_ = up_->reused();
+    up_->tcp().expires_after(settings_.response_header_timeout);
+    http::async_write(*up_, *request_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+        self->on_written(e);
+    });
+}
+
+void upstream_attempt::on_written(boost::system::error_code ec) {
+    if (finished_) return;
+    if (ec) {
+        // A pooled connection the server closed while idle: try once more on a fresh one.
+        if (reused_ && !retried_stale_ && !is_timeout(ec)) {
+            up_->close();
+            up_.reset();
+            retried_stale_ = true;
+            start();
+            return;
+        }
+        fail({action::try_next, is_timeout(ec) ? failure_reason::header_timeout : failure_reason::write, std::nullopt},
+             "sending the request failed: " + describe(ec));
+        return;
+    }
+    parser_.emplace();
+    parser_->header_limit(max_response_head);
+    parser_->body_limit(boost::none);
+    if (head_request_) parser_->skip(true);
+    up_->tcp().expires_after(settings_.response_header_timeout);
+    http::async_read_header(*up_, up_buffer_, *parser_,
+                            [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_header(e); });
+}
+
+void upstream_attempt::on_header(boost::system::error_code ec) {
+    if (finished_) return;
+    if (ec) {
+        const bool nothing_received = up_buffer_.size() == 0;
+        if (reused_ && !retried_stale_ && nothing_received &&
+            (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+             ec == boost::asio::error::eof)) {
+            up_->close();
+            up_.reset();
+            retried_stale_ = true;
+            start();
+            return;
+        }
+        if (is_timeout(ec))
+            fail({action::try_next, failure_reason::header_timeout, std::nullopt},
+                 "no response headers within " + format_duration(settings_.response_header_timeout));
+        else if (ec == http::error::header_limit)
+            fail({action::try_next, failure_reason::bad_response, std::nullopt}, "response headers too large");
+        else if (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+                 ec == boost::asio::error::eof)
+            fail({action::try_next, failure_reason::reset, std::nullopt}, "connection closed before a response");
+        else
+            fail({action::try_next, failure_reason::bad_response, std::nullopt}, "bad response: " + describe(ec));
+        return;
+    }
+    if (needs_body(parser_->get().result_int())) {
+        read_error_body();
+        return;
+    }
+    on_error_body({});
+}
+
+void upstream_attempt::read_error_body() {
+    if (parser_->is_done() || error_body_.size() >= max_error_body) {
+        on_error_body({});
+        return;
+    }
+    auto& body = parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    up_->tcp().expires_after(settings_.response_header_timeout);
+    http::async_read_some(*up_, up_buffer_, *parser_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+        if (self->finished_) return;
+        if (e == http::error::need_buffer) e = {};
+        const auto got = self->piece_.size() - self->parser_->get().body().size;
+        self->error_body_.append(self->piece_.data(), got);
+        // A broken or stalled error body still gets classified on what arrived.
+        if (e) {
+            self->on_error_body({});
+            return;
+        }
+        self->read_error_body();
+    });
+}
+
+void upstream_attempt::on_error_body(boost::system::error_code) {
+    auto& msg = parser_->get();
+    const int status = msg.result_int();
+    const upstream_answer answer{status,
+                                 field(msg, "Retry-After"),
+                                 field(msg, "X-RateLimit-Reset-Requests"),
+                                 field(msg, "X-RateLimit-Reset-Tokens"),
+                                 field(msg, "Content-Encoding"),
+                                 error_body_};
+    const verdict v = classify(answer, settings_.now);
+    if (v.act != action::pass_through) {
+        fail(v, std::to_string(status));
+        return;
+    }
+    // Passing this answer through: the head waits for the first body byte, so that a
+    // stall before it can still fail over.
+    strip_hop_by_hop(msg);
+    const bool known_length = msg.has_content_length() || head_request_ || status == 204 || status == 304 ||
+                              (status >= 100 && status < 200);
+    if (client_version_ >= 11) {
+        if (!known_length) msg.chunked(true);
+        msg.keep_alive(client_keep_alive_);
+    } else {
+        // An HTTP/1.0 client learns the end of an unknown-length body from the close.
+        msg.keep_alive(client_keep_alive_ && known_length);
+    }
+    msg.version(client_version_);
+    if (parser_->is_done()) {
+        piece_size_ = 0;
+        write_to_client();
+        return;
+    }
+    read_body_piece();
+}
+
+void upstream_attempt::read_body_piece() {
+    auto& body = parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    // The idle bound measures the upstream only: it runs while we wait for upstream bytes,
+    // never while a slow client is being written to.
+    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero())
+        up_->tcp().expires_after(settings_.idle_timeout);
+    else
+        up_->tcp().expires_never();
+    http::async_read_some(*up_, up_buffer_, *parser_,
+                          [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_body_piece(e); });
+}
+
+void upstream_attempt::on_body_piece(boost::system::error_code ec) {
+    if (finished_) return;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        std::string what = is_timeout(ec) ? "no data for " + format_duration(settings_.idle_timeout)
+                                          : "upstream error: " + describe(ec);
+        if (!head_sent_) {
+            fail({action::try_next, is_timeout(ec) ? failure_reason::idle_timeout : failure_reason::reset, std::nullopt},
+                 what + " before the first body byte");
+            return;
+        }
+        finish(attempt_outcome::kind::aborted, what);
+        return;
+    }
+    piece_size_ = piece_.size() - parser_->get().body().size;
+    if (piece_size_ == 0 && !parser_->is_done()) {
+        read_body_piece();
+        return;
+    }
+    write_to_client();
+}
+
+void upstream_attempt::write_to_client() {
+    auto& body = parser_->get().body();
+    body.data = piece_size_ > 0 ? piece_.data() : nullptr;
+    body.size = piece_size_;
+    body.more = !parser_->is_done();
+    if (!serializer_) {
+        head_sent_ = true;
+        started_(parser_->get().result_int());
+        serializer_.emplace(parser_->get());
+    }
+    up_->tcp().expires_never();
+    arm_client_timer();
+    http::async_write(client_, *serializer_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+        self->on_client_written(e);
+    });
+}
+
+void upstream_attempt::arm_client_timer() {
+    client_timer_.expires_after(settings_.client_write_timeout);
+    client_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec || self->finished_) return;
+        // A client that takes no bytes for this long is gone; closing cancels the write.
+        boost::system::error_code ignored;
+        self->client_.close(ignored);
+    });
+}
+
+void upstream_attempt::on_client_written(boost::system::error_code ec) {
+    client_timer_.cancel();
+    if (finished_) return;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        finish(attempt_outcome::kind::aborted, "client stopped reading: " + describe(ec));
+        return;
+    }
+    bytes_ += piece_size_;
+    if (serializer_->is_done() || parser_->is_done()) {
+        if (!serializer_->is_done()) {
+            // The last (empty) piece still has to close the chunked body.
+            piece_size_ = 0;
+            write_to_client();
+            return;
+        }
+        finish(attempt_outcome::kind::completed, {});
+        return;
+    }
+    read_body_piece();
+}
+
+void upstream_attempt::fail(verdict v, std::string detail) {
+    if (finished_) return;
+    attempt_outcome o;
+    o.what = attempt_outcome::kind::failed;
+    o.v = v;
+    o.status = parser_ && parser_->is_header_done() ? parser_->get().result_int() : 0;
+    o.detail = std::move(detail);
+    finished_ = true;
+    client_timer_.cancel();
+    if (up_) up_->close();
+    done_(std::move(o));
+}
+
+void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
+    if (finished_) return;
+    finished_ = true;
+    client_timer_.cancel();
+    attempt_outcome o;
+    o.what = k;
+    o.v = {action::pass_through, std::nullopt, std::nullopt};
+    o.status = parser_ && parser_->is_header_done() ? parser_->get().result_int() : 0;
+    o.detail = std::move(detail);
+    o.bytes = bytes_;
+    o.client_keep_alive = k == attempt_outcome::kind::completed && parser_->get().keep_alive();
+    if (up_) {
+        if (k == attempt_outcome::kind::completed && parser_->is_done() && parser_->keep_alive() &&
+            up_buffer_.size() == 0)
+            pool_.release(std::move(up_));
+        else
+            up_->close();
+    }
+    done_(std::move(o));
+}
+
+} // namespace clipal::worker

@@ -1,0 +1,113 @@
+// One try of one request against one provider: get a connection, send the buffered
+// request, wait for the response head, classify it, and — when it is an answer to pass
+// through — stream it to the client. Owns the upstream stream, its buffers and timers.
+#pragma once
+
+#include "shared/failure_classifier.hpp"
+#include "worker/connection_pool.hpp"
+#include "worker/request_rewrite.hpp"
+#include "worker/upstream_stream.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/span_body.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace clipal::worker {
+
+namespace http = boost::beast::http;
+
+// Everything an attempt needs that outlives it (owned by the forwarder).
+struct attempt_settings {
+    connect_timeouts connect;
+    std::chrono::steady_clock::duration response_header_timeout;
+    std::chrono::steady_clock::duration idle_timeout; // zero: no idle bound (upstream_idle_timeout: 0)
+    std::chrono::steady_clock::duration client_write_timeout;
+    clock::time_point now;                            // for Retry-After dates
+};
+
+// How an attempt ended, reported once to its owner.
+struct attempt_outcome {
+    enum class kind {
+        failed,    // nothing reached the client: the owner may try the next provider
+        completed, // the whole response reached the client
+        aborted,   // ended after bytes reached the client (client connection must be aborted), or by abort()
+    };
+    kind what = kind::failed;
+    verdict v{action::try_next, std::nullopt, std::nullopt};
+    int status = 0;          // upstream status when one was received
+    std::string detail;      // human words for the log and the exhausted answer
+    std::uint64_t bytes = 0; // body bytes written to the client
+    bool client_keep_alive = false;
+};
+
+class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
+public:
+    using request_type = http::request<http::span_body<const char>>;
+    // Called once when the response head is about to be sent to the client (the provider answered).
+    using on_started = std::function<void(int status)>;
+    using on_done = std::function<void(attempt_outcome)>;
+
+    upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
+                     std::shared_ptr<const request_type> request, bool head_request, bool client_keep_alive,
+                     unsigned client_version, const attempt_settings& settings, on_started started, on_done done);
+
+    void start();
+    // Ends the attempt now (client went away): closes the upstream connection so the
+    // provider stops generating. Completes with kind::aborted.
+    void abort();
+
+private:
+    void on_connected(boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s);
+    void on_written(boost::system::error_code ec);
+    void on_header(boost::system::error_code ec);
+    void read_error_body();
+    void on_error_body(boost::system::error_code ec);
+    void read_body_piece();
+    void on_body_piece(boost::system::error_code ec);
+    void write_to_client();
+    void on_client_written(boost::system::error_code ec);
+    void fail(verdict v, std::string detail);
+    void finish(attempt_outcome::kind k, std::string detail);
+    void arm_client_timer();
+
+    boost::asio::ip::tcp::socket& client_;
+    connection_pool& pool_;
+    const upstream_target& target_;
+    std::shared_ptr<const request_type> request_;
+    bool head_request_;
+    bool client_keep_alive_;
+    unsigned client_version_;
+    attempt_settings settings_;
+    on_started started_;
+    on_done done_;
+
+    acquire_handle pending_connect_;
+    bool connecting_ = false;
+    std::unique_ptr<upstream_stream> up_;
+    bool reused_ = false;
+    bool retried_stale_ = false;
+    boost::beast::flat_buffer up_buffer_;
+    std::optional<http::response_parser<http::buffer_body>> parser_;
+    std::optional<http::response_serializer<http::buffer_body>> serializer_;
+    std::string error_body_;
+    std::array<char, 16 * 1024> piece_{};
+    std::size_t piece_size_ = 0;
+    bool head_sent_ = false;
+    bool finished_ = false;
+    std::uint64_t bytes_ = 0;
+    boost::asio::steady_timer client_timer_;
+};
+
+} // namespace clipal::worker

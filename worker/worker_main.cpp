@@ -1,0 +1,109 @@
+#include "worker/worker_main.hpp"
+
+#include "shared/exit_codes.hpp"
+#include "shared/log_writer.hpp"
+#include "worker/worker_server.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace clipal::worker {
+namespace {
+
+// SPEC §1: in-flight streams get this long to finish on SIGTERM; LLM streams are long.
+constexpr auto drain_deadline = std::chrono::seconds(120);
+
+std::optional<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    unsigned long port = 0;
+    try {
+        port = std::stoul(text.substr(colon + 1));
+    } catch (...) {
+        return std::nullopt;
+    }
+    if (port > 65535) return std::nullopt;
+    return boost::asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
+}
+
+} // namespace
+
+int run_worker(const worker_options& opts) {
+    std::signal(SIGPIPE, SIG_IGN);
+    const auto loaded = load_config(opts.config_dir, opts.overrides);
+    if (!loaded.cfg) {
+        for (const auto& e : loaded.errors) std::cerr << "clipal worker: " << e.to_string() << "\n";
+        return exit_config;
+    }
+    const auto& cfg = *loaded.cfg;
+    if (!opts.listen) {
+        std::cerr << "clipal worker: --listen is required when running without a supervisor\n";
+        return exit_usage;
+    }
+    const auto at = parse_endpoint(*opts.listen);
+    if (!at) {
+        std::cerr << "clipal worker: --listen must be ADDRESS:PORT, got \"" << *opts.listen << "\"\n";
+        return exit_usage;
+    }
+
+    system_clock clk;
+    log_writer writer;
+    writer.configure(cfg.global.log_dir, cfg.global.log_retention_days, cfg.global.log_stdout);
+    logger log(clk, writer, cfg.global.level);
+    for (const auto& w : loaded.warnings) log.warn("", "{}", w.to_string());
+
+    boost::asio::io_context ioc(1);
+    worker_server server(ioc, clk, log, opts.id);
+    try {
+        server.apply_config(cfg.of(opts.id), cfg.global, 1);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "clipal worker: " << e.what() << "\n";
+        return exit_config;
+    }
+    boost::asio::ip::tcp::endpoint bound;
+    try {
+        bound = server.listen(*at);
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "clipal worker: cannot listen on " << *opts.listen << ": " << e.code().message() << "\n";
+        return exit_transient;
+    }
+    // Tests and scripts read the bound address from this line.
+    std::printf("listening %s\n", (bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                           : bound.address().to_string())
+                                       .append(":" + std::to_string(bound.port()))
+                                       .c_str());
+    std::fflush(stdout);
+    log.info(info(opts.id).tag, "worker for {} serving on port {}", info(opts.id).name, bound.port());
+
+    boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+    bool stopping = false;
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        if (stopping) {
+            log.warn("", "second signal: exiting now");
+            ioc.stop();
+            return;
+        }
+        stopping = true;
+        log.info("", "signal {}: finishing {} open connection(s), then exiting", sig, server.open_sessions());
+        server.drain(drain_deadline, [&] {
+            signals.cancel();
+            ioc.stop();
+        });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    ioc.run();
+    return exit_ok;
+}
+
+} // namespace clipal::worker

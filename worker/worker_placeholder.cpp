@@ -1,1 +1,0 @@
-// Replaced by the worker sources (issue #3).

@@ -1,0 +1,147 @@
+#include "worker/worker_server.hpp"
+
+#include "shared/duration.hpp"
+#include "worker/tls_context.hpp"
+
+#include <fmt/chrono.h>
+
+namespace clipal::worker {
+
+namespace {
+
+std::shared_ptr<connection_pool> make_pool(boost::asio::io_context& ioc, logger& log) {
+    std::vector<std::string> errors;
+    auto proxies = proxy_settings::from_process_env(errors);
+    for (const auto& e : errors) log.warn("", "proxy setting ignored: {}", e);
+    return connection_pool::create(ioc.get_executor(), make_client_tls_context(), std::move(proxies));
+}
+
+} // namespace
+
+worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, logger& log, profile id)
+    : ioc_(ioc),
+      clock_(clk),
+      log_(log),
+      id_(id),
+      pool_(make_pool(ioc, log)),
+      reactivation_timer_(ioc),
+      drain_timer_(ioc) {}
+
+worker_server::~worker_server() = default;
+
+void worker_server::apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation) {
+    auto next = std::make_shared<profile_runtime>(id_, pc, g, clock_, generation);
+    log_.set_redactor(std::make_shared<redactor>(next->keys()));
+    log_.set_level(g.level);
+    budget_.set_limit(g.request_body_budget_bytes);
+    runtime_ = std::move(next);
+    reactivation_timer_.cancel();
+    log_.info(info(id_).tag, "loaded {} provider{} for {}", pc.providers.size(), pc.providers.size() == 1 ? "" : "s",
+              info(id_).name);
+}
+
+boost::asio::ip::tcp::endpoint worker_server::listen(const boost::asio::ip::tcp::endpoint& at) {
+    acceptor_.emplace(ioc_);
+    acceptor_->open(at.protocol());
+    acceptor_->set_option(boost::asio::socket_base::reuse_address(true));
+    acceptor_->bind(at);
+    acceptor_->listen(boost::asio::socket_base::max_listen_connections);
+    accept();
+    return acceptor_->local_endpoint();
+}
+
+void worker_server::accept() {
+    acceptor_->async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+        if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
+        if (!ec) {
+            boost::system::error_code e2;
+            const auto peer = s.remote_endpoint(e2);
+            s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
+            start_session(std::move(s), {}, e2 ? std::string("unknown") : peer.address().to_string());
+        } else {
+            // EMFILE and friends: keep serving the connections we have.
+            log_.warn(info(id_).tag, "accept failed: {}", ec.message());
+        }
+        accept();
+    });
+}
+
+void worker_server::adopt(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr) {
+    if (draining_) {
+        boost::system::error_code ignored;
+        s.close(ignored);
+        return;
+    }
+    start_session(std::move(s), std::move(initial), std::move(client_addr));
+}
+
+void worker_server::start_session(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr) {
+    auto session = std::make_shared<client_session>(std::move(s), *this, std::move(initial), std::move(client_addr));
+    std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+    sessions_.push_back(session);
+    session->start();
+}
+
+bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) {
+    return hand_back_ && hand_back_(s, bytes, client_addr);
+}
+
+void worker_server::providers_changed() {
+    if (!runtime_) return;
+    const auto next = runtime_->providers().next_change();
+    if (!next) return;
+    const auto delay = std::max(*next - clock_.now(), clock::time_point::duration::zero());
+    reactivation_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay) +
+                                      std::chrono::milliseconds(1));
+    reactivation_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) on_reactivation_timer();
+    });
+}
+
+void worker_server::on_reactivation_timer() {
+    if (!runtime_) return;
+    for (const auto i : runtime_->providers().expire_due())
+        log_.info(info(id_).tag, "{} is available again", runtime_->providers().provider(i).name);
+    providers_changed();
+}
+
+void worker_server::drain(std::chrono::steady_clock::duration deadline, std::function<void()> done) {
+    drain_done_ = std::move(done);
+    draining_ = true;
+    if (acceptor_) {
+        boost::system::error_code ignored;
+        acceptor_->close(ignored);
+    }
+    reactivation_timer_.cancel();
+    // Idle keep-alive connections are closed now; busy ones finish their response first.
+    for (auto& w : sessions_)
+        if (auto s = w.lock(); s && !s->busy()) s->close();
+    if (open_sessions_ == 0) {
+        finish_drain();
+        return;
+    }
+    drain_timer_.expires_after(deadline);
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        log_.warn(info(id_).tag, "drain deadline reached with {} connection(s) open; closing them", open_sessions_);
+        for (auto& w : sessions_)
+            if (auto s = w.lock()) s->close();
+        finish_drain();
+    });
+}
+
+void worker_server::session_closed() {
+    --open_sessions_;
+    if (drain_done_ && open_sessions_ == 0) finish_drain();
+}
+
+void worker_server::finish_drain() {
+    if (!drain_done_) return;
+    drain_timer_.cancel();
+    pool_->shutdown();
+    auto done = std::move(drain_done_);
+    drain_done_ = nullptr;
+    done();
+}
+
+} // namespace clipal::worker
