@@ -1,0 +1,429 @@
+#include "ipc/channel.hpp"
+
+#include "fuzz/ipc_samples.hpp"
+#include "ipc/socket_pair.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+
+using namespace clipal::ipc;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct received {
+    std::vector<message> messages;
+    std::vector<unique_fd> fds;
+    bool closed = false;
+    boost::system::error_code ec;
+    std::string why;
+};
+
+// Starts `ch`, recording everything into `r`; stops `ioc` once `done(r)` holds.
+void record(const std::shared_ptr<channel>& ch, received& r, boost::asio::io_context& ioc,
+            std::function<bool(const received&)> done) {
+    ch->start(
+        [&r, &ioc, done](message&& m, unique_fd fd) {
+            r.messages.push_back(std::move(m));
+            r.fds.push_back(std::move(fd));
+            if (done(r)) ioc.stop();
+        },
+        [&r, &ioc, done](boost::system::error_code ec, const std::string& why) {
+            r.closed = true;
+            r.ec = ec;
+            r.why = why;
+            if (done(r)) ioc.stop();
+        });
+}
+
+// Runs until stopped, at most 10 s: a hang fails the test instead of blocking CI.
+void run(boost::asio::io_context& ioc) {
+    ioc.restart();
+    ioc.run_for(10s);
+}
+
+socket_pair make_pair() {
+    auto p = make_socket_pair();
+    if (!p) throw std::runtime_error("socketpair: " + p.error().message());
+    return std::move(*p);
+}
+
+// Sends raw bytes (and optionally one descriptor) the way a broken peer would.
+void raw_send(int sock, const bytes& data, int fd = -1) {
+    iovec iov{const_cast<std::uint8_t*>(data.data()), data.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))]{};
+    if (fd >= 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(data.size())) << std::strerror(errno);
+}
+
+bytes encoded(const message& m) { return encode(m).frame; }
+
+struct pipe_fds {
+    unique_fd read_end, write_end;
+};
+
+pipe_fds make_pipe() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    return {unique_fd(p[0]), unique_fd(p[1])};
+}
+
+bool closed(const received& r) { return r.closed; }
+
+} // namespace
+
+TEST(Channel, MessagesFlowBothWays) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto sup = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    auto wrk = channel::create(ioc.get_executor(), std::move(p.worker_end));
+    received at_sup, at_wrk;
+    const auto both = [&](const received&) { return at_sup.messages.size() == 2 && at_wrk.messages.size() == 1; };
+    record(sup, at_sup, ioc, both);
+    record(wrk, at_wrk, ioc, both);
+
+    ASSERT_EQ(wrk->send(hello{protocol_version, "codex", 77, "0.1.0"}), send_result::queued);
+    ASSERT_EQ(wrk->send(ready{1}), send_result::queued);
+    ASSERT_EQ(sup->send(config_push{1, "{}"}), send_result::queued);
+    run(ioc);
+
+    ASSERT_EQ(at_sup.messages.size(), 2u);
+    EXPECT_EQ(at_sup.messages[0], message(hello{protocol_version, "codex", 77, "0.1.0"}));
+    EXPECT_EQ(at_sup.messages[1], message(ready{1}));
+    ASSERT_EQ(at_wrk.messages.size(), 1u);
+    EXPECT_EQ(at_wrk.messages[0], message(config_push{1, "{}"}));
+    EXPECT_FALSE(at_sup.fds[0]);
+    EXPECT_TRUE(sup->is_open());
+}
+
+TEST(Channel, EverySampleMessageArrivesIntact) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto a = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    auto b = channel::create(ioc.get_executor(), std::move(p.worker_end));
+    const auto samples = clipal::test::sample_messages();
+    received at_b, at_a;
+    record(a, at_a, ioc, [](const received&) { return false; });
+    record(b, at_b, ioc, [&](const received& r) { return r.messages.size() == samples.size(); });
+    for (const auto& m : samples) {
+        auto pipe = make_pipe();
+        const bool with_fd = carries_descriptor(type_of(m));
+        ASSERT_EQ(a->send(m, with_fd ? std::move(pipe.write_end) : unique_fd{}), send_result::queued);
+    }
+    run(ioc);
+    ASSERT_EQ(at_b.messages.size(), samples.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+        EXPECT_EQ(at_b.messages[i], samples[i]) << i;
+        EXPECT_EQ(static_cast<bool>(at_b.fds[i]), carries_descriptor(type_of(samples[i]))) << i;
+    }
+}
+
+TEST(Channel, HandoffPassesAWorkingDescriptor) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto sup = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    auto wrk = channel::create(ioc.get_executor(), std::move(p.worker_end));
+    received at_wrk, at_sup;
+    record(sup, at_sup, ioc, [](const received&) { return false; });
+    record(wrk, at_wrk, ioc, [](const received& r) { return !r.messages.empty(); });
+
+    auto pipe = make_pipe();
+    const handoff h{42, "GET / HTTP/1.1\r\n\r\n", "127.0.0.1:5000"};
+    ASSERT_EQ(sup->send(h, std::move(pipe.write_end)), send_result::queued);
+    EXPECT_FALSE(pipe.write_end); // moved into the queue
+    run(ioc);
+
+    ASSERT_EQ(at_wrk.messages.size(), 1u);
+    EXPECT_EQ(at_wrk.messages[0], message(h));
+    ASSERT_TRUE(at_wrk.fds[0]);
+    EXPECT_EQ(::write(at_wrk.fds[0].get(), "ping", 4), 4);
+    // The received descriptor is close-on-exec (MSG_CMSG_CLOEXEC).
+    EXPECT_TRUE(::fcntl(at_wrk.fds[0].get(), F_GETFD) & FD_CLOEXEC);
+    char buf[8] = {};
+    ASSERT_EQ(::read(pipe.read_end.get(), buf, sizeof buf), 4);
+    EXPECT_EQ(std::string(buf, 4), "ping");
+    // Once the worker drops it, the write end is closed everywhere (the sender closed its copy).
+    at_wrk.fds[0].reset();
+    EXPECT_EQ(::read(pipe.read_end.get(), buf, sizeof buf), 0);
+}
+
+TEST(Channel, DescriptorMustMatchTheMessageType) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    EXPECT_EQ(ch->send(handoff{1, "x", "a"}), send_result::bad_descriptor);
+    auto pipe = make_pipe();
+    EXPECT_EQ(ch->send(heartbeat{1}, std::move(pipe.write_end)), send_result::bad_descriptor);
+    EXPECT_TRUE(pipe.write_end) << "a refused send leaves the descriptor with the caller";
+}
+
+TEST(Channel, TooLargeMessageIsRefusedAndDescriptorKept) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    auto pipe = make_pipe();
+    handoff h;
+    h.initial_bytes.assign(max_handoff_bytes + 1, 'x');
+    EXPECT_EQ(ch->send(h, std::move(pipe.write_end)), send_result::too_large);
+    EXPECT_TRUE(pipe.write_end);
+}
+
+TEST(Channel, PeerCloseIsReportedAsEof) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    p.worker_end.reset();
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, boost::asio::error::eof);
+    EXPECT_NE(r.why.find("peer closed"), std::string::npos);
+    EXPECT_FALSE(ch->is_open());
+    EXPECT_EQ(ch->send(heartbeat{}), send_result::closed);
+}
+
+TEST(Channel, GarbageFromThePeerClosesTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    raw_send(p.worker_end.get(), bytes{'G', 'E', 'T', ' ', '/', '\r', '\n'});
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::bad_magic));
+    EXPECT_TRUE(r.messages.empty());
+    EXPECT_FALSE(ch->is_open());
+}
+
+TEST(Channel, MalformedPayloadClosesTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    const bytes payload{1, 2, 3}; // a heartbeat needs 8 bytes
+    raw_send(p.worker_end.get(), *encode_frame(static_cast<std::uint16_t>(message_type::heartbeat), payload));
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::malformed_payload));
+    EXPECT_NE(r.why.find("heartbeat"), std::string::npos) << r.why;
+}
+
+TEST(Channel, TruncatedAndPaddedDatagramsCloseTheChannel) {
+    for (const bool pad : {false, true}) {
+        boost::asio::io_context ioc;
+        auto p = make_pair();
+        auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+        received r;
+        record(ch, r, ioc, closed);
+        auto f = encoded(ready{3});
+        if (pad)
+            f.push_back(0);
+        else
+            f.pop_back();
+        raw_send(p.worker_end.get(), f);
+        run(ioc);
+        ASSERT_TRUE(r.closed);
+        EXPECT_EQ(r.ec, make_error_code(pad ? errc::trailing_bytes : errc::truncated_frame));
+    }
+}
+
+TEST(Channel, OversizeDatagramClosesTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    auto f = encoded(heartbeat{1});
+    f.resize(max_frame_size + 100, 0);
+    raw_send(p.worker_end.get(), f);
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::frame_too_large));
+}
+
+TEST(Channel, UnexpectedDescriptorIsClosedAndClosesTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    auto pipe = make_pipe();
+    raw_send(p.worker_end.get(), encoded(heartbeat{1}), pipe.write_end.get());
+    pipe.write_end.reset();
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::descriptor_error));
+    // The channel closed the copy it received: no writer is left.
+    char c;
+    EXPECT_EQ(::read(pipe.read_end.get(), &c, 1), 0);
+}
+
+TEST(Channel, HandoffWithoutDescriptorClosesTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    raw_send(p.worker_end.get(), encoded(handoff_back{1, "GET", "x"}));
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::descriptor_error));
+    EXPECT_NE(r.why.find("handoff_back arrived with 0 descriptors"), std::string::npos) << r.why;
+}
+
+TEST(Channel, UnknownTypeIsAnsweredAndTheChannelStaysOpen) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, [](const received& x) { return !x.messages.empty(); });
+    raw_send(p.worker_end.get(), *encode_frame(999, bytes{1, 2, 3}));
+    raw_send(p.worker_end.get(), encoded(heartbeat{5}));
+    run(ioc);
+    ASSERT_EQ(r.messages.size(), 1u);
+    EXPECT_EQ(r.messages[0], message(heartbeat{5}));
+    EXPECT_TRUE(ch->is_open());
+    EXPECT_EQ(ch->unrecognised_received(), 1u);
+
+    // The reply is already written (it was queued before the heartbeat was read).
+    ioc.restart();
+    ioc.poll();
+    std::uint8_t buf[64];
+    const auto n = ::recv(p.worker_end.get(), buf, sizeof buf, MSG_DONTWAIT);
+    ASSERT_GT(n, 0);
+    const auto f = decode_frame(byte_view(buf, static_cast<std::size_t>(n)));
+    ASSERT_EQ(f.status, decode_status::frame);
+    const auto d = decode(f.type, f.payload);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d.value, message(unrecognised{999}));
+}
+
+TEST(Channel, FullQueueDropsLogsFirstThenRefusesEverything) {
+    boost::asio::io_context ioc; // never run: nothing leaves the queue
+    auto p = make_pair();
+    channel::limits l;
+    l.soft_messages = 2;
+    l.hard_messages = 4;
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    const log_record rec{clipal::log_level::info, 0, "t", "m"};
+    EXPECT_EQ(ch->send(rec), send_result::queued);
+    EXPECT_EQ(ch->send(rec), send_result::queued);
+    EXPECT_EQ(ch->send(rec), send_result::dropped);
+    EXPECT_EQ(ch->send(heartbeat{1}), send_result::dropped);
+    EXPECT_EQ(ch->send(config_ack{1, true, ""}), send_result::queued);
+    EXPECT_EQ(ch->send(ready{1}), send_result::queued);
+    auto pipe = make_pipe();
+    EXPECT_EQ(ch->send(handoff_back{1, "x", "y"}, std::move(pipe.write_end)), send_result::queue_full);
+    EXPECT_TRUE(pipe.write_end);
+    EXPECT_EQ(ch->queued_messages(), 4u);
+    EXPECT_EQ(ch->dropped(), 2u);
+}
+
+TEST(Channel, ByteLimitsBoundTheQueue) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    channel::limits l;
+    l.soft_bytes = 100;
+    l.hard_bytes = 300;
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    const log_record big{clipal::log_level::info, 0, "t", std::string(150, 'x')};
+    EXPECT_EQ(ch->send(big), send_result::dropped);
+    const status_reply reply{1, std::string(120, 'j')};
+    EXPECT_EQ(ch->send(reply), send_result::queued);
+    EXPECT_EQ(ch->send(reply), send_result::queued);
+    EXPECT_EQ(ch->send(reply), send_result::queue_full);
+    EXPECT_LE(ch->queued_bytes(), 300u);
+}
+
+TEST(Channel, CloseWhenFlushedWritesEverythingThenReportsSuccess) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto a = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    auto b = channel::create(ioc.get_executor(), std::move(p.worker_end));
+    received at_a, at_b;
+    record(a, at_a, ioc, [&](const received&) { return at_a.closed && at_b.closed; });
+    record(b, at_b, ioc, [&](const received&) { return at_a.closed && at_b.closed; });
+    for (std::uint64_t i = 0; i < 3; ++i) ASSERT_EQ(a->send(heartbeat{i}), send_result::queued);
+    a->close_when_flushed(5s);
+    EXPECT_EQ(a->send(heartbeat{9}), send_result::closed);
+    run(ioc);
+    EXPECT_TRUE(at_a.closed);
+    EXPECT_FALSE(at_a.ec) << at_a.why;
+    ASSERT_EQ(at_b.messages.size(), 3u);
+    EXPECT_EQ(at_b.messages[2], message(heartbeat{2}));
+    EXPECT_EQ(at_b.ec, boost::asio::error::eof);
+}
+
+TEST(Channel, CloseWhenFlushedGivesUpOnAPeerThatDoesNotRead) {
+    boost::asio::io_context ioc;
+    auto p = make_pair(); // the worker end is never read
+    auto a = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(a, r, ioc, closed);
+    // More than the socket buffer holds, so writes block.
+    const status_reply big{1, std::string(200 * 1024, 'j')};
+    for (int i = 0; i < 30; ++i) ASSERT_EQ(a->send(big), send_result::queued) << i;
+    a->close_when_flushed(50ms);
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::channel_closed));
+    EXPECT_NE(r.why.find("did not read"), std::string::npos) << r.why;
+}
+
+TEST(Channel, CloseFromAHandlerStopsDeliveryWithoutCallbacks) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    int messages = 0;
+    bool closed_called = false;
+    ch->start(
+        [&](message&&, unique_fd) {
+            ++messages;
+            ch->close();
+            ioc.stop();
+        },
+        [&](boost::system::error_code, const std::string&) { closed_called = true; });
+    raw_send(p.worker_end.get(), encoded(heartbeat{1}));
+    raw_send(p.worker_end.get(), encoded(heartbeat{2}));
+    run(ioc);
+    ioc.restart();
+    ioc.run_for(50ms);
+    EXPECT_EQ(messages, 1);
+    EXPECT_FALSE(closed_called);
+    EXPECT_FALSE(ch->is_open());
+}
+
+TEST(Channel, WriteFailureBeforeStartIsReportedByStart) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    p.worker_end.reset();
+    ASSERT_EQ(ch->send(heartbeat{1}), send_result::queued);
+    ioc.poll(); // the write fails with EPIPE
+    received r;
+    record(ch, r, ioc, closed);
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_TRUE(r.ec);
+}

@@ -1,0 +1,120 @@
+#include "ipc/config_codec.hpp"
+
+#include "fuzz/ipc_samples.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+using namespace clipal::ipc;
+using clipal::test::sample_worker_config;
+
+namespace {
+
+// The sample as a JSON object, for tests that break one field.
+boost::json::object sample_json() { return boost::json::parse(to_json(sample_worker_config())).as_object(); }
+
+std::string parse_error(const boost::json::object& o) {
+    const auto r = parse_worker_config(boost::json::serialize(o));
+    EXPECT_FALSE(r.value);
+    return r.error;
+}
+
+} // namespace
+
+TEST(ConfigCodec, RoundTripsEveryField) {
+    const auto c = sample_worker_config();
+    const auto r = parse_worker_config(to_json(c));
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(*r.value, c);
+}
+
+TEST(ConfigCodec, RoundTripsDefaults) {
+    worker_config c;
+    const auto r = parse_worker_config(to_json(c));
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(*r.value, c);
+}
+
+TEST(ConfigCodec, DurationsAreIntegerNanoseconds) {
+    const auto o = sample_json();
+    EXPECT_EQ(o.at("global").at("upstream_idle_timeout_ns").as_int64(), 250'000'000);
+    EXPECT_EQ(o.at("global").at("reactivate_after_ns").as_int64(), 5'400'000'000'000);
+}
+
+TEST(ConfigCodec, NotJsonIsAnError) {
+    const auto r = parse_worker_config("{\"profile\": ");
+    EXPECT_FALSE(r.value);
+    EXPECT_NE(r.error.find("not valid JSON"), std::string::npos) << r.error;
+    EXPECT_NE(parse_worker_config("[]").error.find("must be a JSON object"), std::string::npos);
+}
+
+TEST(ConfigCodec, UnknownFieldIsNamedWithItsPath) {
+    auto o = sample_json();
+    o["global"].as_object()["colour"] = "blue";
+    EXPECT_EQ(parse_error(o), "global.colour is not a known field");
+
+    o = sample_json();
+    o["providers"].as_array()[1].as_object()["weight"] = 3;
+    EXPECT_EQ(parse_error(o), "providers[1].weight is not a known field");
+}
+
+TEST(ConfigCodec, MissingFieldIsNamed) {
+    auto o = sample_json();
+    o["disabled"].as_array()[0].as_object().erase("base_url");
+    EXPECT_EQ(parse_error(o), "disabled[0].base_url is missing");
+    o = sample_json();
+    o.erase("global");
+    EXPECT_EQ(parse_error(o), "global is missing");
+}
+
+TEST(ConfigCodec, OutOfRangeValuesAreRejected) {
+    auto o = sample_json();
+    o["global"].as_object()["port"] = 0;
+    EXPECT_EQ(parse_error(o), "global.port must be an integer from 1 to 65535");
+    o["global"].as_object()["port"] = 70000;
+    EXPECT_EQ(parse_error(o), "global.port must be an integer from 1 to 65535");
+
+    o = sample_json();
+    o["global"].as_object()["response_header_timeout_ns"] = -1;
+    EXPECT_NE(parse_error(o).find("global.response_header_timeout_ns must be an integer from 0"), std::string::npos);
+
+    o = sample_json();
+    o["global"].as_object()["max_request_body_bytes"] = 0;
+    EXPECT_NE(parse_error(o).find("max_request_body_bytes"), std::string::npos);
+
+    o = sample_json();
+    o["global"].as_object()["log_level"] = "loud";
+    EXPECT_NE(parse_error(o).find("global.log_level is \"loud\""), std::string::npos);
+
+    o = sample_json();
+    o["profile"] = "cursor";
+    EXPECT_NE(parse_error(o).find("profile is \"cursor\""), std::string::npos);
+
+    o = sample_json();
+    o["providers"].as_array()[0].as_object()["auth_header"] = "cookie";
+    EXPECT_NE(parse_error(o).find("providers[0].auth_header"), std::string::npos);
+
+    o = sample_json();
+    o["providers"].as_array()[0].as_object()["priority"] = 1.5;
+    EXPECT_NE(parse_error(o).find("providers[0].priority must be an integer"), std::string::npos);
+}
+
+TEST(ConfigCodec, WrongTypesAreRejected) {
+    auto o = sample_json();
+    o["global"].as_object()["log_stdout"] = "yes";
+    EXPECT_EQ(parse_error(o), "global.log_stdout must be true or false");
+    o = sample_json();
+    o["providers"] = boost::json::object{};
+    EXPECT_EQ(parse_error(o), "providers must be an array");
+    o = sample_json();
+    o["providers"].as_array()[0] = 5;
+    EXPECT_EQ(parse_error(o), "providers[0] must be an object");
+}
+
+TEST(ConfigCodec, ErrorsNeverShowAKey) {
+    auto o = sample_json();
+    o["providers"].as_array()[0].as_object()["api_key"] = boost::json::array{"sk-secret-value"};
+    const auto e = parse_error(o);
+    EXPECT_EQ(e, "providers[0].api_key must be a string");
+    EXPECT_EQ(e.find("sk-"), std::string::npos);
+}
