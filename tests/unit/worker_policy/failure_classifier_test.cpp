@@ -183,7 +183,8 @@ TEST(FailureClassifier, RateLimit429WithoutHintHasNoCooldown) {
 TEST(FailureClassifier, RateLimit429OverloadedErrorIsOverloaded) {
     expect_429("type", "overloaded_error", action::try_next, failure_reason::overloaded);
     auto a = answer(429, "3");
-    a.body = anthropic("type", "Overloaded_Error");
+    const std::string body = anthropic("type", "Overloaded_Error");
+    a.body = body;
     EXPECT_EQ(classify(a, now).cooldown, 3s);
 }
 
