@@ -1,0 +1,16 @@
+# The supervisor's control plane: control socket server and its path, config watcher,
+# sd_notify, and the status table. Linked into the supervisor and the control client.
+add_library(clipal_control STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/config_watcher.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/config_watcher_portable.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_socket_path.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sd_notify.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/status_report.cpp
+)
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  target_sources(clipal_control PRIVATE ${CMAKE_CURRENT_LIST_DIR}/config_watcher_linux.cpp)
+  target_compile_definitions(clipal_control PRIVATE CLIPAL_HAVE_INOTIFY=1)
+endif()
+target_link_libraries(clipal_control PUBLIC clipal_shared clipal_asio)
+clipal_warnings(clipal_control)

@@ -1,0 +1,277 @@
+// Rendering of the status JSON as text. Every accessor here is non-throwing: the input
+// comes over a socket and a newer or broken supervisor must not crash `clipal status`.
+#include "supervisor/status_report.hpp"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace clipal::supervisor {
+
+namespace {
+
+namespace json = boost::json;
+
+const json::value* field(const json::value* v, std::string_view key) {
+    if (v == nullptr) return nullptr;
+    const auto* obj = v->if_object();
+    if (obj == nullptr) return nullptr;
+    return obj->if_contains(key);
+}
+
+// Strings as they may be printed: control characters (escape sequences from a hostile
+// provider name, say) become '?'; newlines only where the caller allows them.
+std::string printable(std::string_view s, bool keep_newlines = false) {
+    std::string out;
+    out.reserve(s.size());
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\n' && keep_newlines)
+            out += c;
+        else if (u < 0x20 || u == 0x7f)
+            out += '?';
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::optional<std::string> text(const json::value* v) {
+    if (v == nullptr) return std::nullopt;
+    if (const auto* s = v->if_string()) return printable(*s);
+    return std::nullopt;
+}
+
+std::string text_or_dash(const json::value* v) {
+    auto s = text(v);
+    return s && !s->empty() ? *s : "-";
+}
+
+std::optional<double> number(const json::value* v) {
+    if (v == nullptr) return std::nullopt;
+    if (const auto* i = v->if_int64()) return static_cast<double>(*i);
+    if (const auto* u = v->if_uint64()) return static_cast<double>(*u);
+    if (const auto* d = v->if_double()) return *d;
+    return std::nullopt;
+}
+
+// Counters and pids: integers print as such, anything else as "-".
+std::string count_or_dash(const json::value* v) {
+    if (v == nullptr) return "-";
+    if (const auto* i = v->if_int64()) return std::to_string(*i);
+    if (const auto* u = v->if_uint64()) return std::to_string(*u);
+    if (const auto* d = v->if_double(); d != nullptr && std::isfinite(*d) && std::floor(*d) == *d &&
+                                        std::fabs(*d) < 1e15)
+        return std::to_string(static_cast<long long>(*d));
+    return "-";
+}
+
+std::string uptime_or_dash(const json::value* v) {
+    const auto n = number(v);
+    return n ? format_uptime(*n) : "-";
+}
+
+// "2026-11-26T12:00:00Z", optionally with fractional seconds and/or "+00:00".
+std::optional<clock::time_point> parse_utc(std::string_view s) {
+    if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':')
+        return std::nullopt;
+    auto num = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
+        int v = 0;
+        const auto [end, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, v);
+        if (ec != std::errc{} || end != s.data() + pos + len) return std::nullopt;
+        return v;
+    };
+    const auto year = num(0, 4), month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2),
+               second = num(17, 2);
+    if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+    if (*year < 1970 || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
+        *second > 60)
+        return std::nullopt;
+    auto rest = s.substr(19);
+    if (!rest.empty() && rest.front() == '.') {
+        rest.remove_prefix(1);
+        while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') rest.remove_prefix(1);
+    }
+    if (rest != "Z" && rest != "+00:00" && !rest.empty()) return std::nullopt;
+    std::tm tm{};
+    tm.tm_year = *year - 1900;
+    tm.tm_mon = *month - 1;
+    tm.tm_mday = *day;
+    tm.tm_hour = *hour;
+    tm.tm_min = *minute;
+    tm.tm_sec = *second;
+    const std::time_t t = ::timegm(&tm);
+    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
+}
+
+std::tm local(clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::localtime_r(&tt, &tm);
+    return tm;
+}
+
+// "14:03:00" on the day of `now`, else "2026-11-27 14:03:00"; the raw text if unparsable.
+std::string time_or_dash(const json::value* v, clock::time_point now) {
+    const auto s = text(v);
+    if (!s || s->empty()) return "-";
+    const auto t = parse_utc(*s);
+    if (!t) return *s;
+    const std::tm at = local(*t);
+    const std::tm today = local(now);
+    if (at.tm_year == today.tm_year && at.tm_yday == today.tm_yday)
+        return fmt::format("{:02}:{:02}:{:02}", at.tm_hour, at.tm_min, at.tm_sec);
+    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", at.tm_year + 1900, at.tm_mon + 1, at.tm_mday, at.tm_hour,
+                       at.tm_min, at.tm_sec);
+}
+
+// Display width in terminal columns, approximated by UTF-8 code points.
+std::size_t width(std::string_view s) {
+    std::size_t n = 0;
+    for (const char c : s)
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+void render_table(std::string& out, const std::vector<std::vector<std::string>>& rows, std::string_view indent) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        if (widths.size() < row.size()) widths.resize(row.size(), 0);
+        for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+    }
+    for (const auto& row : rows) {
+        std::string line(indent);
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line.append(widths[i] - width(row[i]) + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line;
+        out += '\n';
+    }
+}
+
+// Continuation lines of a multi-line message line up under its first line.
+std::string indented(std::string_view message, std::string_view indent) {
+    std::string out;
+    for (const char c : printable(message, true)) {
+        out += c;
+        if (c == '\n') out += indent;
+    }
+    return out;
+}
+
+std::string last_exit_text(const json::value* v) {
+    if (v == nullptr || v->is_null()) return "-";
+    if (const auto s = text(v)) return s->empty() ? "-" : *s;
+    if (v->is_object()) {
+        if (const auto sig = text(field(v, "signal")); sig && !sig->empty()) return "signal " + *sig;
+        if (const auto code = count_or_dash(field(v, "code")); code != "-") return "exit " + code;
+    }
+    return "-";
+}
+
+std::string provider_state(const json::value& p, clock::time_point now) {
+    std::string state = text_or_dash(field(&p, "state"));
+    if (const auto until = field(&p, "until"); until != nullptr && !until->is_null())
+        state += " until " + time_or_dash(until, now);
+    if (const auto reason = text(field(&p, "reason")); reason && !reason->empty()) state += " (" + *reason + ")";
+    return state;
+}
+
+void render_header(std::string& out, const json::value& status, clock::time_point now) {
+    out += fmt::format("clipal {} (pid {}), up {}\n", text_or_dash(field(&status, "version")),
+                       count_or_dash(field(&status, "pid")), uptime_or_dash(field(&status, "uptime_seconds")));
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"listen", text_or_dash(field(&status, "listen"))});
+    rows.push_back({"config dir", text_or_dash(field(&status, "config_dir"))});
+    const auto* reload = field(&status, "last_reload");
+    std::string reload_text = "-";
+    if (reload != nullptr && reload->is_object()) {
+        const auto* ok = field(reload, "ok");
+        const auto at = time_or_dash(field(reload, "time"), now);
+        if (ok != nullptr && ok->is_bool() && ok->get_bool())
+            reload_text = "ok at " + at;
+        else if (ok != nullptr && ok->is_bool()) {
+            const auto* error = field(reload, "error");
+            const auto* es = error != nullptr ? error->if_string() : nullptr;
+            reload_text = "FAILED at " + at + ": " +
+                          (es != nullptr && !es->empty() ? indented(*es, "                 ") : std::string("-"));
+        }
+    }
+    rows.push_back({"last reload", reload_text});
+    render_table(out, rows, "  ");
+}
+
+void render_workers(std::string& out, const json::array& workers, clock::time_point now) {
+    std::vector<std::vector<std::string>> rows{{"PROFILE", "STATE", "PID", "RESTARTS", "UPTIME", "LAST EXIT"}};
+    for (const auto& w : workers) {
+        const bool running = text(field(&w, "state")).value_or("") != "stopped";
+        rows.push_back({text_or_dash(field(&w, "profile")), text_or_dash(field(&w, "state")),
+                        running ? count_or_dash(field(&w, "pid")) : "-", count_or_dash(field(&w, "restarts")),
+                        running ? uptime_or_dash(field(&w, "uptime_seconds")) : "-",
+                        last_exit_text(field(&w, "last_exit"))});
+    }
+    render_table(out, rows, "");
+
+    for (const auto& w : workers) {
+        out += '\n';
+        out += text_or_dash(field(&w, "profile"));
+        if (const auto prefix = text(field(&w, "prefix")); prefix && !prefix->empty()) out += " (" + *prefix + ")";
+        out += '\n';
+        if (const auto err = text(field(&w, "error")); err && !err->empty()) {
+            const auto* raw = field(&w, "error");
+            out += "  error: " + indented(raw->get_string(), "         ") + "\n";
+        }
+        const auto* providers = field(&w, "providers");
+        const auto* list = providers != nullptr ? providers->if_array() : nullptr;
+        if (list == nullptr || list->empty()) {
+            out += "  no providers\n";
+            continue;
+        }
+        std::vector<std::vector<std::string>> rows_p{{" ", "PROVIDER", "STATE", "REQUESTS", "FAILURES"}};
+        for (const auto& p : *list) {
+            const auto* current = field(&p, "current");
+            const bool is_current = current != nullptr && current->is_bool() && current->get_bool();
+            rows_p.push_back({is_current ? "*" : " ", text_or_dash(field(&p, "name")), provider_state(p, now),
+                              count_or_dash(field(&p, "requests")), count_or_dash(field(&p, "failures"))});
+        }
+        render_table(out, rows_p, "  ");
+    }
+}
+
+} // namespace
+
+std::string format_uptime(double seconds) {
+    if (!(seconds >= 0) || seconds > 1e12) return "-";
+    const auto s = static_cast<long long>(seconds);
+    if (s < 60) return fmt::format("{}s", s);
+    if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+    if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+    return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string format_status(const boost::json::value& status, clock::time_point now) {
+    std::string out;
+    render_header(out, status, now);
+    out += '\n';
+    const auto* workers = field(&status, "workers");
+    const auto* list = workers != nullptr ? workers->if_array() : nullptr;
+    if (list == nullptr || list->empty()) {
+        out += "no workers\n";
+        return out;
+    }
+    render_workers(out, *list, now);
+    return out;
+}
+
+} // namespace clipal::supervisor
