@@ -1,9 +1,11 @@
 // clipal's single entry point: parses the command line and hands over to the role asked
 // for (supervisor by default, `check`, the hidden `worker`, control commands).
 #include "app/check_command.hpp"
+#include "app/control_commands.hpp"
 #include "clipal/version.hpp"
 #include "shared/config_loader.hpp"
 #include "shared/exit_codes.hpp"
+#include "supervisor/supervisor.hpp"
 #include "worker/worker_main.hpp"
 
 #include <boost/program_options.hpp>
@@ -65,12 +67,16 @@ int run_worker_command(const po::variables_map& vm, const std::filesystem::path&
     o.config_dir = dir;
     o.overrides = flags.overrides;
     if (vm.count("listen")) o.listen = vm["listen"].as<std::string>();
+    if (vm.count("channel-fd")) o.channel_fd = vm["channel-fd"].as<int>();
     return clipal::worker::run_worker(o);
 }
 
 int usage(const po::options_description& desc) {
     std::cout << "usage: clipal [flags]                 run the proxy in the foreground\n"
                  "       clipal check [--config-dir D]  validate a config directory and show what would be loaded\n"
+                 "       clipal status [--json] [--config-dir D]  ask the running clipal for workers and providers\n"
+                 "       clipal reload [--config-dir D] re-read the config now\n"
+                 "       clipal stop [--config-dir D]   stop the running clipal (in-flight requests finish)\n"
                  "       clipal --version\n\n"
               << desc;
     return clipal::exit_ok;
@@ -85,12 +91,14 @@ int main(int argc, char** argv) {
 
     po::options_description desc("flags");
     add_common(desc);
-    desc.add_options()("version", "print the version and exit")("help,h", "show this help");
+    desc.add_options()("version", "print the version and exit")("help,h", "show this help")
+        ("json", "status: print the supervisor's JSON instead of the table");
     // The worker role is a hidden subcommand: started by the supervisor, or alone for tests.
     po::options_description hidden;
     hidden.add_options()
         ("profile", po::value<std::string>(), "worker: claude-code | codex | gemini")
-        ("listen", po::value<std::string>(), "worker: ADDRESS:PORT to accept connections on when run alone");
+        ("listen", po::value<std::string>(), "worker: ADDRESS:PORT to accept connections on when run alone")
+        ("channel-fd", po::value<int>(), "worker: descriptor of the supervisor channel");
     po::options_description all;
     all.add(desc).add(hidden);
     try {
@@ -104,12 +112,14 @@ int main(int argc, char** argv) {
         const auto dir = clipal::resolve_config_dir(flags.config_dir);
         if (command == "check") return clipal::app::run_check(dir, flags.overrides, std::cout);
         if (command == "worker") return run_worker_command(vm, dir, flags);
+        if (command == "status") return clipal::app::run_status(dir, vm.count("json") > 0, std::cout, std::cerr);
+        if (command == "reload") return clipal::app::run_reload(dir, std::cout, std::cerr);
+        if (command == "stop") return clipal::app::run_stop(dir, std::cout, std::cerr);
         if (!command.empty()) {
             std::cerr << "clipal: unknown command \"" << command << "\" (try clipal --help)\n";
             return clipal::exit_usage;
         }
-        std::cerr << "clipal: the proxy itself is not built yet; use `clipal check`\n";
-        return clipal::exit_software;
+        return clipal::supervisor::run_supervisor({dir, flags.overrides});
     } catch (const po::error& e) {
         std::cerr << "clipal: " << e.what() << " (try clipal --help)\n";
         return clipal::exit_usage;

@@ -2,6 +2,8 @@
 
 #include "shared/exit_codes.hpp"
 #include "shared/log_writer.hpp"
+#include "ipc/socket_pair.hpp"
+#include "worker/worker_link.hpp"
 #include "worker/worker_server.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -35,10 +37,42 @@ std::optional<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& 
     return boost::asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
+// Under the supervisor: config, connections and log records all travel over the channel.
+int run_supervised(const worker_options& opts) {
+    auto fd = ipc::adopt_inherited(*opts.channel_fd);
+    if (!fd) {
+        std::cerr << "clipal worker: descriptor " << *opts.channel_fd
+                  << " is not a supervisor channel (this subcommand is started by clipal itself): "
+                  << fd.error().message() << "\n";
+        return exit_usage;
+    }
+    system_clock clk;
+    boost::asio::io_context ioc(1);
+    auto ch = ipc::channel::create(ioc.get_executor(), std::move(*fd));
+    channel_log_backend backend;
+    backend.attach(ch);
+    logger log(clk, backend);
+    worker_server server(ioc, clk, log, opts.id);
+    worker_link link(ioc, ch, server, log, opts.id);
+    int code = exit_ok;
+    link.start([&](int c) {
+        code = c;
+        ch->close_when_flushed(std::chrono::milliseconds(500));
+        ioc.stop();
+    });
+    boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) link.drain(std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline));
+    });
+    ioc.run();
+    return code;
+}
+
 } // namespace
 
 int run_worker(const worker_options& opts) {
     std::signal(SIGPIPE, SIG_IGN);
+    if (opts.channel_fd) return run_supervised(opts);
     const auto loaded = load_config(opts.config_dir, opts.overrides);
     if (!loaded.cfg) {
         for (const auto& e : loaded.errors) std::cerr << "clipal worker: " << e.to_string() << "\n";

@@ -17,6 +17,7 @@ struct worker_options {
     std::filesystem::path config_dir;
     config_overrides overrides;
     std::optional<std::string> listen; // "127.0.0.1:0", "[::1]:8080"
+    std::optional<int> channel_fd;     // set when started by the supervisor
 };
 
 // Runs until SIGTERM/SIGINT (graceful drain, exit 0) or a fatal error. Returns the exit code.

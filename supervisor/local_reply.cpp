@@ -1,0 +1,87 @@
+#include "supervisor/local_reply.hpp"
+
+#include "shared/error_body.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace clipal::supervisor {
+namespace {
+
+constexpr auto reply_deadline = std::chrono::seconds(5);
+
+std::string_view reason_of(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+// Owns the socket, the bytes and the deadline until the reply is out.
+class reply_op : public std::enable_shared_from_this<reply_op> {
+public:
+    reply_op(boost::asio::ip::tcp::socket s, std::string r)
+        : socket_(std::move(s)), response_(std::move(r)), timer_(socket_.get_executor()) {}
+
+    void start() {
+        timer_.expires_after(reply_deadline);
+        timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (ec) return;
+            boost::system::error_code ignored;
+            self->socket_.close(ignored);
+        });
+        boost::asio::async_write(socket_, boost::asio::buffer(response_),
+                                 [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                     if (ec) return self->finish();
+                                     boost::system::error_code ignored;
+                                     self->socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+                                     self->drain();
+                                 });
+    }
+
+private:
+    // Reading until the client closes avoids a RST that could destroy the reply.
+    void drain() {
+        socket_.async_read_some(boost::asio::buffer(sink_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+            if (ec) return self->finish();
+            self->drain();
+        });
+    }
+    void finish() {
+        timer_.cancel();
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+    }
+
+    boost::asio::ip::tcp::socket socket_;
+    std::string response_;
+    boost::asio::steady_timer timer_;
+    std::array<char, 4096> sink_{};
+};
+
+} // namespace
+
+std::string json_response(int status, std::string_view reason, std::string_view body,
+                          std::optional<std::chrono::seconds> retry_after) {
+    std::string extra = retry_after ? fmt::format("Retry-After: {}\r\n", retry_after->count()) : std::string();
+    return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}",
+                       status, reason, body.size(), extra, body);
+}
+
+std::string error_response(protocol p, int status, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
+    return json_response(status, reason_of(status), error_body(p, status, message), retry_after);
+}
+
+void send_and_close(boost::asio::ip::tcp::socket s, std::string response) {
+    std::make_shared<reply_op>(std::move(s), std::move(response))->start();
+}
+
+} // namespace clipal::supervisor

@@ -1,0 +1,192 @@
+#include "supervisor/router.hpp"
+
+#include "shared/route.hpp"
+#include "supervisor/local_reply.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace clipal::supervisor {
+namespace {
+
+constexpr std::size_t max_head = 64 * 1024;
+constexpr auto head_timeout = std::chrono::seconds(10);
+// Kept-alive clients may open a connection well before their first request.
+constexpr auto first_byte_timeout = std::chrono::seconds(75);
+
+std::string_view target_of(std::string_view request_line) {
+    const auto sp1 = request_line.find(' ');
+    if (sp1 == std::string_view::npos) return {};
+    const auto sp2 = request_line.find(' ', sp1 + 1);
+    return sp2 == std::string_view::npos ? std::string_view{} : request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+}
+
+// Empty lines may precede a request line (RFC 9112 §2.2).
+std::string_view request_line_of(std::string_view bytes) {
+    const auto start = bytes.find_first_not_of("\r\n");
+    if (start == std::string_view::npos) return {};
+    const auto eol = bytes.find("\r\n", start);
+    return eol == std::string_view::npos ? std::string_view{} : bytes.substr(start, eol - start);
+}
+
+} // namespace
+
+// Reads just enough of a new connection to route it.
+class router::connection : public std::enable_shared_from_this<router::connection> {
+public:
+    connection(router& r, boost::asio::ip::tcp::socket s, std::string addr)
+        : router_(r), socket_(std::move(s)), addr_(std::move(addr)), timer_(socket_.get_executor()) {}
+
+    void start() {
+        timer_.expires_after(first_byte_timeout);
+        timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (ec) return;
+            boost::system::error_code ignored;
+            self->socket_.close(ignored);
+        });
+        read();
+    }
+
+private:
+    void read() {
+        const auto old = bytes_.size();
+        bytes_.resize(old + 4096);
+        socket_.async_read_some(boost::asio::buffer(bytes_.data() + old, 4096),
+                                [self = shared_from_this(), old](boost::system::error_code ec, std::size_t n) {
+                                    self->bytes_.resize(old + n);
+                                    self->on_read(ec);
+                                });
+    }
+
+    void on_read(boost::system::error_code ec) {
+        if (ec) {
+            timer_.cancel();
+            return; // closed before a request: nothing to answer
+        }
+        if (!first_byte_seen_) {
+            first_byte_seen_ = true;
+            timer_.expires_after(head_timeout);
+            timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+                if (e) return;
+                boost::system::error_code ignored;
+                self->socket_.close(ignored);
+            });
+        }
+        const auto line = request_line_of(bytes_);
+        if (!line.empty()) {
+            if (target_of(line) == "/health") {
+                // The supervisor answers /health itself once the head is complete.
+                if (bytes_.find("\r\n\r\n") == std::string::npos && bytes_.size() < max_head) {
+                    read();
+                    return;
+                }
+                timer_.cancel();
+                send_and_close(std::move(socket_), json_response(200, "OK", R"({"status":"healthy"})"));
+                return;
+            }
+            timer_.cancel();
+            router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_));
+            return;
+        }
+        if (bytes_.size() >= max_head) {
+            timer_.cancel();
+            send_and_close(std::move(socket_), error_response(protocol::openai, 431, "request line larger than 64 KiB"));
+            return;
+        }
+        read();
+    }
+
+    router& router_;
+    boost::asio::ip::tcp::socket socket_;
+    std::string addr_;
+    std::string bytes_;
+    boost::asio::steady_timer timer_;
+    bool first_byte_seen_ = false;
+};
+
+router::router(boost::asio::io_context& ioc, logger& log, route_fn route)
+    : ioc_(ioc), log_(log), route_(std::move(route)) {}
+
+router::~router() = default;
+
+boost::system::error_code router::listen(const std::string& address, std::uint16_t port, std::string& error) {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(address, ec);
+    if (ec) {
+        error = "listen_addr \"" + address + "\" is not an IP address";
+        return ec;
+    }
+    auto next = std::make_unique<boost::asio::ip::tcp::acceptor>(ioc_);
+    const boost::asio::ip::tcp::endpoint at(addr, port);
+    next->open(at.protocol(), ec);
+    if (!ec) next->set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (!ec) next->bind(at, ec);
+    if (!ec) next->listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        error = "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message();
+        return ec;
+    }
+    // Swapping listeners: the old one stops accepting, its accepted connections live on.
+    if (acceptor_) {
+        boost::system::error_code ignored;
+        acceptor_->close(ignored);
+    }
+    acceptor_ = std::move(next);
+    accept();
+    return {};
+}
+
+void router::stop_accepting() {
+    if (!acceptor_) return;
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    acceptor_.reset();
+}
+
+std::optional<boost::asio::ip::tcp::endpoint> router::local_endpoint() const {
+    if (!acceptor_) return std::nullopt;
+    boost::system::error_code ec;
+    auto ep = acceptor_->local_endpoint(ec);
+    if (ec) return std::nullopt;
+    return ep;
+}
+
+void router::accept() {
+    auto* current = acceptor_.get();
+    current->async_accept([this, current](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+        if (current != acceptor_.get()) return; // replaced or stopped
+        if (ec == boost::asio::error::operation_aborted) return;
+        if (!ec) {
+            boost::system::error_code e2;
+            s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
+            const auto peer = s.remote_endpoint(e2);
+            std::make_shared<connection>(*this, std::move(s), e2 ? std::string("unknown") : peer.address().to_string())
+                ->start();
+        } else {
+            log_.warn("", "accept failed: {}", ec.message());
+        }
+        accept();
+    });
+}
+
+void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+    decide(std::move(s), std::move(bytes), std::move(addr));
+}
+
+void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+    const auto target = target_of(request_line_of(bytes));
+    if (target == "/health") {
+        send_and_close(std::move(s), json_response(200, "OK", R"({"status":"healthy"})"));
+        return;
+    }
+    if (const auto m = match_route(target)) {
+        route_(m->id, std::move(s), std::move(bytes), std::move(addr));
+        return;
+    }
+    log_.debug("", "unknown path from {}: {}", addr, std::string(target.substr(0, 200)));
+    send_and_close(std::move(s), error_response(protocol::openai, 404,
+                                                "unknown path prefix; clipal serves /claudecode, /codex and /gemini "
+                                                "(and /health)"));
+}
+
+} // namespace clipal::supervisor

@@ -1,0 +1,302 @@
+#include "supervisor/supervisor.hpp"
+
+#include "clipal/version.hpp"
+#include "ipc/config_codec.hpp"
+#include "shared/exit_codes.hpp"
+#include "supervisor/config_watcher.hpp"
+#include "supervisor/control_server.hpp"
+#include "supervisor/control_socket_path.hpp"
+#include "supervisor/sd_notify.hpp"
+#include "supervisor/worker_process.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <iostream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace clipal::supervisor {
+namespace {
+
+// Editors write in bursts (temp file, rename, chmod): settle before reading.
+constexpr auto watch_debounce = std::chrono::milliseconds(150);
+
+std::string iso_utc(clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::vector<std::string> all_keys(const config& c) {
+    std::vector<std::string> keys;
+    for (const auto& p : c.profiles) {
+        for (const auto& pr : p.providers) keys.push_back(pr.api_key);
+        for (const auto& pr : p.disabled) keys.push_back(pr.api_key);
+    }
+    return keys;
+}
+
+bool is_loopback(const std::string& address) {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(address, ec);
+    return !ec && a.is_loopback();
+}
+
+} // namespace
+
+supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
+    : ioc_(ioc),
+      opts_(std::move(opts)),
+      log_(clock_, writer_),
+      router_(ioc, log_,
+              [this](profile p, boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+                  runners_[static_cast<std::size_t>(p)]->route(std::move(s), std::move(bytes), std::move(addr));
+              }),
+      signals_(ioc),
+      shutdown_timer_(ioc),
+      started_at_(clock_.now()) {}
+
+supervisor::~supervisor() = default;
+
+std::string supervisor::worker_config_json(profile p) const {
+    return ipc::to_json(ipc::worker_config{config_->of(p), config_->global});
+}
+
+std::optional<int> supervisor::start() {
+    auto loaded = load_config(opts_.config_dir, opts_.overrides);
+    if (!loaded.cfg) {
+        for (const auto& e : loaded.errors) std::cerr << "clipal: " << e.to_string() << "\n";
+        std::cerr << "clipal: not started; fix the config and run `clipal check`\n";
+        return exit_config;
+    }
+    const auto& g = loaded.cfg->global;
+    writer_.configure(g.log_dir, g.log_retention_days, g.log_stdout);
+    log_.set_level(g.level);
+    log_.set_redactor(std::make_shared<redactor>(all_keys(*loaded.cfg)));
+    for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
+    log_.info("", "clipal {} starting on {}:{}", clipal::version, g.listen_addr, g.port);
+    if (!is_loopback(g.listen_addr))
+        log_.warn("", "listen_addr {} is reachable from other machines; anyone who can reach it can use your keys",
+                  g.listen_addr);
+
+    std::string error;
+    if (router_.listen(g.listen_addr, g.port, error)) {
+        log_.error("", "{}", error);
+        return exit_transient;
+    }
+    try {
+        control_ = std::make_unique<control_server>(
+            ioc_.get_executor(), control_socket_path(opts_.config_dir), opts_.config_dir,
+            [this](const std::string& cmd, control_server::responder respond) { handle_control(cmd, std::move(respond)); });
+        control_->start();
+    } catch (const std::exception& e) {
+        log_.error("", "{}", e.what());
+        return exit_transient;
+    }
+
+    const auto exe = self_executable();
+    for (const auto& p : all_profiles) {
+        worker_runner::hooks h;
+        h.log_record = [this](const ipc::log_record& r) { writer_.write(ipc::from_wire(r)); };
+        h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+            router_.reroute(std::move(s), std::move(bytes), std::move(addr));
+        };
+        h.state_changed = [this] { check_shutdown_done(); };
+        runners_[static_cast<std::size_t>(p.id)] = std::make_unique<worker_runner>(ioc_, clock_, log_, p.id, exe, std::move(h));
+    }
+    apply(std::move(*loaded.cfg), true);
+    last_reload_ = {true, clock_.now(), {}};
+
+    watcher_ = std::make_unique<config_watcher>(ioc_.get_executor(), opts_.config_dir, watch_debounce,
+                                                [this](const std::set<std::string>& changed) {
+                                                    std::string names;
+                                                    for (const auto& n : changed) names += (names.empty() ? "" : ", ") + n;
+                                                    reload("changed: " + names);
+                                                });
+    watcher_->start();
+    watch_signals();
+    sd_notify::ready();
+    return std::nullopt;
+}
+
+void supervisor::apply(config next, bool first) {
+    const bool global_changed = first || !(next.global == config_->global);
+    std::array<bool, 3> changed{};
+    for (const auto& p : all_profiles)
+        changed[static_cast<std::size_t>(p.id)] = global_changed || first || !(next.of(p.id) == config_->of(p.id));
+    const bool rebind =
+        !first && (next.global.listen_addr != config_->global.listen_addr || next.global.port != config_->global.port);
+    config_ = std::move(next);
+    const auto& g = config_->global;
+    writer_.configure(g.log_dir, g.log_retention_days, g.log_stdout);
+    log_.set_level(g.level);
+    log_.set_redactor(std::make_shared<redactor>(all_keys(*config_)));
+    if (rebind) {
+        std::string error;
+        if (router_.listen(g.listen_addr, g.port, error))
+            log_.error("", "{}; still listening on the previous address", error);
+        else
+            log_.info("", "now listening on {}:{}", g.listen_addr, g.port);
+    }
+    for (const auto& p : all_profiles) {
+        const auto i = static_cast<std::size_t>(p.id);
+        if (!changed[i]) continue;
+        const auto& pc = config_->of(p.id);
+        if (!first) log_.info(p.tag, "{} providers for {} reloaded", pc.providers.size(), p.name);
+        runners_[i]->set_config(worker_config_json(p.id), !pc.providers.empty());
+    }
+}
+
+void supervisor::reload(std::string_view why) {
+    if (stopping_) return;
+    auto loaded = load_config(opts_.config_dir, opts_.overrides);
+    if (!loaded.cfg) {
+        std::string all;
+        for (const auto& e : loaded.errors) {
+            log_.error("", "config reload failed, keeping the running config: {}", e.to_string());
+            all += (all.empty() ? "" : "; ") + e.to_string();
+        }
+        last_reload_ = {false, clock_.now(), all};
+        return;
+    }
+    for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
+    log_.info("", "config reloaded ({})", why);
+    apply(std::move(*loaded.cfg), false);
+    last_reload_ = {true, clock_.now(), {}};
+}
+
+void supervisor::watch_signals() {
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.add(SIGHUP);
+    signals_.add(SIGCHLD);
+    wait_signal();
+}
+
+void supervisor::wait_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        on_signal(sig);
+        wait_signal();
+    });
+}
+
+void supervisor::on_signal(int sig) {
+    switch (sig) {
+    case SIGCHLD: reap_children(); break;
+    case SIGHUP: reload("SIGHUP"); break;
+    default:
+        if (stopping_) {
+            log_.warn("", "second signal: stopping now");
+            for (auto& r : runners_) r->kill_now();
+            exit_code_ = exit_ok;
+            ioc_.stop();
+            return;
+        }
+        begin_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+}
+
+void supervisor::reap_children() {
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;)
+        for (auto& r : runners_)
+            if (r->on_exit(pid, status)) break;
+}
+
+void supervisor::begin_shutdown(std::string_view why) {
+    if (stopping_) return;
+    stopping_ = true;
+    sd_notify::stopping();
+    log_.info("", "{}: stopping; in-flight requests get up to {}s to finish", why, opts_.drain_deadline.count());
+    router_.stop_accepting();
+    if (watcher_) watcher_->stop();
+    for (auto& r : runners_) r->drain(std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline));
+    // The slots kill what does not end by the deadline; this is the last safety net.
+    shutdown_timer_.expires_after(opts_.drain_deadline + std::chrono::seconds(10));
+    shutdown_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        for (auto& r : runners_) r->kill_now();
+        ioc_.stop();
+    });
+    check_shutdown_done();
+}
+
+void supervisor::check_shutdown_done() {
+    if (!stopping_) return;
+    for (auto& r : runners_)
+        if (r && r->has_process()) return;
+    shutdown_timer_.cancel();
+    if (control_) control_->stop();
+    log_.info("", "clipal stopped");
+    ioc_.stop();
+}
+
+void supervisor::handle_control(const std::string& command, std::function<void(boost::json::value)> respond) {
+    if (command == "status") {
+        collect_status(std::move(respond));
+    } else if (command == "reload") {
+        reload("clipal reload");
+        boost::json::object o;
+        o["ok"] = last_reload_.ok;
+        o["error"] = last_reload_.ok ? boost::json::value(nullptr) : boost::json::value(last_reload_.error);
+        respond(std::move(o));
+    } else if (command == "stop") {
+        boost::json::object o;
+        o["ok"] = true;
+        o["pid"] = static_cast<std::int64_t>(::getpid());
+        respond(std::move(o));
+        boost::asio::post(ioc_, [this] { begin_shutdown("clipal stop"); });
+    } else {
+        respond(control_server::error_reply("unknown command \"" + command + "\""));
+    }
+}
+
+void supervisor::collect_status(std::function<void(boost::json::value)> respond) {
+    struct gather {
+        std::array<boost::json::object, 3> workers;
+        int pending = 3;
+        std::function<void(boost::json::value)> respond;
+    };
+    auto g = std::make_shared<gather>();
+    g->respond = std::move(respond);
+    for (std::size_t i = 0; i < runners_.size(); ++i) {
+        runners_[i]->status([this, g, i](boost::json::object w) {
+            g->workers[i] = std::move(w);
+            if (--g->pending > 0) return;
+            boost::json::object o;
+            o["version"] = clipal::version;
+            o["pid"] = static_cast<std::int64_t>(::getpid());
+            o["uptime_seconds"] = std::chrono::duration<double>(clock_.now() - started_at_).count();
+            const auto ep = router_.local_endpoint();
+            o["listen"] = ep ? fmt::format("{}:{}", ep->address().to_string(), ep->port()) : std::string("-");
+            o["config_dir"] = opts_.config_dir.string();
+            boost::json::object lr;
+            lr["ok"] = last_reload_.ok;
+            lr["time"] = iso_utc(last_reload_.time);
+            lr["error"] = last_reload_.ok ? boost::json::value(nullptr) : boost::json::value(last_reload_.error);
+            o["last_reload"] = std::move(lr);
+            boost::json::array ws;
+            for (auto& each : g->workers) ws.push_back(std::move(each));
+            o["workers"] = std::move(ws);
+            g->respond(std::move(o));
+        });
+    }
+}
+
+int run_supervisor(const supervisor_options& opts) {
+    std::signal(SIGPIPE, SIG_IGN);
+    boost::asio::io_context ioc(1);
+    supervisor s(ioc, opts);
+    if (auto code = s.start()) return *code;
+    ioc.run();
+    return s.exit_code();
+}
+
+} // namespace clipal::supervisor
