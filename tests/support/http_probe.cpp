@@ -305,11 +305,11 @@ http_probe::io http_probe::recv_some(clock_type::time_point deadline, std::strin
     }
 }
 
-http_response http_probe::read_response(std::chrono::milliseconds timeout, bool head_request) {
-    return read_one(clock_type::now() + timeout, head_request);
+http_response http_probe::read_response(std::chrono::milliseconds timeout, bool bodyless) {
+    return read_one(clock_type::now() + timeout, bodyless);
 }
 
-http_response http_probe::read_one(clock_type::time_point deadline, bool head_request) {
+http_response http_probe::read_one(clock_type::time_point deadline, bool bodyless) {
     http_response r;
     if (fd_ < 0 && pending_.empty()) {
         r.error = "not connected";
@@ -350,7 +350,7 @@ http_response http_probe::read_one(clock_type::time_point deadline, bool head_re
     // Body framing, as RFC 9112 section 6.3 orders it.
     auto kind = body_decoder::kind::until_close;
     std::size_t length = 0;
-    if (head_request || r.status < 200 || r.status == 204 || r.status == 304) {
+    if (bodyless || r.status < 200 || r.status == 204 || r.status == 304) {
         kind = body_decoder::kind::none;
     } else if (auto te = r.header("Transfer-Encoding")) {
         std::string lower(*te);

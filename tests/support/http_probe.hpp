@@ -70,11 +70,11 @@ public:
 
     // Writes all bytes (or fails) within the timeout.
     bool send(std::string_view bytes, std::chrono::milliseconds timeout = std::chrono::seconds(5));
-    // Reads one response. Interim 1xx responses other than 101 are skipped. `head_request`:
-    // the response has no body whatever its headers say. Bytes past the message stay buffered
-    // for the next read.
+    // Reads one response. Interim 1xx responses other than 101 are skipped. `bodyless`: the
+    // response has no body whatever its headers say (answers to HEAD, and 2xx to CONNECT).
+    // Bytes past the message stay buffered for the next read.
     http_response read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                                bool head_request = false);
+                                bool bodyless = false);
     // Sends `method target HTTP/1.1` with the headers (Host and Content-Length added unless
     // given) and the body, then reads the response on this (kept-alive) connection.
     http_response request(std::string_view method, std::string_view target, const header_list& headers = {},
@@ -98,7 +98,7 @@ public:
 private:
     enum class io { data, eof, reset, timeout, error };
     io recv_some(std::chrono::steady_clock::time_point deadline, std::string& out);
-    http_response read_one(std::chrono::steady_clock::time_point deadline, bool head_request);
+    http_response read_one(std::chrono::steady_clock::time_point deadline, bool bodyless);
 
     int fd_ = -1;
     std::string host_;
