@@ -87,7 +87,8 @@ void forwarder::next() {
     attempt_->start();
 }
 
-void forwarder::log_failure(std::size_t provider, const attempt_outcome& o, const std::string& next_name) {
+void forwarder::log_failure(std::size_t provider, const attempt_outcome& o, failure_effect effect,
+                            const std::string& next_name) {
     auto& log = session_->log();
     const auto tag = runtime_->info().tag;
     const auto& name = runtime_->providers().provider(provider).name;
@@ -97,9 +98,9 @@ void forwarder::log_failure(std::size_t provider, const attempt_outcome& o, cons
         log.warn(tag, "{} failed: {}, no more providers to try", name, why);
     else
         log.warn(tag, "{} failed: {}, switching to {}", name, why, next_name);
-    if (o.v.act == action::deactivate && runtime_->global().reactivate_after > duration::zero() && lane_ == lane::main)
+    if (effect == failure_effect::deactivated)
         log.warn(tag, "{} deactivated for {}", name, format_duration(runtime_->global().reactivate_after));
-    else if (o.v.cooldown && *o.v.cooldown > duration::zero() && lane_ == lane::main)
+    else if (effect == failure_effect::cooling && o.v.cooldown)
         log.info(tag, "{} cooling down for {}", name, format_duration(*o.v.cooldown));
 }
 
@@ -111,7 +112,7 @@ void forwarder::on_attempt_done(std::size_t provider, const attempt_outcome& o) 
     const auto& name = runtime_->providers().provider(provider).name;
     switch (o.what) {
     case attempt_outcome::kind::failed: {
-        runtime_->providers().record_failure(provider, lane_, o.v);
+        const auto effect = runtime_->providers().record_failure(provider, lane_, o.v);
         session_->providers_changed();
         tried_.push_back({provider, o.v.reason.value_or(failure_reason::bad_response), o.status, o.detail});
         // Providers deactivated by this very failure drop out of the rest of the order.
@@ -121,7 +122,7 @@ void forwarder::on_attempt_done(std::size_t provider, const attempt_outcome& o) 
         const std::string next_name = next_candidate_ < candidates_.size()
                                           ? runtime_->providers().provider(candidates_[next_candidate_]).name
                                           : std::string();
-        log_failure(provider, o, next_name);
+        log_failure(provider, o, effect, next_name);
         next();
         return;
     }
