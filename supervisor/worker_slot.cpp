@@ -1,5 +1,5 @@
 // Transitions of the worker slot state machine. Every event ends in finish(), which
-// turns the slot's nearest deadline into a schedule_tick (or cancel_tick) for the caller.
+// turns a change of the slot's nearest deadline into a schedule_tick (or cancel_tick).
 #include "supervisor/worker_slot.hpp"
 
 #include "shared/duration.hpp"
@@ -148,8 +148,8 @@ slot_actions worker_slot::config_ack_received(std::uint64_t generation, bool ok,
 
 slot_actions worker_slot::heartbeat_received() {
     if (pid_) last_heartbeat_ = clock_.now();
-    // A later deadline needs no new timer: the pending tick re-arms when it finds nothing due.
-    return finish({});
+    return finish({}); // moves the hang deadline
+
 }
 
 slot_actions worker_slot::channel_lost(std::string_view why) {
@@ -398,13 +398,12 @@ std::optional<clock::time_point> worker_slot::next_deadline() const {
 
 slot_actions worker_slot::finish(slot_actions out) {
     const auto next = next_deadline();
-    if (next && (!scheduled_ || *next < *scheduled_)) {
+    if (next == scheduled_) return out;
+    if (next)
         out.emplace_back(schedule_tick{*next});
-        scheduled_ = next;
-    } else if (!next && scheduled_) {
+    else
         out.emplace_back(cancel_tick{});
-        scheduled_.reset();
-    }
+    scheduled_ = next;
     return out;
 }
 

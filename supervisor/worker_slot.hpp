@@ -66,7 +66,8 @@ struct send_drain {                     // send drain{deadline_ms}
 struct kill_worker {                    // signal the current process
     bool force = false;                 // SIGKILL; otherwise SIGTERM
 };
-struct schedule_tick {                  // call tick() at `at`, replacing any earlier schedule
+struct schedule_tick {                  // call tick() at `at`, replacing any earlier schedule;
+                                        // emitted whenever the nearest deadline changes
     clock::time_point at;
 };
 struct cancel_tick {};                  // no tick is needed any more
