@@ -1,0 +1,155 @@
+// Idle bookkeeping for the keep-alive pool. Idle lists are used LIFO (the most recently
+// used connection is the least likely to have been dropped by the server) and expire
+// FIFO under one timer, armed only while something is idle.
+#include "worker/connection_pool.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace clipal::worker {
+namespace net = boost::asio;
+using boost::system::error_code;
+
+std::shared_ptr<connection_pool> connection_pool::create(net::any_io_executor ex,
+                                                         std::shared_ptr<net::ssl::context> tls_ctx,
+                                                         proxy_settings proxies, pool_options options) {
+    return std::shared_ptr<connection_pool>(
+        new connection_pool(std::move(ex), std::move(tls_ctx), std::move(proxies), options));
+}
+
+connection_pool::connection_pool(net::any_io_executor ex, std::shared_ptr<net::ssl::context> tls_ctx,
+                                 proxy_settings proxies, pool_options options)
+    : ex_(ex), tls_ctx_(std::move(tls_ctx)), proxies_(std::move(proxies)), options_(options), timer_(ex) {}
+
+connection_pool::~connection_pool() { close_all_idle(); }
+
+std::string connection_pool::key_for(const upstream_target& target, const std::optional<proxy_endpoint>& proxy) const {
+    return proxy ? target.key() + " via " + proxy->key() : target.key();
+}
+
+acquire_handle connection_pool::acquire(const upstream_target& target, const connect_timeouts& timeouts,
+                                        handler_type handler, acquire_mode mode) {
+    auto proxy = proxies_.proxy_for(target);
+    auto key = key_for(target, proxy);
+    if (mode == acquire_mode::reuse_or_connect) {
+        if (auto stream = take_idle(key)) return deliver_idle(std::move(stream), std::move(handler));
+    }
+    auto connector = std::make_shared<upstream_connector>(ex_, tls_ctx_, target, std::move(proxy), timeouts);
+    connector->start([key = std::move(key), h = std::move(handler)](error_code ec, connect_stage stage,
+                                                                    std::unique_ptr<upstream_stream> s) {
+        if (s) s->set_pool_key(key);
+        h(ec, stage, std::move(s));
+    });
+    return acquire_handle([weak = std::weak_ptr<upstream_connector>(connector)] {
+        if (auto c = weak.lock()) c->cancel();
+    });
+}
+
+std::unique_ptr<upstream_stream> connection_pool::take_idle(const std::string& key) {
+    const auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    std::unique_ptr<upstream_stream> found;
+    auto& list = it->second;
+    while (!list.empty() && !found) {
+        auto stream = std::move(list.back().stream);
+        list.pop_back();
+        if (stream->idle_healthy()) found = std::move(stream);
+        else stream->close();
+    }
+    if (list.empty()) idle_.erase(it);
+    return found;
+}
+
+acquire_handle connection_pool::deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler) {
+    // The handler must not run inside acquire(), so delivery is posted; a cancel() in
+    // between turns it into operation_aborted and the connection goes back to the pool.
+    struct delivery {
+        std::unique_ptr<upstream_stream> stream;
+        handler_type handler;
+        bool cancelled = false;
+    };
+    stream->set_reused(true);
+    auto d = std::make_shared<delivery>(delivery{std::move(stream), std::move(handler)});
+    net::post(ex_, [d, weak_pool = weak_from_this()] {
+        if (!d->cancelled) return d->handler({}, connect_stage::done, std::move(d->stream));
+        if (auto pool = weak_pool.lock()) pool->release(std::move(d->stream));
+        else d->stream->close();
+        d->handler(net::error::operation_aborted, connect_stage::connect, nullptr);
+    });
+    return acquire_handle([weak = std::weak_ptr<delivery>(d)] {
+        if (auto dd = weak.lock()) dd->cancelled = true;
+    });
+}
+
+void connection_pool::release(std::unique_ptr<upstream_stream> stream) {
+    if (!stream) return;
+    if (shut_down_ || options_.max_idle_per_key == 0 || stream->pool_key().empty() || !stream->idle_healthy()) {
+        stream->close();
+        return;
+    }
+    // A deadline the last user left on the stream must not fire while it sits idle.
+    stream->tcp().expires_never();
+    auto& list = idle_[stream->pool_key()];
+    list.push_back({std::move(stream), std::chrono::steady_clock::now()});
+    if (list.size() > options_.max_idle_per_key) {
+        list.front().stream->close();
+        list.erase(list.begin());
+    }
+    arm_timer();
+}
+
+void connection_pool::arm_timer() {
+    if (timer_armed_ || idle_.empty()) return;
+    auto oldest = std::chrono::steady_clock::time_point::max();
+    for (const auto& [key, list] : idle_) oldest = std::min(oldest, list.front().since);
+    timer_armed_ = true;
+    timer_.expires_at(oldest + std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.idle_timeout));
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+        if (auto pool = weak.lock()) pool->on_timer(ec);
+    });
+}
+
+void connection_pool::on_timer(error_code ec) {
+    timer_armed_ = false;
+    if (ec || shut_down_) return;
+    const auto cutoff = std::chrono::steady_clock::now() -
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.idle_timeout);
+    for (auto it = idle_.begin(); it != idle_.end();) {
+        auto& list = it->second;
+        // Expired ones, and on the way any the server has closed meanwhile.
+        std::erase_if(list, [&](idle_entry& e) {
+            const bool drop = e.since <= cutoff || !e.stream->idle_healthy();
+            if (drop) e.stream->close();
+            return drop;
+        });
+        it = list.empty() ? idle_.erase(it) : std::next(it);
+    }
+    arm_timer();
+}
+
+void connection_pool::shutdown() {
+    shut_down_ = true;
+    close_all_idle();
+    timer_.cancel();
+}
+
+void connection_pool::close_all_idle() {
+    for (auto& [key, list] : idle_)
+        for (auto& e : list) e.stream->close();
+    idle_.clear();
+}
+
+std::size_t connection_pool::idle_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [key, list] : idle_) n += list.size();
+    return n;
+}
+
+std::size_t connection_pool::idle_count(const upstream_target& target) const {
+    const auto it = idle_.find(key_for(target, proxies_.proxy_for(target)));
+    return it == idle_.end() ? 0 : it->second.size();
+}
+
+} // namespace clipal::worker

@@ -1,0 +1,116 @@
+// A worker's keep-alive cache of upstream connections, keyed by origin and proxy: hands
+// out a live idle connection when there is one, otherwise starts an upstream_connector.
+// Active connections are not counted or capped; only idle ones are bounded and expire.
+#pragma once
+
+#include "worker/proxy_settings.hpp"
+#include "worker/upstream_connector.hpp"
+#include "worker/upstream_stream.hpp"
+#include "worker/upstream_target.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace clipal::worker {
+
+struct pool_options {
+    // Idle connections kept per key; the oldest is closed when one more is released.
+    // 0 disables keep-alive reuse.
+    std::size_t max_idle_per_key = 16;
+    // An idle connection older than this is closed (servers drop theirs after 60-120 s;
+    // closing first avoids reusing one the server is closing at that moment).
+    std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+};
+
+enum class acquire_mode {
+    reuse_or_connect, // a live idle connection if there is one, else a new one
+    fresh,            // always a new connection (e.g. the retry after a reused one failed)
+};
+
+// Lets the caller abandon an acquire (its client went away). Copyable, cheap; does
+// nothing once the acquire has completed.
+class acquire_handle {
+public:
+    acquire_handle() = default;
+    explicit acquire_handle(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+
+    // The acquire's handler then runs with operation_aborted (unless it already ran).
+    void cancel() const {
+        if (cancel_) cancel_();
+    }
+
+private:
+    std::function<void()> cancel_;
+};
+
+class connection_pool : public std::enable_shared_from_this<connection_pool> {
+public:
+    using handler_type = upstream_connector::handler_type;
+
+    // Single-threaded: every call and every handler runs on `ex`'s io_context thread.
+    // `tls_ctx` may be null when no https target is ever acquired.
+    static std::shared_ptr<connection_pool> create(boost::asio::any_io_executor ex,
+                                                   std::shared_ptr<boost::asio::ssl::context> tls_ctx,
+                                                   proxy_settings proxies, pool_options options = {});
+
+    connection_pool(const connection_pool&) = delete;
+    connection_pool& operator=(const connection_pool&) = delete;
+    ~connection_pool();
+
+    // Gets a connected stream for `target` (through the proxy proxy_settings picks for it)
+    // and calls `handler` exactly once, always through the executor, as
+    // upstream_connector::handler_type describes. A stream from the idle set has
+    // reused() == true and completes with stage `done`.
+    acquire_handle acquire(const upstream_target& target, const connect_timeouts& timeouts, handler_type handler,
+                           acquire_mode mode = acquire_mode::reuse_or_connect);
+
+    // Takes back a stream whose last response ended cleanly and may be kept alive. The
+    // stream is closed instead when it is not idle-healthy, the key's idle list is full,
+    // or the pool is shut down. Any stream from acquire() may be passed; null is ignored.
+    void release(std::unique_ptr<upstream_stream> stream);
+
+    // Closes every idle connection and stops the idle timer, so the pool keeps no work
+    // pending on the io_context. Later releases close their stream; acquire still works.
+    void shutdown();
+
+    std::size_t idle_count() const noexcept;
+    std::size_t idle_count(const upstream_target& target) const;
+
+    const proxy_settings& proxies() const noexcept { return proxies_; }
+
+private:
+    struct idle_entry {
+        std::unique_ptr<upstream_stream> stream;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    connection_pool(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls_ctx,
+                    proxy_settings proxies, pool_options options);
+
+    std::string key_for(const upstream_target& target, const std::optional<proxy_endpoint>& proxy) const;
+    std::unique_ptr<upstream_stream> take_idle(const std::string& key);
+    acquire_handle deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler);
+    void arm_timer();
+    void on_timer(boost::system::error_code ec);
+    void close_all_idle();
+
+    boost::asio::any_io_executor ex_;
+    std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
+    proxy_settings proxies_;
+    pool_options options_;
+    std::unordered_map<std::string, std::vector<idle_entry>> idle_; // oldest first per key
+    boost::asio::steady_timer timer_;
+    bool timer_armed_ = false;
+    bool shut_down_ = false;
+};
+
+} // namespace clipal::worker

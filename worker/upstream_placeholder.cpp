@@ -1,1 +1,0 @@
-// Replaced by upstream client sources.

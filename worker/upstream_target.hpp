@@ -1,0 +1,35 @@
+// Where a provider lives: scheme, host, port and base path parsed once from its base_url,
+// plus the strings the upstream client needs on every request (Host header, pool key,
+// origin-form request target).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace clipal::worker {
+
+struct upstream_target {
+    bool tls = true;           // https
+    std::string host;          // lower-case name or IP literal, IPv6 without brackets
+    std::string port;          // decimal; "443" / "80" when the URL has none
+    std::string base_path;     // encoded path without trailing slashes; "" for the root
+    std::string host_header;   // host[:port], port only when not the scheme default, IPv6 bracketed
+
+    // "https://host:port" (IPv6 bracketed): identifies interchangeable connections.
+    std::string key() const;
+
+    // The origin-form request target for a client path: base_path joined to `path_and_query`
+    // (what follows the stripped prefix, e.g. "/v1/messages?beta=true") with exactly one '/'
+    // at the join. The client's part is kept byte for byte; "" and "?q" mean the root.
+    std::string request_target(std::string_view path_and_query) const;
+
+    bool operator==(const upstream_target&) const = default;
+
+    // Parses an absolute http:// or https:// URL. Returns nothing and sets `error` to a
+    // sentence naming the problem when the URL has another scheme, no host, a bad port,
+    // userinfo, a query or a fragment.
+    static std::optional<upstream_target> parse(std::string_view base_url, std::string& error);
+};
+
+} // namespace clipal::worker
