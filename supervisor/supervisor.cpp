@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
               }),
       signals_(ioc),
       shutdown_timer_(ioc),
+      watchdog_timer_(ioc),
       started_at_(clock_.now()) {}
 
 supervisor::~supervisor() = default;
@@ -100,14 +102,20 @@ std::optional<int> supervisor::start() {
         return exit_transient;
     }
 
-    const auto exe = self_executable();
+    // CLIPAL_WORKER_EXECUTABLE replaces the worker program: for tests that play a broken
+    // worker, and for running workers under a debugger or valgrind.
+    const char* worker_exe = std::getenv("CLIPAL_WORKER_EXECUTABLE");
+    const auto exe = worker_exe && *worker_exe ? std::filesystem::path(worker_exe) : self_executable();
     for (const auto& p : all_profiles) {
         worker_runner::hooks h;
         h.log_record = [this](const ipc::log_record& r) { writer_.write(ipc::from_wire(r)); };
         h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
             router_.reroute(std::move(s), std::move(bytes), std::move(addr));
         };
-        h.state_changed = [this] { check_shutdown_done(); };
+        h.state_changed = [this] {
+            check_shutdown_done();
+            update_service_status();
+        };
         runners_[static_cast<std::size_t>(p.id)] = std::make_unique<worker_runner>(ioc_, clock_, log_, p.id, exe, std::move(h));
     }
     apply(std::move(*loaded.cfg), true);
@@ -121,7 +129,8 @@ std::optional<int> supervisor::start() {
                                                 });
     watcher_->start();
     watch_signals();
-    sd_notify::ready();
+    if (const auto interval = sd_notify::watchdog_interval()) start_watchdog(*interval / 2);
+    update_service_status();
     return std::nullopt;
 }
 
@@ -155,6 +164,11 @@ void supervisor::apply(config next, bool first) {
 
 void supervisor::reload(std::string_view why) {
     if (stopping_) return;
+    sd_notify::reloading();
+    // READY=1 follows at once: workers pick up the new config in the background.
+    struct ready_again {
+        ~ready_again() { sd_notify::ready(); }
+    } notify_ready;
     auto loaded = load_config(opts_.config_dir, opts_.overrides);
     if (!loaded.cfg) {
         std::string all;
@@ -233,6 +247,7 @@ void supervisor::check_shutdown_done() {
     for (auto& r : runners_)
         if (r && r->has_process()) return;
     shutdown_timer_.cancel();
+    watchdog_timer_.cancel();
     if (control_) control_->stop();
     log_.info("", "clipal stopped");
     ioc_.stop();
@@ -273,7 +288,7 @@ void supervisor::collect_status(std::function<void(boost::json::value)> respond)
             boost::json::object o;
             o["version"] = clipal::version;
             o["pid"] = static_cast<std::int64_t>(::getpid());
-            o["uptime_seconds"] = std::chrono::duration<double>(clock_.now() - started_at_).count();
+            o["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_at_).count();
             const auto ep = router_.local_endpoint();
             o["listen"] = ep ? fmt::format("{}:{}", ep->address().to_string(), ep->port()) : std::string("-");
             o["config_dir"] = opts_.config_dir.string();
@@ -288,6 +303,37 @@ void supervisor::collect_status(std::function<void(boost::json::value)> respond)
             g->respond(std::move(o));
         });
     }
+}
+
+void supervisor::update_service_status() {
+    if (stopping_ || !config_) return;
+    // systemd's READY=1 waits until every worker that should run is up (or has given up).
+    std::string summary;
+    bool settled = true;
+    for (const auto& r : runners_) {
+        if (!r) return;
+        const auto st = r->state();
+        if (st == slot_state::starting || st == slot_state::backoff) settled = false;
+        summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", info(r->id()).name, to_string(st));
+    }
+    if (summary != last_status_) {
+        last_status_ = summary;
+        sd_notify::status(summary);
+    }
+    if (settled && !ready_sent_) {
+        ready_sent_ = true;
+        sd_notify::ready();
+    }
+}
+
+void supervisor::start_watchdog(std::chrono::microseconds every) {
+    watchdog_timer_.expires_after(every);
+    watchdog_timer_.async_wait([this, every](boost::system::error_code ec) {
+        if (ec) return;
+        // Pinged from the main loop, so a hung loop stops the pings and systemd restarts us.
+        sd_notify::watchdog();
+        start_watchdog(every);
+    });
 }
 
 int run_supervisor(const supervisor_options& opts) {

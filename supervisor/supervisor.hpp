@@ -53,6 +53,9 @@ private:
     void watch_signals();
     void wait_signal();
     std::string worker_config_json(profile p) const;
+    // systemd notify: STATUS= on every change, READY=1 once every worker settled.
+    void update_service_status();
+    void start_watchdog(std::chrono::microseconds every);
 
     boost::asio::io_context& ioc_;
     supervisor_options opts_;
@@ -66,6 +69,9 @@ private:
     std::unique_ptr<control_server> control_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer shutdown_timer_;
+    boost::asio::steady_timer watchdog_timer_;
+    std::string last_status_;
+    bool ready_sent_ = false;
     clock::time_point started_at_;
     bool stopping_ = false;
     int exit_code_ = 0;

@@ -275,7 +275,7 @@ void worker_runner::status(std::function<void(boost::json::object)> done) {
     o["pid"] = st.pid ? boost::json::value(*st.pid) : boost::json::value(nullptr);
     o["restarts"] = st.restarts;
     o["uptime_seconds"] = st.started_at && st.pid
-                              ? boost::json::value(std::chrono::duration<double>(clock_.now() - *st.started_at).count())
+                              ? boost::json::value(std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - *st.started_at).count())
                               : boost::json::value(nullptr);
     o["last_exit"] = st.last_exit.empty() ? boost::json::value(nullptr) : boost::json::value(st.last_exit);
     o["last_reload_error"] =

@@ -1,0 +1,238 @@
+// The supervisor as users run it: routing and hand-off, worker crashes and restarts,
+// crash-loop parking, no orphans, hot reload, graceful shutdown, a broken worker.
+#include "integration/supervisor_fixture.hpp"
+#include "support/fake_upstream_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+using namespace clipal::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string messages_body = R"({"model":"m","max_tokens":16,"messages":[{"role":"user","content":"hi"}]})";
+const std::string stream_body = R"({"model":"m","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
+
+http_response post(std::uint16_t port, const std::string& target, const std::string& body = messages_body,
+                   std::chrono::milliseconds timeout = 10s) {
+    http_probe p("127.0.0.1", port, 2s);
+    return p.request("POST", target, {{"content-type", "application/json"}, {"x-api-key", "client-key"}}, body, timeout);
+}
+
+} // namespace
+
+TEST(Supervisor, AnswersHealthUnknownPrefixesAndProfilesWithoutProviders) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.start(1);
+
+    http_probe p("127.0.0.1", s.port());
+    auto health = p.request("GET", "/health");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(health.body, R"({"status":"healthy"})");
+
+    auto unknown = post(s.port(), "/codexx/v1/responses");
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_NE(unknown.body.find("/claudecode"), std::string::npos);
+
+    auto empty = post(s.port(), "/gemini/v1beta/models/x:generateContent");
+    EXPECT_EQ(empty.status, 503);
+    EXPECT_NE(empty.body.find("no enabled providers"), std::string::npos);
+    EXPECT_NE(empty.body.find(R"("status":"UNAVAILABLE")"), std::string::npos) << empty.body;
+
+    auto ok = post(s.port(), "/claudecode/v1/messages?beta=true");
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    ASSERT_TRUE(up.wait_for_requests(1, 2s));
+    EXPECT_EQ(up.requests()[0].target, "/v1/messages?beta=true");
+}
+
+TEST(Supervisor, KeepAliveConnectionMixingPrefixesIsServedByEachProfile) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}, {"cx"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.write("codex.yaml", provider_yaml({{"cx", up.base_url("cx") + "/v1"}}));
+    s.start(2);
+
+    http_probe p("127.0.0.1", s.port());
+    const clipal::test::header_list h{{"content-type", "application/json"}};
+    for (int round = 0; round < 2; ++round) {
+        auto a = p.request("POST", "/claudecode/v1/messages", h, messages_body);
+        ASSERT_EQ(a.status, 200) << a.body;
+        EXPECT_NE(a.body.find("cc"), std::string::npos) << a.body;
+        auto b = p.request("POST", "/codex/responses", h, R"({"model":"m","input":"hi"})");
+        ASSERT_EQ(b.status, 200) << b.body;
+        EXPECT_NE(b.body.find("cx"), std::string::npos) << b.body;
+    }
+    EXPECT_EQ(up.requests("cc").size(), 2u);
+    EXPECT_EQ(up.requests("cx").size(), 2u);
+    for (const auto& r : up.requests("cx")) EXPECT_EQ(r.target, "/v1/responses");
+}
+
+TEST(Supervisor, KilledWorkerServesAgainQuicklyWhileAnotherProfilesStreamContinues) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}, {"cx", "sse:30:50"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.write("codex.yaml", provider_yaml({{"cx", up.base_url("cx") + "/v1"}}));
+    s.start(2);
+    const auto victim = s.worker_pid("claude-code");
+    ASSERT_TRUE(victim);
+
+    // A 1.5 s stream on codex runs across the kill of the claude-code worker.
+    auto stream = std::async(std::launch::async, [&] {
+        return post(s.port(), "/codex/responses", R"({"model":"m","input":"hi","stream":true})", 10s);
+    });
+    std::this_thread::sleep_for(200ms);
+    const auto killed_at = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(*victim, SIGKILL), 0);
+
+    // A request sent during the restart is held, then served.
+    auto during = post(s.port(), "/claudecode/v1/messages");
+    EXPECT_EQ(during.status, 200) << during.body;
+    const auto served_after = std::chrono::steady_clock::now() - killed_at;
+    EXPECT_LT(served_after, 1s);
+    const auto replacement = s.wait_worker_ready("claude-code", victim, 2s);
+    EXPECT_TRUE(replacement);
+
+    auto r = stream.get();
+    EXPECT_TRUE(r.complete()) << clipal::test::to_string(r.end) << " " << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(supervisor_fixture::occurrences(r.body, "data:"), 30);
+}
+
+TEST(Supervisor, WorkerInACrashLoopIsParkedAndAConfigChangeRevivesIt) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}, {"g"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.write("gemini.yaml", provider_yaml({{"g", up.base_url("g")}}));
+    s.start(2);
+
+    std::optional<int> pid = s.worker_pid("gemini");
+    for (int i = 0; i < 10 && pid; ++i) {
+        ASSERT_EQ(::kill(*pid, SIGKILL), 0);
+        if (i == 9) break;
+        pid = s.wait_worker_ready("gemini", pid, 5s);
+        ASSERT_TRUE(pid) << "restart " << i;
+    }
+    std::optional<boost::json::object> w;
+    for (int i = 0; i < 100; ++i) {
+        w = s.worker("gemini");
+        if (w && w->at("state").as_string() == "failed") break;
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->at("state").as_string(), "failed");
+
+    auto refused = post(s.port(), "/gemini/v1beta/models/m:generateContent", R"({"contents":[]})");
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_NE(refused.body.find("UNAVAILABLE"), std::string::npos) << refused.body;
+    EXPECT_EQ(post(s.port(), "/claudecode/v1/messages").status, 200);
+
+    s.write("gemini.yaml", provider_yaml({{"g", up.base_url("g")}, {"g2", up.base_url("g")}}));
+    EXPECT_TRUE(s.wait_worker_ready("gemini", std::nullopt, 5s));
+    EXPECT_EQ(post(s.port(), "/gemini/v1beta/models/m:generateContent", R"({"contents":[]})").status, 200);
+}
+
+TEST(Supervisor, WorkersDoNotOutliveAKilledSupervisor) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}, {"cx"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.write("codex.yaml", provider_yaml({{"cx", up.base_url("cx")}}));
+    s.start(2);
+    const auto a = s.worker_pid("claude-code");
+    const auto b = s.worker_pid("codex");
+    ASSERT_TRUE(a && b);
+    s.process().signal(SIGKILL);
+    const auto end = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < end &&
+           !(supervisor_fixture::process_gone(*a) && supervisor_fixture::process_gone(*b)))
+        std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(supervisor_fixture::process_gone(*a));
+    EXPECT_TRUE(supervisor_fixture::process_gone(*b));
+}
+
+TEST(Supervisor, ProviderEditByRenameIsLiveWithinASecondAndInFlightStreamsFinish) {
+    // Only the in-flight request (?slow) streams slowly; the others answer at once.
+    fake_upstream_process up(fake_upstream_options{{{"old", "ok", {{"slow", "sse:20:50"}}}, {"new"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"old", up.base_url("old")}}));
+    s.start(1);
+
+    auto in_flight =
+        std::async(std::launch::async, [&] { return post(s.port(), "/claudecode/v1/messages?slow", stream_body); });
+    ASSERT_TRUE(up.wait_for_requests(1, 2s, "old"));
+    s.write("claude-code.yaml", provider_yaml({{"new", up.base_url("new")}}));
+    const auto edited = std::chrono::steady_clock::now();
+    bool moved = false;
+    while (std::chrono::steady_clock::now() - edited < 1s) {
+        if (post(s.port(), "/claudecode/v1/messages").body.find("new") != std::string::npos) {
+            moved = true;
+            break;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(moved) << "the edit was not live within 1 s";
+
+    auto r = in_flight.get();
+    EXPECT_TRUE(r.complete()) << clipal::test::to_string(r.end);
+    EXPECT_EQ(supervisor_fixture::occurrences(r.body, "data:"), 20);
+
+    // An invalid edit keeps the running config and shows up in status.
+    s.write("claude-code.yaml", "providers:\n  - {name: broken}\n");
+    bool reported = false;
+    for (int i = 0; i < 50 && !reported; ++i) {
+        auto st = s.status();
+        reported = st.is_object() && !st.at("last_reload").at("ok").as_bool() &&
+                   st.at("last_reload").at("error").as_string().find("base_url") != std::string::npos;
+        if (!reported) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(reported);
+    EXPECT_NE(post(s.port(), "/claudecode/v1/messages").body.find("new"), std::string::npos);
+}
+
+TEST(Supervisor, SigtermLetsARunningStreamFinishAndExitsZero) {
+    fake_upstream_process up(fake_upstream_options{{{"cc", "sse:20:50"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.start(1);
+    auto stream = std::async(std::launch::async, [&] { return post(s.port(), "/claudecode/v1/messages", stream_body); });
+    ASSERT_TRUE(up.wait_for_requests(1, 2s));
+    s.process().signal(SIGTERM);
+    auto r = stream.get();
+    EXPECT_TRUE(r.complete()) << clipal::test::to_string(r.end);
+    EXPECT_EQ(supervisor_fixture::occurrences(r.body, "data:"), 20);
+    const auto st = s.process().wait_exit(5s);
+    ASSERT_TRUE(st);
+    EXPECT_TRUE(st->exited_with(0)) << st->describe();
+}
+
+TEST(Supervisor, SurvivesAWorkerThatSendsGarbageAndRestartsIt) {
+    temp_dir bin;
+    // Playing a broken worker: garbage, then a frame header claiming a 1 GiB payload.
+    const auto fake = bin.write("bad-worker",
+                                "#!/bin/sh\nprintf 'garbage, not a frame' >&3\n"
+                                "printf 'CLPI\\001\\000\\001\\000\\000\\000\\000\\100' >&3\nsleep 30\n",
+                                std::filesystem::perms::owner_all);
+    fake_upstream_process up(fake_upstream_options{{{"cc"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.start(0, {{"CLIPAL_WORKER_EXECUTABLE", fake.string()}});
+    EXPECT_TRUE(s.wait_log_count("worker started as pid", 2, 10s)) << s.process().stdout_text();
+    EXPECT_TRUE(s.wait_health(2s));
+    EXPECT_TRUE(s.process().running());
+    EXPECT_NE(s.process().stdout_text().find("channel"), std::string::npos);
+}
+
+TEST(Supervisor, StatusSaysWhenNothingRuns) {
+    temp_dir d;
+    spawn_options o;
+    o.args = {"status", "--config-dir", d.path().string()};
+    child_process c(clipal_binary(), o);
+    const auto st = c.wait_exit(5s);
+    ASSERT_TRUE(st);
+    EXPECT_FALSE(st->exited_with(0));
+    EXPECT_NE(c.stderr_text().find("not running"), std::string::npos) << c.stderr_text();
+}
