@@ -140,6 +140,9 @@ void forwarder::on_attempt_done(std::size_t provider, const attempt_outcome& o) 
 }
 
 void forwarder::answer_exhausted() {
+    // send_error drops the session's reference to this forwarder; when no candidate was
+    // tried (start() got here directly), that was the last one.
+    const auto self = shared_from_this();
     const auto answer = runtime_->providers().when_exhausted(tried_);
     session_->log().warn(runtime_->info().tag, "no provider could answer: {}", answer.message);
     session_->send_error(answer.status, answer.message, answer.retry_after);
