@@ -103,6 +103,14 @@ http_response post(const fake_upstream_process& fu, const std::string& name, con
     return c.request("POST", target, {{"Content-Type", "application/json"}}, body, timeout);
 }
 
+// SIGTERM, then the program must exit 0 with no sanitizer report (a sanitizer build checks
+// for leaks at exit, so sessions still open then must be freed too).
+void expect_clean_stop(fake_upstream_process& fu) {
+    const auto st = fu.process().stop();
+    EXPECT_TRUE(st.exited_with(0)) << st.describe();
+    EXPECT_FALSE(fu.process().has_sanitizer_report()) << fu.process().stderr_text();
+}
+
 std::vector<std::string> event_names(const std::vector<sse_event>& events) {
     std::vector<std::string> out;
     for (const auto& e : events) out.push_back(e.event);
@@ -124,6 +132,7 @@ TEST(FakeUpstream, AnthropicStreamHasTheRealEventSequence) {
                                         "content_block_stop", "message_delta", "message_stop"}));
     for (const auto& e : events) EXPECT_EQ(json(e.data).at("type").as_string(), e.event);
     EXPECT_EQ(json(events[3].data).at("delta").at("text").as_string(), "Hello from alpha");
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, AnthropicJsonMessageAndCountTokens) {
@@ -281,6 +290,7 @@ TEST(FakeUpstream, SseEventsArriveAtTheScriptedInterval) {
     const auto times = r.arrival_times_of("\n\n");
     ASSERT_EQ(times.size(), 4u);
     for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 150ms) << i;
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, BytesBodyMatchesItsAnnouncedDigest) {
@@ -289,6 +299,7 @@ TEST(FakeUpstream, BytesBodyMatchesItsAnnouncedDigest) {
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.body.size(), 3000001u);
     EXPECT_EQ(r.header("X-Body-Sha256"), clipal::test::fake_upstream::sha256_hex(r.body));
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, StallHeadersNeverAnswers) {
@@ -296,6 +307,7 @@ TEST(FakeUpstream, StallHeadersNeverAnswers) {
     const auto r = post(fu, "s", "/v1/messages", "{}", 400ms);
     EXPECT_EQ(r.end, end_kind::timed_out);
     EXPECT_EQ(r.status, 0);
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, StallBodySendsHeadThenNothing) {
@@ -304,6 +316,7 @@ TEST(FakeUpstream, StallBodySendsHeadThenNothing) {
     EXPECT_EQ(r.end, end_kind::timed_out);
     EXPECT_EQ(r.status, 200);
     EXPECT_TRUE(r.body.empty());
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, StallMidSendsSomeEventsThenNothing) {
@@ -313,12 +326,14 @@ TEST(FakeUpstream, StallMidSendsSomeEventsThenNothing) {
     const auto events = parse_sse(r.body);
     ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[0].event, "message_start");
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, ResetAbortsTheConnection) {
     fake_upstream_process fu(one("r", "reset"));
     const auto r = post(fu, "r", "/v1/messages", "{}");
     EXPECT_EQ(r.end, end_kind::reset) << clipal::test::to_string(r.end);
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, CloseMidEndsCleanlyButIncomplete) {
@@ -332,6 +347,7 @@ TEST(FakeUpstream, BadFramingIsMalformedForTheClient) {
     fake_upstream_process fu(one("f", "bad-framing"));
     const auto r = post(fu, "f", "/v1/messages", "{}");
     EXPECT_EQ(r.end, end_kind::malformed) << clipal::test::to_string(r.end);
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, HugeHeadersSendsAMebibyteHead) {
@@ -360,6 +376,7 @@ TEST(FakeUpstream, RefuseStopsListening) {
     EXPECT_FALSE(post(fu, "r", "/v1/messages", "{}").complete());
     http_probe late;
     EXPECT_FALSE(late.connect("127.0.0.1", fu.port("r"), 2s));
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, RefuseFirstNeverAccepts) {
@@ -397,6 +414,7 @@ TEST(FakeUpstream, RecordsEveryRequestWithHeadersBodyAndConnection) {
     const auto b = fu.requests("b");
     ASSERT_EQ(b.size(), 1u);
     EXPECT_EQ(b[0].step, "status");
+    expect_clean_stop(fu);
 }
 
 // ---- process control ----
@@ -444,6 +462,7 @@ TEST(FakeUpstream, ConnectProxySplicesBytesToTheTarget) {
     EXPECT_EQ(rec[0].method, "CONNECT");
     EXPECT_EQ(rec[0].target, target);
     EXPECT_EQ(rec[0].status, 200);
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, ConnectProxyDemandsItsCredentials) {
@@ -514,6 +533,7 @@ TEST(FakeUpstream, TlsListenerIsTrustedThroughTheTestCa) {
     EXPECT_EQ(tls_get(fu.port("s"), pki.ca_cert), "200");
     ASSERT_TRUE(fu.wait_for_requests(1, 5s));
     EXPECT_TRUE(fu.requests()[0].tls);
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, SelfSignedTlsListenerFailsVerification) {

@@ -98,12 +98,21 @@ private:
 };
 
 int run(const fu::options& o) {
-    net::io_context ioc(1);
+    // Declared before the io_context so that sessions still queued in it, destroyed with
+    // it, never outlive the providers, recorder and TLS context they point to.
     const auto tls = make_tls(o);
     std::unique_ptr<fu::recorder> rec;
     if (!o.record.empty()) rec = std::make_unique<fu::recorder>(o.record);
-
     std::vector<std::unique_ptr<fu::provider>> providers;
+    const fu::proxy_context proxy_ctx{rec.get(), o.proxy_auth.empty() ? std::string() : basic_auth(o.proxy_auth),
+                                      o.verbose};
+
+    net::io_context ioc(1);
+    // Handlers go in before the listening lines: a test may signal as soon as it reads them.
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&ioc](const boost::system::error_code& ec, int) {
+        if (!ec) ioc.stop();
+    });
     std::vector<std::shared_ptr<fu::listener>> listeners;
     for (const auto& lo : o.listeners) {
         auto& prov = *providers.emplace_back(std::make_unique<fu::provider>(lo.name, lo.main_script, lo.path_scripts));
@@ -129,8 +138,6 @@ int run(const fu::options& o) {
             l->run();
     }
 
-    const fu::proxy_context proxy_ctx{rec.get(), o.proxy_auth.empty() ? std::string() : basic_auth(o.proxy_auth),
-                                      o.verbose};
     if (o.connect_proxy) {
         auto l = std::make_shared<fu::listener>(
             ioc, tcp::endpoint(net::ip::make_address(o.connect_proxy->first), o.connect_proxy->second),
@@ -141,10 +148,6 @@ int run(const fu::options& o) {
     }
     std::cout << std::flush;
 
-    net::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&ioc](const boost::system::error_code& ec, int) {
-        if (!ec) ioc.stop();
-    });
     if (o.exit_on_stdin_eof) std::make_shared<stdin_watch>(ioc)->run();
     ioc.run();
     return 0;
