@@ -132,7 +132,9 @@ void client_session::on_request_line_bytes(boost::system::error_code ec, std::si
 void client_session::read_head() {
     parser_.emplace();
     parser_->header_limit(max_request_head);
-    parser_->body_limit(runtime_->global().max_request_body_bytes);
+    // No limit while reading the head: the parser would refuse a large Content-Length as
+    // a bare body_limit error, and on_head answers that with a specific 413 instead.
+    parser_->body_limit(boost::none);
     arm_deadline(head_timeout);
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_head(ec); });
@@ -200,6 +202,7 @@ void client_session::on_head(boost::system::error_code ec) {
               true);
         return;
     }
+    parser_->body_limit(max);
     // Chunked bodies do not announce their size: they reserve the most they may grow to.
     const std::uint64_t want = parser_->content_length() ? *parser_->content_length() : (unread_body ? max : 0);
     if (want > 0) {
