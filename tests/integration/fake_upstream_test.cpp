@@ -216,6 +216,17 @@ TEST(FakeUpstream, HeadAndGetAnswerOkWithoutBodyForHead) {
     EXPECT_EQ(get.body, R"({"ok":true})");
 }
 
+TEST(FakeUpstream, ExpectContinueIsAnsweredBeforeTheBody) {
+    fake_upstream_process fu(one("a", "echo"));
+    http_probe c("127.0.0.1", fu.port("a"));
+    ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"));
+    EXPECT_NE(c.read_until("\r\n\r\n", 2s).find("HTTP/1.1 100 Continue"), std::string::npos);
+    ASSERT_TRUE(c.send("abc"));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.complete()) << r.error;
+    EXPECT_EQ(json(r.body).at("body_length").as_int64(), 3);
+}
+
 TEST(FakeUpstream, WebSocketUpgradeIsRefusedWithoutUsingAStep) {
     fake_upstream_process fu(one("a", "status:503,ok"));
     http_probe c("127.0.0.1", fu.port("a"));

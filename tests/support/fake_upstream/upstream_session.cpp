@@ -28,6 +28,7 @@ constexpr std::size_t piece_size = 65536;
 constexpr std::size_t record_body_limit = 64 * 1024;
 
 const std::string last_chunk_text(last_chunk);
+constexpr std::string_view continue_text = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -106,15 +107,33 @@ void upstream_session<Stream>::do_read() {
     parser_->header_limit(1u << 20);
     parser_->body_limit(256u << 20);
     beast::get_lowest_layer(stream_).expires_after(idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                         self->on_read(ec);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                                self->on_header(ec);
+                            });
+}
+
+template <class Stream>
+void upstream_session<Stream>::on_header(const boost::system::error_code& ec) {
+    if (ec == http::error::end_of_stream) return close();
+    if (ec) return abort();
+    auto read_body = [self = this->shared_from_this()] {
+        beast::get_lowest_layer(self->stream_).expires_after(io_timeout);
+        http::async_read(self->stream_, self->buffer_, *self->parser_,
+                         [self](const boost::system::error_code& rec, std::size_t) { self->on_read(rec); });
+    };
+    // curl and others wait (about 1 s) for this before sending a larger body.
+    if (!iequals_prefix(parser_->get()[http::field::expect], "100-continue")) return read_body();
+    beast::get_lowest_layer(stream_).expires_after(io_timeout);
+    net::async_write(stream_, net::buffer(continue_text),
+                     [self = this->shared_from_this(), read_body](const boost::system::error_code& wec, std::size_t) {
+                         if (wec) return self->abort();
+                         read_body();
                      });
 }
 
 template <class Stream>
 void upstream_session<Stream>::on_read(const boost::system::error_code& ec) {
-    if (ec == http::error::end_of_stream) return close();
     if (ec) return abort();
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();

@@ -38,6 +38,7 @@ private:
 
     void on_handshake(const boost::system::error_code& ec);
     void do_read();
+    void on_header(const boost::system::error_code& ec);
     void on_read(const boost::system::error_code& ec);
     void play(const step& st);
     void write(const std::string& bytes, then next);
