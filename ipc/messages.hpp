@@ -30,6 +30,7 @@ enum class message_type : std::uint16_t {
     handoff_back = 11,
     unrecognised = 12,
     shutdown = 13,
+    handoff_ack = 14,
 };
 
 // Per-field bounds, checked by both encoder and decoder. Fields not listed here
@@ -132,8 +133,15 @@ struct shutdown {
     bool operator==(const shutdown&) const = default;
 };
 
+// The worker got a handed-off connection. Until then the supervisor keeps its own copy of
+// the descriptor, so a worker that dies with a hand-off in flight loses no connection.
+struct handoff_ack {
+    std::uint64_t connection_id = 0;
+    bool operator==(const handoff_ack&) const = default;
+};
+
 using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply,
-                             log_record, drain, handoff, handoff_back, unrecognised, shutdown>;
+                             log_record, drain, handoff, handoff_back, unrecognised, shutdown, handoff_ack>;
 
 message_type type_of(const message& m);
 std::string_view to_string(message_type t);

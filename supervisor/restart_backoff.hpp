@@ -14,7 +14,9 @@ namespace clipal::supervisor {
 
 struct backoff_policy {
     duration first_delay = std::chrono::milliseconds(100); // SPEC §1: first restart fast
-    duration max_delay = std::chrono::seconds(30);
+    // Small, so ten quick crashes park a worker within the crash window instead of a
+    // user waiting on ever longer restarts; parking is what ends a real crash loop.
+    duration max_delay = std::chrono::seconds(2);
     duration healthy_after = std::chrono::seconds(60); // uptime that resets the delay to first_delay
     duration crash_window = std::chrono::seconds(60);
     std::size_t crash_limit = 10; // crashes within crash_window that park the worker

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <fcntl.h>
 #include <sys/wait.h>
 
 namespace clipal::supervisor {
@@ -105,7 +106,9 @@ void worker_runner::spawn() {
         if (ch == channel_) on_message(std::move(m), std::move(fd));
     },
                     [this, ch](boost::system::error_code, const std::string& why) {
-                        if (ch == channel_) run(slot_.channel_lost(why));
+                        if (ch != channel_) return;
+                        requeue_unacked();
+                        run(slot_.channel_lost(why));
                     });
     read_stderr();
     run(slot_.spawned(pid_));
@@ -143,6 +146,7 @@ bool worker_runner::on_exit(int pid, int wait_status) {
         channel_->close();
         channel_.reset();
     }
+    requeue_unacked();
     for (auto& [id, done] : status_waiters_) done({});
     status_waiters_.clear();
     run(slot_.exited(status));
@@ -161,6 +165,13 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
         run(slot_.ready_received(r->generation));
     } else if (auto* a = std::get_if<ipc::config_ack>(&m)) {
         run(slot_.config_ack_received(a->generation, a->ok, a->error));
+    } else if (auto* ack = std::get_if<ipc::handoff_ack>(&m)) {
+        if (auto it = unacked_.find(ack->connection_id); it != unacked_.end()) {
+            // The worker holds the connection now; closing our duplicate leaves it open.
+            boost::system::error_code ignored;
+            it->second.socket.close(ignored);
+            unacked_.erase(it);
+        }
     } else if (std::holds_alternative<ipc::heartbeat>(m)) {
         run(slot_.heartbeat_received());
     } else if (auto* rec = std::get_if<ipc::log_record>(&m)) {
@@ -224,10 +235,26 @@ void worker_runner::route(boost::asio::ip::tcp::socket s, std::string bytes, std
 }
 
 void worker_runner::hand_over(held_connection c) {
-    ipc::unique_fd fd(c.socket.release());
-    const auto result = channel_->send(ipc::handoff{next_connection_id_++, std::move(c.bytes), std::move(c.addr)}, std::move(fd));
-    if (result != ipc::send_result::queued)
+    ipc::unique_fd copy(::fcntl(c.socket.native_handle(), F_DUPFD_CLOEXEC, 0));
+    if (!copy) {
+        refuse(std::move(c.socket), "out of file descriptors");
+        return;
+    }
+    const auto id = next_connection_id_++;
+    const auto result = channel_->send(ipc::handoff{id, c.bytes, c.addr}, std::move(copy));
+    if (result != ipc::send_result::queued) {
         log_.warn(info(id_).tag, "could not hand a connection to the worker: {}", ipc::to_string(result));
+        refuse(std::move(c.socket), "its worker is not taking connections");
+        return;
+    }
+    unacked_.emplace(id, std::move(c));
+}
+
+void worker_runner::requeue_unacked() {
+    // Oldest first, ahead of connections that arrived later.
+    for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) held_.push_front(std::move(it->second));
+    unacked_.clear();
+    arm_hold_timer();
 }
 
 void worker_runner::flush_held() {

@@ -70,6 +70,7 @@ private:
     void read_stderr();
     void hand_over(held_connection c);
     void flush_held();
+    void requeue_unacked();
     void arm_hold_timer();
     bool can_hand_over() const;
     void refuse(boost::asio::ip::tcp::socket s, std::string_view why);
@@ -91,6 +92,9 @@ private:
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer hold_timer_;
     std::deque<held_connection> held_;
+    // Handed over but not yet acknowledged: our duplicate of each descriptor, so the
+    // connections survive a worker that dies before taking them (see ipc/README.md).
+    std::map<std::uint64_t, held_connection> unacked_;
     std::uint64_t next_connection_id_ = 1;
     std::uint64_t next_status_id_ = 1;
     std::map<std::uint64_t, std::function<void(boost::json::object)>> status_waiters_;

@@ -103,6 +103,8 @@ void worker_link::on_config(const ipc::config_push& push) {
 
 void worker_link::on_handoff(ipc::handoff&& h, ipc::unique_fd fd) {
     if (!fd) return;
+    // From here the connection is ours: the supervisor may drop its copy.
+    (void)channel_->send(ipc::handoff_ack{h.connection_id});
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;

@@ -55,6 +55,7 @@ inline std::vector<ipc::message> sample_messages() {
         handoff_back{99, "GET /gemini/v1beta/models HTTP/1.1\r\n\r\n", "[::1]:40000"},
         unrecognised{999},
         shutdown{},
+        handoff_ack{99},
     };
 }
 

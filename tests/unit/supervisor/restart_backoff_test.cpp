@@ -23,8 +23,7 @@ TEST(RestartBackoff, FirstRestartIsFast) {
 TEST(RestartBackoff, DelayDoublesUpToTheCap) {
     restart_backoff b;
     auto now = t0;
-    const std::chrono::milliseconds expected[] = {100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms,
-                                                  6400ms, 12800ms, 25600ms, 30s, 30s, 30s};
+    const std::chrono::milliseconds expected[] = {100ms, 200ms, 400ms, 800ms, 1600ms, 2s, 2s, 2s};
     for (auto want : expected) {
         // Crashes a minute apart never fill the crash window, each after 1 s of uptime.
         now += 61s;
