@@ -2,6 +2,8 @@
 // for (supervisor by default, `check`, the hidden `worker`, control commands).
 #include "app/check_command.hpp"
 #include "app/control_commands.hpp"
+#include "app/service_command.hpp"
+#include "app/update_command.hpp"
 #include "clipal/version.hpp"
 #include "shared/config_loader.hpp"
 #include "shared/exit_codes.hpp"
@@ -77,6 +79,8 @@ int usage(const po::options_description& desc) {
                  "       clipal status [--json] [--config-dir D]  ask the running clipal for workers and providers\n"
                  "       clipal reload [--config-dir D] re-read the config now\n"
                  "       clipal stop [--config-dir D]   stop the running clipal (in-flight requests finish)\n"
+                 "       clipal service install|uninstall|start|stop|status [--config-dir D]  run as a user service\n"
+                 "       clipal update [--check] [--dry-run] [--force] [--endpoint URL]  install the newest release\n"
                  "       clipal --version\n\n"
               << desc;
     return clipal::exit_ok;
@@ -88,11 +92,20 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const std::string command = !args.empty() && !args.front().starts_with("-") ? args.front() : "";
     if (!command.empty()) args.erase(args.begin());
+    std::string service_action;
+    if (command == "service" && !args.empty() && !args.front().starts_with("-")) {
+        service_action = args.front();
+        args.erase(args.begin());
+    }
 
     po::options_description desc("flags");
     add_common(desc);
     desc.add_options()("version", "print the version and exit")("help,h", "show this help")
-        ("json", "status: print the supervisor's JSON instead of the table");
+        ("json", "status: print the supervisor's JSON instead of the table")
+        ("check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")
+        ("dry-run", "update: look everything up, change nothing")
+        ("force", "update: reinstall the same version, downgrade, or take a pre-release")
+        ("endpoint", po::value<std::string>(), "update: release URL (default $CLIPAL_UPDATE_ENDPOINT, else the project's)");
     // The worker role is a hidden subcommand: started by the supervisor, or alone for tests.
     po::options_description hidden;
     hidden.add_options()
@@ -115,6 +128,16 @@ int main(int argc, char** argv) {
         if (command == "status") return clipal::app::run_status(dir, vm.count("json") > 0, std::cout, std::cerr);
         if (command == "reload") return clipal::app::run_reload(dir, std::cout, std::cerr);
         if (command == "stop") return clipal::app::run_stop(dir, std::cout, std::cerr);
+        if (command == "service") return clipal::app::run_service(service_action, dir, std::cout, std::cerr);
+        if (command == "update") {
+            clipal::app::update_options o;
+            o.check = vm.count("check") > 0;
+            o.dry_run = vm.count("dry-run") > 0;
+            o.force = vm.count("force") > 0;
+            if (vm.count("endpoint")) o.endpoint = vm["endpoint"].as<std::string>();
+            o.config_dir = dir;
+            return clipal::app::run_update(o, std::cout, std::cerr);
+        }
         if (!command.empty()) {
             std::cerr << "clipal: unknown command \"" << command << "\" (try clipal --help)\n";
             return clipal::exit_usage;

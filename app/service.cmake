@@ -26,3 +26,5 @@ add_library(clipal_service_cmd STATIC
 )
 target_link_libraries(clipal_service_cmd PUBLIC clipal_app_platform clipal_shared)
 clipal_warnings(clipal_service_cmd)
+# The clipal executable dispatches `clipal service` (app/main.cpp).
+target_link_libraries(clipal PRIVATE clipal_service_cmd)

@@ -9,3 +9,5 @@ add_library(clipal_update_cmd STATIC
 target_link_libraries(clipal_update_cmd PUBLIC clipal_app_platform clipal_control_client clipal_shared clipal_asio Boost::url Boost::json
   OpenSSL::SSL OpenSSL::Crypto)
 clipal_warnings(clipal_update_cmd)
+# The clipal executable dispatches `clipal update` (app/main.cpp).
+target_link_libraries(clipal PRIVATE clipal_update_cmd)
