@@ -3,6 +3,7 @@
 #include "clipal/version.hpp"
 #include "ipc/config_codec.hpp"
 #include "shared/exit_codes.hpp"
+#include "shared/time_format.hpp"
 #include "supervisor/config_watcher.hpp"
 #include "supervisor/control_server.hpp"
 #include "supervisor/control_socket_path.hpp"
@@ -24,15 +25,6 @@ namespace {
 
 // Editors write in bursts (temp file, rename, chmod): settle before reading.
 constexpr auto watch_debounce = std::chrono::milliseconds(150);
-
-std::string iso_utc(clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 std::vector<std::string> all_keys(const config& c) {
     std::vector<std::string> keys;

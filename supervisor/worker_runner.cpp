@@ -1,6 +1,7 @@
 #include "supervisor/worker_runner.hpp"
 
 #include "shared/exit_codes.hpp"
+#include "shared/time_format.hpp"
 #include "supervisor/local_reply.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -19,15 +20,6 @@ constexpr auto hold_limit = std::chrono::seconds(10);
 constexpr std::size_t max_held = 4096;
 constexpr std::size_t stderr_tail_bytes = 4096;
 constexpr auto status_timeout = std::chrono::seconds(1);
-
-std::string iso_utc(clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 } // namespace
 

@@ -3,6 +3,7 @@
 #include "clipal/version.hpp"
 #include "ipc/config_codec.hpp"
 #include "shared/exit_codes.hpp"
+#include "shared/time_format.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -15,15 +16,6 @@ namespace clipal::worker {
 namespace {
 
 constexpr auto heartbeat_interval = std::chrono::seconds(1);
-
-std::string iso_utc(clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 } // namespace
 
