@@ -181,10 +181,12 @@ TEST(WorkerBadInput, UpstreamBrokenChunkFramingAbortsTheClientOnly) {
 TEST(WorkerBadInput, UpstreamHugeHeadersFailOver) {
     fake_upstream_process fu(fakes({{"a", "huge-headers"}, {"b", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    auto other = w.connect();
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_TRUE(answered_by(r, "b")) << r.status << " " << r.body;
     EXPECT_TRUE(w.wait_for_log("a failed: response headers too large")) << w.log_text();
+    expect_other_connection_works(other);
 }
 
 TEST(WorkerBadInput, UpstreamHugeHeadersAloneGive503) {

@@ -132,6 +132,22 @@ TEST(WorkerFailover, ConnectionRefusedTriesNext) {
     EXPECT_TRUE(w.wait_for_log("down failed: connect failed")) << w.log_text();
 }
 
+TEST(WorkerFailover, RequestBodyIsReplayedByteForByteToTheNextProvider) {
+    fake_upstream_process fu(fakes({{"a", "status:503"}, {"b", "echo"}}));
+    worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    std::string body(2u << 20, '\0');
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 7919) >> 3);
+    const auto r = w.request("POST", "/claudecode/v1/files", {{"Content-Type", "application/octet-stream"}}, body);
+    ASSERT_TRUE(r.complete()) << r.error;
+    EXPECT_EQ(r.status, 200);
+    const auto q = fu.requests();
+    ASSERT_EQ(q.size(), 2u);
+    EXPECT_EQ(q[0].body_length, body.size());
+    EXPECT_EQ(q[1].body_length, body.size());
+    EXPECT_EQ(q[1].body_sha256, q[0].body_sha256);
+    EXPECT_EQ(parse_json(r.body).at("body_sha256").as_string(), q[0].body_sha256);
+}
+
 // ---- answers returned as they are ----
 
 TEST(WorkerFailover, OtherClientErrorsAreReturnedAsIsWithoutFailover) {

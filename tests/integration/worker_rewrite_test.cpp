@@ -258,4 +258,18 @@ TEST(WorkerRewrite, ExpectContinueIsAnsweredByTheWorkerNotForwarded) {
     EXPECT_EQ(q.body, "{}");
 }
 
+TEST(WorkerRewrite, PipelinedRequestsAreAnsweredInOrder) {
+    fake_upstream_process fu(fakes({{"a", "echo"}}));
+    worker_process w({.providers = {{"a", fu.base_url("a")}}});
+    auto c = w.connect();
+    ASSERT_TRUE(c.send("POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                       "POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+    const auto first = c.read_response();
+    const auto second = c.read_response();
+    ASSERT_TRUE(first.complete()) << first.error;
+    ASSERT_TRUE(second.complete()) << second.error;
+    EXPECT_EQ(parse_json(first.body).at("target").as_string(), "/first");
+    EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
+}
+
 } // namespace
