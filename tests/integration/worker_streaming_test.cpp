@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -35,23 +37,34 @@ std::string sha256_hex(std::string_view data) {
 
 long ms(clock_type::duration d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
 
-// TCP connections in state ESTABLISHED whose local port is `port`, as the kernel sees
-// them (/proc/net/tcp): the upstream's own end of its connections.
-std::size_t established_on(std::uint16_t port) {
-    std::size_t n = 0;
+// The kernel's view (/proc/net/tcp) of the TCP sockets whose local port is `port`: for a
+// provider's port, the provider's own ends of its connections.
+struct socket_view {
+    std::string state;            // "01" = ESTABLISHED
+    unsigned long send_queue = 0; // bytes written by the provider, not yet taken by the peer
+};
+
+std::vector<socket_view> sockets_on(std::uint16_t port) {
+    std::vector<socket_view> out;
     for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
         std::ifstream in(file);
         std::string line;
         std::getline(in, line); // header
         while (std::getline(in, line)) {
             std::istringstream f(line);
-            std::string slot, local, remote, state;
-            f >> slot >> local >> remote >> state;
+            std::string slot, local, remote, state, queues;
+            f >> slot >> local >> remote >> state >> queues;
             const auto colon = local.rfind(':');
-            if (colon == std::string::npos) continue;
-            if (std::stoul(local.substr(colon + 1), nullptr, 16) == port && state == "01") ++n;
+            if (colon == std::string::npos || std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
+            out.push_back({state, std::stoul(queues.substr(0, queues.find(':')), nullptr, 16)});
         }
     }
+    return out;
+}
+
+std::size_t established_on(std::uint16_t port) {
+    std::size_t n = 0;
+    for (const auto& sock : sockets_on(port)) n += sock.state == "01" ? 1 : 0;
     return n;
 }
 
@@ -214,14 +227,23 @@ TEST(WorkerStreaming, ClientAbortWhileWaitingForHeadersClosesTheUpstream) {
 }
 
 TEST(WorkerStreaming, SlowReadingClientDoesNotTriggerTheUpstreamIdleTimeout) {
-    // More than the socket buffers on the way hold, so the worker must wait for the client.
-    constexpr std::size_t size = 48u << 20;
+    constexpr std::size_t size = 24u << 20;
     fake_upstream_process fu(fakes({{"a", "bytes:" + std::to_string(size)}}));
     worker_process w({.providers = providers_of(fu, {"a"}), .global = {"upstream_idle_timeout: 1s"}});
     auto c = w.connect();
+    // A small fixed receive buffer (no autotuning): the client really holds little.
+    const int rcvbuf = 64 * 1024;
+    ASSERT_EQ(::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     ASSERT_TRUE(c.send("GET /claudecode/v1/blob HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n\r\n"));
     // The client reads nothing for three idle timeouts.
     std::this_thread::sleep_for(3s);
+    // Backpressure reached the provider: it has bytes the worker did not take (so the
+    // worker went without upstream data for longer than the idle timeout).
+    unsigned long waiting = 0;
+    for (const auto& sock : sockets_on(fu.port("a")))
+        if (sock.state == "01") waiting += sock.send_queue;
+    EXPECT_GT(waiting, 0u);
+
     const auto r = c.read_response(60s);
     ASSERT_TRUE(r.complete()) << to_string(r.end) << " " << r.error;
     ASSERT_EQ(r.body.size(), size);
