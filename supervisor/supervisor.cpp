@@ -122,6 +122,7 @@ std::optional<int> supervisor::start() {
     watcher_->start();
     watch_signals();
     if (const auto interval = sd_notify::watchdog_interval()) start_watchdog(*interval / 2);
+    started_ = true;
     update_service_status();
     return std::nullopt;
 }
@@ -298,7 +299,8 @@ void supervisor::collect_status(std::function<void(boost::json::value)> respond)
 }
 
 void supervisor::update_service_status() {
-    if (stopping_ || !config_) return;
+    // During start() later profiles are not started yet and would look settled.
+    if (stopping_ || !started_) return;
     // systemd's READY=1 waits until every worker that should run is up (or has given up).
     std::string summary;
     bool settled = true;

@@ -72,6 +72,7 @@ private:
     boost::asio::steady_timer watchdog_timer_;
     std::string last_status_;
     bool ready_sent_ = false;
+    bool started_ = false;
     clock::time_point started_at_;
     bool stopping_ = false;
     int exit_code_ = 0;

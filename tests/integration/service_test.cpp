@@ -207,10 +207,7 @@ TEST_F(SupervisorNotify, WorkersNeverSeeNotifySocket) {
     EXPECT_TRUE(has_variable(env, "PATH")) << "the rest of the environment is passed on";
 }
 
-// Disabled: READY=1 currently comes before the codex worker is even started, because
-// apply() reports each runner's state change while later profiles still sit in their
-// initial "stopped" state (supervisor.cpp, update_service_status). Enable once fixed.
-TEST_F(SupervisorNotify, DISABLED_ReadyWaitsForTheWorkers) {
+TEST_F(SupervisorNotify, ReadyWaitsForTheWorkers) {
     start();
     ASSERT_TRUE(notify_.wait_for("READY=1", 20s)) << clipal_->stdout_text() << clipal_->stderr_text();
     EXPECT_THAT(clipal_->stdout_text(), HasSubstr("[codex] worker pid"));
