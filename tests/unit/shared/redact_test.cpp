@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 TEST(Redact, FingerprintShowsOnlyEnds) {
-    EXPECT_EQ(clipal::key_fingerprint("sk-ant-api03-0123456789abcd"), "sk-…abcd");
+    EXPECT_EQ(clipal::key_fingerprint("sk-ant-fake-0123-abcd"), "sk-…abcd");
     EXPECT_EQ(clipal::key_fingerprint("short-key-1234"), "…1234");
     EXPECT_EQ(clipal::key_fingerprint("tiny"), "…");
 }
