@@ -212,8 +212,7 @@ void worker_runner::route(boost::asio::ip::tcp::socket s, std::string bytes, std
         refuse(std::move(c.socket), "its worker cannot run the current config; see the clipal log");
         return;
     case slot_state::draining:
-        if (!started_) break;
-        refuse(std::move(c.socket), "clipal is shutting down");
+        refuse(std::move(c.socket), "its worker is stopping");
         return;
     default:
         break;
