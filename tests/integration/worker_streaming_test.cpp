@@ -159,8 +159,8 @@ TEST(WorkerStreaming, TwentyMebibyteBodyArrivesByteIdentical) {
 }
 
 TEST(WorkerStreaming, TwoHundredConcurrentStreamsAllComplete) {
-    // Each stream holds its upstream connection for about a second, so they overlap.
-    fake_upstream_process fu(fakes({{"a", "sse:2:1000"}}));
+    // Each stream holds its upstream connection for two seconds, so they all overlap.
+    fake_upstream_process fu(fakes({{"a", "sse:2:2000"}}));
     worker_process w({.providers = providers_of(fu, {"a"})});
     constexpr int n = 200;
     std::vector<http_probe> clients;
