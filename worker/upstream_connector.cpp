@@ -13,6 +13,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <charconv>
+#include <optional>
+
 namespace clipal::worker {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
@@ -45,6 +48,16 @@ bool is_ip_literal(const std::string& host) {
     error_code ec;
     (void)net::ip::make_address(host, ec);
     return !ec;
+}
+
+// The endpoint for an IP-literal host and a decimal port; nothing for a host name.
+std::optional<net::ip::tcp::endpoint> literal_endpoint(const std::string& host, const std::string& port) {
+    error_code ec;
+    const auto address = net::ip::make_address(host, ec);
+    unsigned short number = 0;
+    const auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec || err != std::errc{} || end != port.data() + port.size()) return std::nullopt;
+    return net::ip::tcp::endpoint(address, number);
 }
 
 std::string bracketed(const std::string& host) {
@@ -95,6 +108,15 @@ void upstream_connector::start(handler_type handler) {
     arm(timeouts_.connect);
     const auto& host = proxy_ ? proxy_->host : target_.host;
     const auto& port = proxy_ ? proxy_->port : target_.port;
+    if (const auto endpoint = literal_endpoint(host, port)) {
+        // Asio resolves on a private thread; an address needs no lookup, and skipping it
+        // saves two thread hand-offs and a getaddrinfo per new connection.
+        stage_ = connect_stage::connect;
+        stream_ = std::make_unique<upstream_stream>(boost::beast::tcp_stream(ex_));
+        stream_->tcp().async_connect(*endpoint, boost::beast::bind_front_handler(&upstream_connector::on_connect,
+                                                                                 shared_from_this()));
+        return;
+    }
     resolver_.async_resolve(host, port, net::ip::tcp::resolver::numeric_service,
                             boost::beast::bind_front_handler(&upstream_connector::on_resolve, shared_from_this()));
 }

@@ -1,6 +1,6 @@
-// One attempt to open a connection to an upstream: resolve, TCP connect (each address in
-// turn), an optional HTTP CONNECT tunnel through a proxy, then the TLS handshake with SNI
-// and host-name verification. Each stage runs under a deadline; the attempt can be
+// One attempt to open a connection to an upstream: resolve (skipped for an IP literal), TCP
+// connect (each address in turn), an optional HTTP CONNECT tunnel through a proxy, then the
+// TLS handshake with SNI and host-name verification. Each stage runs under a deadline; the attempt can be
 // cancelled at any point.
 #pragma once
 

@@ -178,6 +178,24 @@ TEST_F(ConnectionPool, IdleListPerKeyIsBounded) {
     EXPECT_TRUE(run_until(ioc_, [&] { return server.record().peer_closed == 1; }));
 }
 
+TEST_F(ConnectionPool, DefaultPoolKeepsAConnectionForEachOf64ConcurrentClients) {
+    // 64 requests at once (the benchmark's wrk -c64), then the next burst: every one of them
+    // must find an idle connection instead of closing and reopening one.
+    http_server server(ioc_);
+    auto pool = make_pool();
+    const auto t = target("http://127.0.0.1:" + server.port_string());
+    std::vector<std::unique_ptr<upstream_stream>> busy;
+    for (int i = 0; i < 64; ++i) busy.push_back(used(*pool, t));
+    for (auto& s : busy) pool->release(std::move(s));
+    EXPECT_EQ(pool->idle_count(t), 64u);
+    for (int i = 0; i < 64; ++i) {
+        auto s = acquire(*pool, t);
+        ASSERT_TRUE(s);
+        EXPECT_TRUE(s->reused());
+    }
+    EXPECT_EQ(server.record().accepted, 64);
+}
+
 TEST_F(ConnectionPool, ZeroIdleLimitDisablesReuse) {
     http_server server(ioc_);
     pool_options options;

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 namespace {
 
 using namespace clipal::test;
@@ -92,6 +94,41 @@ TEST_F(UpstreamConnector, PlainHttpConnectsAndCarriesARequest) {
     EXPECT_FALSE(out.stream->reused());
     EXPECT_EQ(exchange(ioc_, *out.stream, t.request_target("/v1/x"), t.host_header), "response 1");
     EXPECT_EQ(server.record().targets.at(0), "/base/v1/x");
+}
+
+// Threads of this process; Asio's resolver runs its lookups on a thread of its own that
+// it starts on the first async_resolve of an io_context.
+std::size_t thread_count() {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    return n;
+}
+
+TEST_F(UpstreamConnector, IpLiteralConnectsWithoutTheResolverThread) {
+    http_server server(ioc_);
+    const auto before = thread_count();
+    auto out = connect(target("http://127.0.0.1:" + server.port_string()));
+    ASSERT_FALSE(out.ec) << out.ec.message();
+    EXPECT_EQ(out.stage, connect_stage::done);
+    EXPECT_EQ(thread_count(), before);
+}
+
+TEST_F(UpstreamConnector, HostNameIsResolvedThenConnected) {
+    http_server server(ioc_);
+    auto out = connect(target("http://localhost:" + server.port_string()));
+    ASSERT_FALSE(out.ec) << out.ec.message();
+    ASSERT_TRUE(out.stream);
+    EXPECT_EQ(exchange(ioc_, *out.stream, "/", "localhost"), "response 1");
+}
+
+TEST_F(UpstreamConnector, IpLiteralProxyIsReachedWithoutTheResolverThread) {
+    http_server origin(ioc_);
+    fake_proxy proxy(ioc_);
+    const auto before = thread_count();
+    auto out = connect(target("http://127.0.0.1:" + origin.port_string()), local_proxy(proxy));
+    ASSERT_FALSE(out.ec) << out.ec.message();
+    EXPECT_EQ(proxy.record().accepted, 1);
+    EXPECT_EQ(thread_count(), before);
 }
 
 TEST_F(UpstreamConnector, TlsToServerSignedByTrustedCaSucceedsWithSni) {
