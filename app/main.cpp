@@ -142,7 +142,11 @@ int main(int argc, char** argv) {
             std::cerr << "clipal: unknown command \"" << command << "\" (try clipal --help)\n";
             return clipal::exit_usage;
         }
-        return clipal::supervisor::run_supervisor({dir, flags.overrides});
+        clipal::supervisor::supervisor_options so;
+        so.config_dir = dir;
+        so.overrides = flags.overrides;
+        so.command_line.assign(argv, argv + argc);
+        return clipal::supervisor::run_supervisor(so);
     } catch (const po::error& e) {
         std::cerr << "clipal: " << e.what() << " (try clipal --help)\n";
         return clipal::exit_usage;

@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace clipal::app {
 
@@ -212,7 +214,23 @@ void tell_supervisor(const fs::path& config_dir, std::ostream& out, std::ostream
     const auto* obj = reply.value.if_object();
     const auto* ok = obj ? obj->if_contains("ok") : nullptr;
     if (ok != nullptr && ok->is_bool() && ok->get_bool()) {
-        out << "the running clipal is restarting into the new binary without closing its listener\n";
+        out << "the running clipal is re-executing into the new binary without closing its listener\n";
+        // The new image answers on the control socket once it has started.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+        while (std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const auto st = ask_supervisor(socket, "status");
+            const auto* so = st.result == control_reply::outcome::ok ? st.value.if_object() : nullptr;
+            const auto* v = so ? so->if_contains("version") : nullptr;
+            const auto* busy = so ? so->if_contains("upgrading") : nullptr;
+            if (v != nullptr && v->is_string() && busy != nullptr && busy->is_bool() && !busy->get_bool()) {
+                out << "clipal " << v->get_string().c_str() << " is serving; the previous workers finish their "
+                    << "requests and exit\n";
+                return;
+            }
+        }
+        err << "clipal update: the running clipal did not answer within 15 s after re-executing; check "
+            << "`clipal status` and its log\n";
         return;
     }
     const auto* e = obj ? obj->if_contains("error") : nullptr;

@@ -83,6 +83,8 @@ public:
     void close_when_flushed(std::chrono::milliseconds deadline);
 
     bool is_open() const { return !closed_; }
+    // The socket, for duplicating it across a re-execution (see supervisor/upgrade_state.hpp).
+    int native_handle() { return socket_.native_handle(); }
     std::size_t queued_messages() const { return queue_.size(); }
     std::size_t queued_bytes() const { return queued_bytes_; }
     // Droppable messages refused so far (for a "N log records dropped" line).

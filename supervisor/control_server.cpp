@@ -271,6 +271,8 @@ control_server::control_server(const asio::any_io_executor& ex, std::filesystem:
 
 control_server::~control_server() { stop(); }
 
+std::size_t control_server::open_connections() const { return state_->active; }
+
 json::value control_server::error_reply(std::string_view message) {
     return json::object{{"ok", false}, {"error", message}};
 }

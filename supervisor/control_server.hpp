@@ -56,6 +56,8 @@ public:
     void stop();
 
     const std::filesystem::path& socket_path() const { return socket_path_; }
+    // Connections not yet done (reading, handling or writing their reply).
+    std::size_t open_connections() const;
 
     // {"ok":false,"error":<message>}: the reply shape for every failure.
     static boost::json::value error_reply(std::string_view message);

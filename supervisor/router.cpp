@@ -6,6 +6,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
+#include <unistd.h>
+
 namespace clipal::supervisor {
 namespace {
 
@@ -34,8 +37,12 @@ std::string_view request_line_of(std::string_view bytes) {
 // Reads just enough of a new connection to route it.
 class router::connection : public std::enable_shared_from_this<router::connection> {
 public:
-    connection(router& r, boost::asio::ip::tcp::socket s, std::string addr)
-        : router_(r), socket_(std::move(s)), addr_(std::move(addr)), timer_(socket_.get_executor()) {}
+    connection(router& r, boost::asio::ip::tcp::socket s, std::string addr, std::string bytes = {})
+        : router_(r), registry_(r.reading_), socket_(std::move(s)), addr_(std::move(addr)), bytes_(std::move(bytes)),
+          timer_(socket_.get_executor()) {
+        registry_->insert(this);
+    }
+    ~connection() { registry_->erase(this); }
 
     void start() {
         timer_.expires_after(first_byte_timeout);
@@ -44,16 +51,25 @@ public:
             boost::system::error_code ignored;
             self->socket_.close(ignored);
         });
-        read();
+        if (bytes_.empty())
+            read();
+        else
+            on_read({});
+    }
+
+    // For a re-execution: a duplicate of the socket and the bytes read so far.
+    std::optional<upgrade_state::connection> snapshot() const {
+        if (!socket_.is_open()) return std::nullopt;
+        const int fd = ::dup(const_cast<boost::asio::ip::tcp::socket&>(socket_).native_handle());
+        if (fd < 0) return std::nullopt;
+        return upgrade_state::connection{fd, bytes_, addr_, false};
     }
 
 private:
     void read() {
-        const auto old = bytes_.size();
-        bytes_.resize(old + 4096);
-        socket_.async_read_some(boost::asio::buffer(bytes_.data() + old, 4096),
-                                [self = shared_from_this(), old](boost::system::error_code ec, std::size_t n) {
-                                    self->bytes_.resize(old + n);
+        socket_.async_read_some(boost::asio::buffer(chunk_),
+                                [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                    self->bytes_.append(self->chunk_.data(), n);
                                     self->on_read(ec);
                                 });
     }
@@ -97,9 +113,11 @@ private:
     }
 
     router& router_;
+    std::shared_ptr<registry> registry_;
     boost::asio::ip::tcp::socket socket_;
     std::string addr_;
     std::string bytes_;
+    std::array<char, 4096> chunk_{};
     boost::asio::steady_timer timer_;
     bool first_byte_seen_ = false;
 };
@@ -136,6 +154,44 @@ boost::system::error_code router::listen(const std::string& address, std::uint16
     return {};
 }
 
+bool router::adopt(boost::asio::ip::tcp::acceptor a, const std::string& address, std::uint16_t port) {
+    boost::system::error_code ec, addr_ec;
+    const auto at = a.local_endpoint(ec);
+    const auto want = boost::asio::ip::make_address(address, addr_ec);
+    if (ec || addr_ec || at.address() != want || at.port() != port) {
+        boost::system::error_code ignored;
+        a.close(ignored);
+        return false;
+    }
+    acceptor_ = std::make_unique<boost::asio::ip::tcp::acceptor>(std::move(a));
+    accept();
+    return true;
+}
+
+void router::pause_accepting() {
+    if (!acceptor_ || paused_) return;
+    paused_ = true;
+    boost::system::error_code ignored;
+    acceptor_->cancel(ignored);
+}
+
+void router::resume_accepting() {
+    if (!paused_) return;
+    paused_ = false;
+    if (acceptor_) accept();
+}
+
+std::vector<upgrade_state::connection> router::snapshot_reading() const {
+    std::vector<upgrade_state::connection> out;
+    for (const auto* c : *reading_)
+        if (auto s = c->snapshot()) out.push_back(std::move(*s));
+    return out;
+}
+
+void router::resume(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+    std::make_shared<connection>(*this, std::move(s), std::move(addr), std::move(bytes))->start();
+}
+
 void router::stop_accepting() {
     if (!acceptor_) return;
     boost::system::error_code ignored;
@@ -165,7 +221,8 @@ void router::accept() {
         } else {
             log_.warn("", "accept failed: {}", ec.message());
         }
-        accept();
+        // Paused after this connection was accepted: it is served, the next one waits.
+        if (!paused_) accept();
     });
 }
 

@@ -7,7 +7,9 @@
 #include "shared/config_loader.hpp"
 #include "shared/log.hpp"
 #include "shared/log_writer.hpp"
+#include "supervisor/retiring_worker.hpp"
 #include "supervisor/router.hpp"
+#include "supervisor/upgrade_state.hpp"
 #include "supervisor/worker_runner.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,8 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace clipal::supervisor {
 
@@ -29,6 +33,9 @@ struct supervisor_options {
     std::filesystem::path config_dir;
     config_overrides overrides;
     std::chrono::seconds drain_deadline{120};
+    // The command line this supervisor was started with, argv[0] included: an upgrade
+    // re-executes it with the same flags.
+    std::vector<std::string> command_line;
 };
 
 class supervisor {
@@ -56,6 +63,18 @@ private:
     // systemd notify: STATUS= on every change, READY=1 once every worker settled.
     void update_service_status();
     void start_watchdog(std::chrono::microseconds every);
+    // Upgrade (`clipal update`): wait until no hand-off or control reply is in flight,
+    // then re-execute in place, passing what is open (see upgrade_state.hpp). The new
+    // image adopts it in start(); the previous workers retire one by one.
+    void handle_upgrade(std::function<void(boost::json::value)> respond);
+    void wait_quiet(clock::time_point give_up);
+    void reexecute();
+    void adopt(upgrade_state inherited);
+    void retire_replaced_workers();
+
+    // Worker hooks shared by the runners and the adopted previous workers.
+    void on_worker_log(const ipc::log_record& r);
+    void reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr);
 
     boost::asio::io_context& ioc_;
     supervisor_options opts_;
@@ -70,6 +89,10 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer watchdog_timer_;
+    boost::asio::steady_timer upgrade_timer_;
+    std::filesystem::path executable_; // resolved at start: an update replaces the file
+    std::vector<std::unique_ptr<retiring_worker>> retiring_;
+    bool upgrading_ = false;
     std::string last_status_;
     bool ready_sent_ = false;
     bool started_ = false;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -53,6 +54,14 @@ boost::system::result<launched_worker> launch_worker(const std::filesystem::path
         if (devnull >= 0) {
             ::dup2(devnull, STDIN_FILENO);
             ::dup2(devnull, STDOUT_FILENO);
+        }
+        // Asio opens sockets without close-on-exec: without this the worker would keep a
+        // copy of the public listener, the control socket and every connection open in the
+        // supervisor at this moment (a stopped supervisor's port would still queue clients).
+        if (::close_range(ipc::worker_channel_fd + 1, ~0U, 0) != 0) {
+            rlimit lim{};
+            const long top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536 ? long(lim.rlim_cur) : 65536;
+            for (long fd = ipc::worker_channel_fd + 1; fd < top; ++fd) ::close(static_cast<int>(fd));
         }
         // Signals the supervisor handles must not stay blocked or ignored in the worker.
         sigset_t none;

@@ -2,6 +2,7 @@
 
 #include "shared/exit_codes.hpp"
 #include "shared/time_format.hpp"
+#include "supervisor/inherited_socket.hpp"
 #include "supervisor/local_reply.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace clipal::supervisor {
 namespace {
@@ -178,15 +180,10 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
         done(!ec && v.is_object() ? v.as_object() : boost::json::object{});
     } else if (auto* back = std::get_if<ipc::handoff_back>(&m)) {
         if (!fd || !hooks_.reroute) return;
-        boost::asio::ip::tcp::socket s(ioc_);
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
-        boost::system::error_code ec;
-        s.assign(ss.ss_family == AF_INET6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd.get(), ec);
-        if (ec) return;
+        auto s = socket_from_fd(ioc_, fd.get());
+        if (!s) return;
         fd.release();
-        hooks_.reroute(std::move(s), std::move(back->initial_bytes), std::move(back->client_address));
+        hooks_.reroute(std::move(*s), std::move(back->initial_bytes), std::move(back->client_address));
     }
 }
 
@@ -274,6 +271,22 @@ void worker_runner::refuse(boost::asio::ip::tcp::socket s, std::string_view why)
     send_and_close(std::move(s), error_response(info(id_).proto, 503,
                                                 fmt::format("clipal cannot serve {} right now: {}", info(id_).prefix, why),
                                                 std::chrono::seconds(5)));
+}
+
+std::vector<upgrade_state::connection> worker_runner::snapshot_held() const {
+    std::vector<upgrade_state::connection> out;
+    for (const auto& c : held_) {
+        const int fd = ::dup(const_cast<boost::asio::ip::tcp::socket&>(c.socket).native_handle());
+        if (fd >= 0) out.push_back({fd, c.bytes, c.addr, true});
+    }
+    return out;
+}
+
+std::optional<upgrade_state::worker> worker_runner::snapshot_worker() const {
+    if (pid_ <= 0 || !channel_ || !channel_->is_open()) return std::nullopt;
+    const int fd = ::dup(channel_->native_handle());
+    if (fd < 0) return std::nullopt;
+    return upgrade_state::worker{id_, pid_, fd};
 }
 
 void worker_runner::drain(std::chrono::milliseconds deadline) { run(slot_.drain_requested(deadline)); }

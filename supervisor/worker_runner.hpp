@@ -6,6 +6,7 @@
 #include "ipc/channel.hpp"
 #include "shared/clock.hpp"
 #include "shared/log.hpp"
+#include "supervisor/upgrade_state.hpp"
 #include "supervisor/worker_slot.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -51,6 +52,12 @@ public:
 
     // Asks the worker for its provider state; `done` always runs (within ~1 s).
     void status(std::function<void(boost::json::object)> done);
+
+    // For a re-execution (see upgrade_state.hpp): hand-offs the worker has not confirmed
+    // yet, duplicates of the connections held for the worker, and of the worker's channel.
+    std::size_t unacknowledged() const { return unacked_.size(); }
+    std::vector<upgrade_state::connection> snapshot_held() const;
+    std::optional<upgrade_state::worker> snapshot_worker() const;
 
     slot_state state() const { return slot_.state(); }
     bool has_process() const { return pid_ > 0; }

@@ -282,6 +282,9 @@ void client_session::dispatch() {
     request_keep_alive_ = parser_->get().keep_alive();
     forwarder_ = std::make_shared<forwarder>(shared_from_this(), runtime_, parser_->release(), rest_);
     parser_.reset();
+    // An answer can stream for minutes: the read buffer (8 KiB, more after a large body)
+    // is given back meanwhile and taken again for the next request.
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
     watch_client();
     forwarder_->start();
 }
@@ -352,6 +355,8 @@ void client_session::send_error(int status, std::string_view message, std::optio
 
 void client_session::send_local(http::response<http::string_body>&& res, bool close_after) {
     if (closed_) return;
+    // A draining worker tells the client in this answer, so it does not send another.
+    if (host_.draining()) close_after = true;
     if (close_after) res.keep_alive(false);
     res.prepare_payload();
     local_response_ = std::make_shared<http::response<http::string_body>>(std::move(res));

@@ -64,6 +64,7 @@ public:
     boost::asio::ip::tcp::socket& socket() { return socket_; }
     logger& log() { return host_.log(); }
     connection_pool& pool() { return host_.pool(); }
+    bool draining() const { return host_.draining(); }
     clock::time_point now() { return host_.time_source().now(); }
     void providers_changed() { host_.providers_changed(); }
     const std::string& client_addr() const { return client_addr_; }

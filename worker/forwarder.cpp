@@ -81,7 +81,8 @@ void forwarder::next() {
     auto self = shared_from_this();
     attempt_ = std::make_shared<upstream_attempt>(
         session_->socket(), session_->pool(), runtime_->target(provider), build_request(provider),
-        request_.method() == http::verb::head, request_.keep_alive(), request_.version(), settings,
+        request_.method() == http::verb::head,
+        [self] { return self->request_.keep_alive() && !self->session_->draining(); }, request_.version(), settings,
         [self, provider](int) { self->runtime_->providers().record_success(provider, self->lane_); },
         [self, provider](attempt_outcome o) { self->on_attempt_done(provider, o); });
     attempt_->start();

@@ -8,12 +8,16 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
+
 namespace clipal::worker {
 namespace {
 
 // Enough of an error body to classify a 429; the rest is never read.
 constexpr std::size_t max_error_body = 64 * 1024;
 constexpr std::uint32_t max_response_head = 64 * 1024;
+// The most one read takes from the upstream (and one write gives the client).
+constexpr std::size_t piece_capacity = 16 * 1024;
 
 std::string_view field(const http::response<http::buffer_body>& m, std::string_view name) {
     auto it = m.find(name);
@@ -30,19 +34,20 @@ std::string describe(const boost::system::error_code& ec) { return ec.message();
 
 upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool,
                                    const upstream_target& target, std::shared_ptr<const request_type> request,
-                                   bool head_request, bool client_keep_alive, unsigned client_version,
+                                   bool head_request, keep_alive_fn client_keep_alive, unsigned client_version,
                                    const attempt_settings& settings, on_started started, on_done done)
     : client_(client),
       pool_(pool),
       target_(target),
       request_(std::move(request)),
       head_request_(head_request),
-      client_keep_alive_(client_keep_alive),
+      client_keep_alive_(std::move(client_keep_alive)),
       client_version_(client_version),
       settings_(settings),
       started_(std::move(started)),
       done_(std::move(done)),
-      client_timer_(client.get_executor()) {}
+      client_timer_(client.get_executor()),
+      idle_timer_(client.get_executor()) {}
 
 void upstream_attempt::start() {
     connecting_ = true;
@@ -60,6 +65,7 @@ void upstream_attempt::abort() {
     if (connecting_) pending_connect_.cancel();
     if (up_) up_->close();
     client_timer_.cancel();
+    idle_timer_.cancel();
 }
 
 void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage stage,
@@ -146,14 +152,14 @@ void upstream_attempt::read_error_body() {
         return;
     }
     auto& body = parser_->get().body();
-    body.data = piece_.data();
-    body.size = piece_.size();
+    body.data = piece(piece_capacity);
+    body.size = piece_room_;
     up_->tcp().expires_after(settings_.response_header_timeout);
     http::async_read_some(*up_, up_buffer_, *parser_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
         if (self->finished_) return;
         if (e == http::error::need_buffer) e = {};
-        const auto got = self->piece_.size() - self->parser_->get().body().size;
-        self->error_body_.append(self->piece_.data(), got);
+        const auto got = self->piece_room_ - self->parser_->get().body().size;
+        self->error_body_.append(self->piece_.get(), got);
         // A broken or stalled error body still gets classified on what arrived.
         if (e) {
             self->on_error_body({});
@@ -182,12 +188,13 @@ void upstream_attempt::on_error_body(boost::system::error_code) {
     strip_hop_by_hop(msg);
     const bool known_length = msg.has_content_length() || head_request_ || status == 204 || status == 304 ||
                               (status >= 100 && status < 200);
+    const bool keep_alive = client_keep_alive_();
     if (client_version_ >= 11) {
         if (!known_length) msg.chunked(true);
-        msg.keep_alive(client_keep_alive_);
+        msg.keep_alive(keep_alive);
     } else {
         // An HTTP/1.0 client learns the end of an unknown-length body from the close.
-        msg.keep_alive(client_keep_alive_ && known_length);
+        msg.keep_alive(keep_alive && known_length);
     }
     msg.version(client_version_);
     if (parser_->is_done()) {
@@ -198,10 +205,71 @@ void upstream_attempt::on_error_body(boost::system::error_code) {
     read_body_piece();
 }
 
+char* upstream_attempt::piece(std::size_t room) {
+    if (!piece_ || piece_room_ < room) {
+        piece_ = std::make_unique_for_overwrite<char[]>(room);
+        piece_room_ = room;
+    }
+    return piece_.get();
+}
+
 void upstream_attempt::read_body_piece() {
+    // Thousands of streams may sit open between events: a plain connection with nothing
+    // buffered waits for readability holding no buffer, and reads only when bytes are
+    // there. A TLS one reads at once: Asio's SSL stream may hold received bytes that the
+    // socket will not signal again.
+    if (!up_->tls() && up_buffer_.size() == 0) {
+        await_body();
+        return;
+    }
+    read_body_now();
+}
+
+void upstream_attempt::await_body() {
+    piece_.reset();
+    piece_room_ = 0;
+    up_buffer_.shrink_to_fit();
+    up_->tcp().expires_never();
+    awaiting_body_ = true;
+    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero()) {
+        idle_timer_.expires_after(settings_.idle_timeout);
+        idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            // A wait that expired as the data arrived is not a timeout.
+            if (ec || self->finished_ || !self->awaiting_body_ ||
+                self->idle_timer_.expiry() > boost::asio::steady_timer::clock_type::now())
+                return;
+            self->awaiting_body_ = false;
+            self->on_body_piece(boost::beast::error::timeout); // closes the upstream, ending the wait
+        });
+    }
+    up_->tcp().socket().async_wait(boost::asio::socket_base::wait_read,
+                                   [self = shared_from_this()](boost::system::error_code ec) { self->on_body_readable(ec); });
+}
+
+void upstream_attempt::on_body_readable(boost::system::error_code ec) {
+    if (finished_ || !awaiting_body_) return;
+    awaiting_body_ = false;
+    idle_timer_.cancel();
+    if (ec) {
+        on_body_piece(ec);
+        return;
+    }
+    read_body_now();
+}
+
+void upstream_attempt::read_body_now() {
     auto& body = parser_->get().body();
-    body.data = piece_.data();
-    body.size = piece_.size();
+    if (up_buffer_.size() > 0) {
+        // Body bytes that came with the head (a whole small answer, usually): the piece
+        // needs no more room than they take.
+        body.data = piece(std::min(up_buffer_.size(), piece_capacity));
+    } else {
+        body.data = piece(piece_capacity);
+        // Beast reads as much as the buffer has room for (at least 512 bytes): room for a
+        // whole piece keeps a large body at one read per piece.
+        up_buffer_.reserve(piece_capacity);
+    }
+    body.size = piece_room_;
     // The idle bound measures the upstream only: it runs while we wait for upstream bytes,
     // never while a slow client is being written to.
     if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero())
@@ -226,7 +294,7 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
         finish(attempt_outcome::kind::aborted, what);
         return;
     }
-    piece_size_ = piece_.size() - parser_->get().body().size;
+    piece_size_ = piece_room_ - parser_->get().body().size;
     if (piece_size_ == 0 && !parser_->is_done()) {
         read_body_piece();
         return;
@@ -236,7 +304,7 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
 
 void upstream_attempt::write_to_client() {
     auto& body = parser_->get().body();
-    body.data = piece_size_ > 0 ? piece_.data() : nullptr;
+    body.data = piece_size_ > 0 ? piece_.get() : nullptr;
     body.size = piece_size_;
     body.more = !parser_->is_done();
     if (!serializer_) {
@@ -292,6 +360,7 @@ void upstream_attempt::fail(verdict v, std::string detail) {
     o.detail = std::move(detail);
     finished_ = true;
     client_timer_.cancel();
+    idle_timer_.cancel();
     if (up_) up_->close();
     done_(std::move(o));
 }
@@ -300,6 +369,7 @@ void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
     if (finished_) return;
     finished_ = true;
     client_timer_.cancel();
+    idle_timer_.cancel();
     attempt_outcome o;
     o.what = k;
     o.v = {action::pass_through, std::nullopt, std::nullopt};

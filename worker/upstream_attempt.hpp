@@ -17,7 +17,6 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/span_body.hpp>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -58,9 +57,12 @@ public:
     // Called once when the response head is about to be sent to the client (the provider answered).
     using on_started = std::function<void(int status)>;
     using on_done = std::function<void(attempt_outcome)>;
+    // Asked when the response head goes out: may the client connection stay open after
+    // it? (No once the worker drains, so the client hears `Connection: close` in time.)
+    using keep_alive_fn = std::function<bool()>;
 
     upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
-                     std::shared_ptr<const request_type> request, bool head_request, bool client_keep_alive,
+                     std::shared_ptr<const request_type> request, bool head_request, keep_alive_fn client_keep_alive,
                      unsigned client_version, const attempt_settings& settings, on_started started, on_done done);
 
     void start();
@@ -75,7 +77,12 @@ private:
     void read_error_body();
     void on_error_body(boost::system::error_code ec);
     void read_body_piece();
+    void await_body();
+    void on_body_readable(boost::system::error_code ec);
+    void read_body_now();
     void on_body_piece(boost::system::error_code ec);
+    // The relay buffer with at least `room` bytes (allocated on first use or when too small).
+    char* piece(std::size_t room);
     void write_to_client();
     void on_client_written(boost::system::error_code ec);
     void fail(verdict v, std::string detail);
@@ -87,7 +94,7 @@ private:
     const upstream_target& target_;
     std::shared_ptr<const request_type> request_;
     bool head_request_;
-    bool client_keep_alive_;
+    keep_alive_fn client_keep_alive_;
     unsigned client_version_;
     attempt_settings settings_;
     on_started started_;
@@ -102,12 +109,17 @@ private:
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::optional<http::response_serializer<http::buffer_body>> serializer_;
     std::string error_body_;
-    std::array<char, 16 * 1024> piece_{};
-    std::size_t piece_size_ = 0;
+    // The relay buffer, taken only while upstream bytes are being read and written: an
+    // open stream waiting for its next event holds none (see read_body_piece).
+    std::unique_ptr<char[]> piece_;
+    std::size_t piece_room_ = 0; // piece_'s size
+    std::size_t piece_size_ = 0; // bytes of the current piece
+    bool awaiting_body_ = false;
     bool head_sent_ = false;
     bool finished_ = false;
     std::uint64_t bytes_ = 0;
     boost::asio::steady_timer client_timer_;
+    boost::asio::steady_timer idle_timer_; // upstream_idle_timeout while awaiting_body_
 };
 
 } // namespace clipal::worker

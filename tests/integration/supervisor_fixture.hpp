@@ -59,11 +59,13 @@ public:
     }
 
     // Starts clipal and waits until /health answers and `ready_workers` workers said ready.
-    void start(int ready_workers, std::vector<std::pair<std::string, std::string>> env = {}) {
+    // `binary` replaces the clipal under test (e.g. a copy an upgrade test may replace).
+    void start(int ready_workers, std::vector<std::pair<std::string, std::string>> env = {},
+               const std::filesystem::path& binary = {}) {
         spawn_options o;
         o.args = {"--config-dir", dir_.path().string()};
         o.env = std::move(env);
-        clipal_ = std::make_unique<child_process>(clipal_binary(), o);
+        clipal_ = std::make_unique<child_process>(binary.empty() ? clipal_binary() : binary, o);
         ASSERT_TRUE(wait_health(10s)) << clipal_->stdout_text() << clipal_->stderr_text();
         for (int i = 1; i <= ready_workers; ++i)
             ASSERT_TRUE(wait_log_count(" ready (config generation", i, 10s)) << clipal_->stdout_text();

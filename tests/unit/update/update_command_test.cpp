@@ -436,10 +436,17 @@ TEST_F(UpdateCommand, SupervisorWithoutUpgradeSupportGetsAManualRestartHint) {
 TEST_F(UpdateCommand, SupervisorThatAcceptsTheUpgradeIsReported) {
     publish(release{});
     boost::asio::io_context ioc;
+    std::vector<std::string> commands;
     clipal::supervisor::control_server server(ioc.get_executor(), clipal::supervisor::control_socket_path(config_dir_),
                                               config_dir_,
-                                              [&](const std::string&, clipal::supervisor::control_server::responder respond) {
-                                                  respond(boost::json::object{{"ok", true}});
+                                              [&](const std::string& cmd, clipal::supervisor::control_server::responder respond) {
+                                                  commands.push_back(cmd);
+                                                  // The first status comes while the re-execution is still pending.
+                                                  if (cmd == "status")
+                                                      respond(boost::json::object{{"version", "9.9.9"},
+                                                                                  {"upgrading", commands.size() < 3}});
+                                                  else
+                                                      respond(boost::json::object{{"ok", true}});
                                               });
     server.start();
     std::thread t([&] { ioc.run_for(30s); });
@@ -450,5 +457,7 @@ TEST_F(UpdateCommand, SupervisorThatAcceptsTheUpgradeIsReported) {
     });
     t.join();
     EXPECT_EQ(rc, 0) << err_.str();
-    EXPECT_THAT(out_.str(), HasSubstr("restarting into the new binary without closing its listener"));
+    EXPECT_THAT(out_.str(), HasSubstr("re-executing into the new binary without closing its listener"));
+    EXPECT_THAT(out_.str(), HasSubstr("clipal 9.9.9 is serving"));
+    EXPECT_EQ(commands, (std::vector<std::string>{"upgrade", "status", "status"}));
 }
