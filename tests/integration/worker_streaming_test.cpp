@@ -290,4 +290,21 @@ TEST(WorkerStreaming, SigtermLetsARunningStreamFinishThenExitsZero) {
     EXPECT_FALSE(late.connect("127.0.0.1", w.port(), 1s));
 }
 
+TEST(WorkerStreaming, AnswerStartedDuringADrainTellsTheClientToClose) {
+    fake_upstream_process fu(fakes({{"a", "delay:600"}}));
+    worker_process w({.providers = providers_of(fu, {"a"})});
+    auto c = w.connect();
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+                       "Content-Length: 2\r\n\r\n{}"));
+    ASSERT_TRUE(fu.wait_for_requests(1, 5s));
+    w.process().signal(SIGTERM);
+    // The head goes out after the drain began: the client must not send another request
+    // on this connection (it would race the close that follows).
+    const auto r = c.read_response(10s);
+    ASSERT_TRUE(r.complete()) << to_string(r.end) << " " << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Connection").value_or(""), "close");
+    EXPECT_TRUE(c.wait_peer_closed(2s));
+}
+
 } // namespace
