@@ -39,14 +39,9 @@ void forwarder::abort() {
     session_.reset();
 }
 
-std::shared_ptr<const upstream_attempt::request_type> forwarder::build_request(std::size_t provider) const {
+std::shared_ptr<const upstream_request> forwarder::build_request(std::size_t provider) const {
     const auto& target = runtime_->target(provider);
     const auto& pc = runtime_->providers().provider(provider);
-    auto req = std::make_shared<upstream_attempt::request_type>();
-    req->method(request_.method());
-    if (request_.method() == http::verb::unknown) req->method_string(request_.method_string());
-    req->target(join_target(target.base_path, rest_));
-    req->version(11);
     const auto host_it = request_.find(http::field::host);
     const forward_context ctx{runtime_->info().proto,
                               pc.auth_header,
@@ -54,12 +49,16 @@ std::shared_ptr<const upstream_attempt::request_type> forwarder::build_request(s
                               target.host_header,
                               session_->client_addr(),
                               host_it == request_.end() ? std::string_view{} : std::string_view(host_it->value())};
-    rewrite_request_headers(request_.base(), req->base(), ctx);
-    // clipal sends the whole buffered body at once; asking the upstream for 100-continue would only add a round trip.
-    req->erase(http::field::expect);
-    req->body() = boost::beast::span<const char>(request_.body().data(), request_.body().size());
-    if (!request_.body().empty() || request_.has_content_length() || request_.chunked())
-        req->content_length(request_.body().size());
+    // Drops Expect too: clipal sends the whole buffered body at once, so asking the
+    // upstream for 100-continue would only add a round trip.
+    http::fields fields;
+    rewrite_request_headers(request_.base(), fields, ctx);
+    const auto& body = request_.body();
+    if (!body.empty() || request_.has_content_length() || request_.chunked())
+        fields.set(http::field::content_length, std::to_string(body.size()));
+    auto req = std::make_shared<upstream_request>();
+    req->head = request_head(request_.method_string(), join_target(target.base_path, rest_), fields);
+    req->body = body;
     return req;
 }
 

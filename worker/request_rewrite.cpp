@@ -98,6 +98,18 @@ void rewrite_request_headers(const http::fields& client, http::fields& upstream,
     }
 }
 
+std::string request_head(std::string_view method, std::string_view target, const http::fields& f) {
+    constexpr std::string_view version = " HTTP/1.1\r\n";
+    std::size_t size = method.size() + 1 + target.size() + version.size() + 2;
+    for (const auto& field : f) size += field.name_string().size() + 2 + field.value().size() + 2;
+    std::string head;
+    head.reserve(size);
+    head.append(method).append(1, ' ').append(target).append(version);
+    for (const auto& field : f) head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+    head.append("\r\n");
+    return head;
+}
+
 void strip_hop_by_hop(http::fields& f) {
     for (const auto& name : connection_tokens(f)) f.erase(name);
     for (auto name : hop_by_hop) f.erase(name);

@@ -8,6 +8,7 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace clipal::worker {
@@ -32,6 +33,12 @@ struct forward_context {
 // openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides.
 void rewrite_request_headers(const boost::beast::http::fields& client, boost::beast::http::fields& upstream,
                              const forward_context& ctx);
+
+// The request line ("METHOD target HTTP/1.1") and the fields in order, each as
+// "Name: value", then the empty line: what goes on the wire before the body. (Beast's
+// serializer walks the same data through nested buffer-sequence iterators; one string
+// costs a fraction of that per request.)
+std::string request_head(std::string_view method, std::string_view target, const boost::beast::http::fields& f);
 
 // Removes hop-by-hop headers (the list above, plus those named in Connection) in place;
 // used on upstream responses before they go to the client.

@@ -3,12 +3,14 @@
 #include "shared/duration.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
 
 namespace clipal::worker {
 namespace {
@@ -33,7 +35,7 @@ std::string describe(const boost::system::error_code& ec) { return ec.message();
 } // namespace
 
 upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool,
-                                   const upstream_target& target, std::shared_ptr<const request_type> request,
+                                   const upstream_target& target, std::shared_ptr<const upstream_request> request,
                                    bool head_request, keep_alive_fn client_keep_alive, unsigned client_version,
                                    const attempt_settings& settings, on_started started, on_done done)
     : client_(client),
@@ -85,7 +87,9 @@ void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage 
     up_ = std::move(s);
     reused_ = up_->reused();
     up_->tcp().expires_after(settings_.response_header_timeout);
-    http::async_write(*up_, *request_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+    const std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_->head),
+                                                        boost::asio::buffer(request_->body)};
+    boost::asio::async_write(*up_, wire, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
         self->on_written(e);
     });
 }

@@ -15,13 +15,13 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/span_body.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace clipal::worker {
 
@@ -34,6 +34,13 @@ struct attempt_settings {
     std::chrono::steady_clock::duration idle_timeout; // zero: no idle bound (upstream_idle_timeout: 0)
     std::chrono::steady_clock::duration client_write_timeout;
     clock::time_point now;                            // for Retry-After dates
+};
+
+// What an attempt sends, the same for a retry: the serialized head (request_head()) and
+// the client's buffered body (owned by the forwarder, which outlives its attempts).
+struct upstream_request {
+    std::string head;
+    std::string_view body;
 };
 
 // How an attempt ended, reported once to its owner.
@@ -53,7 +60,6 @@ struct attempt_outcome {
 
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
 public:
-    using request_type = http::request<http::span_body<const char>>;
     // Called once when the response head is about to be sent to the client (the provider answered).
     using on_started = std::function<void(int status)>;
     using on_done = std::function<void(attempt_outcome)>;
@@ -62,7 +68,7 @@ public:
     using keep_alive_fn = std::function<bool()>;
 
     upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
-                     std::shared_ptr<const request_type> request, bool head_request, keep_alive_fn client_keep_alive,
+                     std::shared_ptr<const upstream_request> request, bool head_request, keep_alive_fn client_keep_alive,
                      unsigned client_version, const attempt_settings& settings, on_started started, on_done done);
 
     void start();
@@ -92,7 +98,7 @@ private:
     boost::asio::ip::tcp::socket& client_;
     connection_pool& pool_;
     const upstream_target& target_;
-    std::shared_ptr<const request_type> request_;
+    std::shared_ptr<const upstream_request> request_;
     bool head_request_;
     keep_alive_fn client_keep_alive_;
     unsigned client_version_;

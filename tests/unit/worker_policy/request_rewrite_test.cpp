@@ -1,7 +1,12 @@
 #include "worker/request_rewrite.hpp"
 
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/write.hpp>
+
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -215,4 +220,26 @@ TEST(StripHopByHop, RemovesHopHeadersFromResponses) {
         EXPECT_EQ(f.count(gone), 0u) << gone;
     EXPECT_EQ(value(f, "Content-Type"), "text/event-stream");
     EXPECT_EQ(value(f, "request-id"), "req_1");
+}
+
+TEST(RequestHead, IsTheRequestLineThenEachFieldInOrderThenAnEmptyLine) {
+    http::fields f;
+    f.insert("Host", "api.example.test");
+    f.insert("x-custom", "1");
+    f.insert("Content-Length", "2");
+    f.insert("x-custom", "2");
+    std::string expected = "POST /v1/messages?beta=true HTTP/1.1\r\n";
+    for (const auto& h : f) expected += std::string(h.name_string()) + ": " + std::string(h.value()) + "\r\n";
+    expected += "\r\n";
+    EXPECT_EQ(clipal::worker::request_head("POST", "/v1/messages?beta=true", f), expected);
+}
+
+TEST(RequestHead, MatchesBeastsSerializerForTheSameRequest) {
+    http::request<http::empty_body> req{http::verb::post, "/v1/x", 11};
+    req.set(http::field::host, "h");
+    req.set("x-api-key", "k");
+    req.content_length(0);
+    std::ostringstream beast;
+    beast << req;
+    EXPECT_EQ(clipal::worker::request_head("POST", "/v1/x", req.base()), beast.str());
 }
