@@ -1,8 +1,10 @@
 // `clipal update` end to end: the real binary, copied into a temp dir (the build's own
 // clipal is never touched), against the in-process TLS release server, trusting the test
 // CA through SSL_CERT_FILE.
+#include "integration/supervisor_fixture.hpp"
 #include "support/binaries.hpp"
 #include "support/child_process.hpp"
+#include "support/fake_upstream_process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_ca.hpp"
 #include "unit/update/fake_release_server.hpp"
@@ -58,7 +60,11 @@ protected:
 
     // A release `tag` whose asset is a script answering --version with `version`.
     void publish(const std::string& tag, const std::string& version) {
-        asset_ = "#!/bin/sh\necho clipal " + version + "\n";
+        publish_asset(tag, "#!/bin/sh\necho clipal " + version + "\n");
+    }
+
+    void publish_asset(const std::string& tag, const std::string& asset) {
+        asset_ = asset;
         const std::string name = "clipal-linux-" + arch();
         const boost::json::object doc{
             {"tag_name", tag},
@@ -84,7 +90,7 @@ protected:
         spawn_options o;
         o.args = {"update"};
         o.args.insert(o.args.end(), args.begin(), args.end());
-        o.args.insert(o.args.end(), {"--config-dir", (dir_.path() / "config").string()});
+        o.args.insert(o.args.end(), {"--config-dir", config_dir_.string()});
         o.env = std::move(env);
         o.env.emplace_back("SSL_CERT_FILE", pki_.ca_cert.string());
         o.unset_env = {"CLIPAL_UPDATE_ENDPOINT", "SSL_CERT_DIR"};
@@ -116,6 +122,7 @@ protected:
     fake_release_server server_;
     fs::path bin_ = dir_.path() / "bin";
     fs::path exe_ = bin_ / "clipal";
+    fs::path config_dir_ = dir_.path() / "config";
     std::string original_;
     std::string asset_;
     std::string out_;
@@ -162,4 +169,31 @@ TEST_F(UpdateBinary, ChecksumMismatchKeepsTheBinaryAndSaysWhy) {
     EXPECT_THAT(err_, HasSubstr("the current binary was not changed"));
     EXPECT_TRUE(read_file(exe_) == original_);
     EXPECT_EQ(bin_entries(), std::vector<std::string>{"clipal"});
+}
+
+// The whole path: `clipal update` installs a release while a supervisor started from the
+// same file serves, and the supervisor switches to it in place. The release is a wrapper
+// that reports 9.9.9 and otherwise runs the build's clipal, so the new image is real.
+TEST_F(UpdateBinary, RunningSupervisorSwitchesToTheInstalledReleaseInPlace) {
+    clipal::test::fake_upstream_process up(clipal::test::fake_upstream_options{{{"cc"}}});
+    clipal::test::supervisor_fixture s;
+    config_dir_ = s.dir().path();
+    s.write("claude-code.yaml", clipal::test::provider_yaml({{"cc", up.base_url("cc")}}));
+    s.start(1, {}, exe_);
+    const int pid = s.process().pid();
+    const auto old_worker = s.worker_pid("claude-code");
+    ASSERT_TRUE(old_worker);
+
+    publish_asset("v9.9.9", "#!/bin/sh\nif [ \"$1\" = --version ]; then echo clipal 9.9.9; exit 0; fi\nexec '" +
+                                clipal::test::clipal_binary().string() + "' \"$@\"\n");
+    ASSERT_EQ(run({"--endpoint", server_.url("/latest")}), 0) << out_ << err_;
+    EXPECT_THAT(out_, HasSubstr("re-executing into the new binary"));
+    EXPECT_THAT(out_, HasSubstr("is serving")) << out_ << err_;
+
+    EXPECT_TRUE(s.wait_worker_ready("claude-code", old_worker, 10s));
+    EXPECT_EQ(s.process().pid(), pid);
+    std::error_code ec;
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec), clipal::test::clipal_binary());
+    clipal::test::http_probe p("127.0.0.1", s.port(), 2s);
+    EXPECT_EQ(p.request("POST", "/claudecode/v1/messages", {{"content-type", "application/json"}}, "{}").status, 200);
 }
