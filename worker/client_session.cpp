@@ -44,7 +44,7 @@ std::string_view buffer_view(const boost::beast::flat_buffer& b) {
 
 client_session::client_session(boost::asio::ip::tcp::socket socket, session_host& host, std::string initial,
                                std::string client_addr)
-    : socket_(std::move(socket)), host_(host), client_addr_(std::move(client_addr)), deadline_(socket_.get_executor()) {
+    : socket_(std::move(socket)), host_(host), host_alive_(host.alive()), client_addr_(std::move(client_addr)), deadline_(socket_.get_executor()) {
     if (!initial.empty()) {
         auto dst = buffer_.prepare(initial.size());
         std::memcpy(dst.data(), initial.data(), initial.size());
@@ -53,7 +53,9 @@ client_session::client_session(boost::asio::ip::tcp::socket socket, session_host
     host_.session_opened();
 }
 
-client_session::~client_session() { host_.session_closed(); }
+client_session::~client_session() {
+    if (*host_alive_) host_.session_closed();
+}
 
 void client_session::start() { read_request_line(); }
 

@@ -27,10 +27,13 @@ namespace http = boost::beast::http;
 
 class forwarder;
 
-// What sessions share within one worker process. Owned by worker_server, outlives sessions.
+// What sessions share within one worker process. Owned by worker_server, which outlives
+// sessions except when the process stops at once (a second signal): the io_context then
+// destroys the sessions' pending handlers after the server, so they check alive() first.
 class session_host {
 public:
     virtual ~session_host() = default;
+    std::shared_ptr<const bool> alive() const { return alive_; }
     virtual logger& log() = 0;
     virtual const clock& time_source() = 0;
     virtual connection_pool& pool() = 0;
@@ -46,6 +49,12 @@ public:
     virtual bool draining() const = 0;
     virtual void session_opened() = 0;
     virtual void session_closed() = 0;
+
+protected:
+    void host_gone() { *alive_ = false; }
+
+private:
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 class client_session : public std::enable_shared_from_this<client_session> {
@@ -92,6 +101,7 @@ private:
 
     boost::asio::ip::tcp::socket socket_;
     session_host& host_;
+    std::shared_ptr<const bool> host_alive_;
     std::string client_addr_;
     boost::beast::flat_buffer buffer_;
     boost::asio::steady_timer deadline_;

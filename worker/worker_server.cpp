@@ -27,7 +27,7 @@ worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, log
       reactivation_timer_(ioc),
       drain_timer_(ioc) {}
 
-worker_server::~worker_server() = default;
+worker_server::~worker_server() { host_gone(); }
 
 void worker_server::apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation) {
     auto next = std::make_shared<profile_runtime>(id_, pc, g, clock_, generation);
