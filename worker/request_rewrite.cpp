@@ -110,6 +110,21 @@ std::string request_head(std::string_view method, std::string_view target, const
     return head;
 }
 
+std::string response_head(const http::response_header<>& h) {
+    std::string_view reason = h.reason();
+    if (reason.empty()) reason = http::obsolete_reason(h.result());
+    const auto status = std::to_string(h.result_int());
+    std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 2;
+    for (const auto& field : h) size += field.name_string().size() + 2 + field.value().size() + 2;
+    std::string head;
+    head.reserve(size);
+    const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + h.version() / 10), '.', char('0' + h.version() % 10), ' '};
+    head.append(version, sizeof version).append(status).append(1, ' ').append(reason).append("\r\n");
+    for (const auto& field : h) head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+    head.append("\r\n");
+    return head;
+}
+
 void strip_hop_by_hop(http::fields& f) {
     for (const auto& name : connection_tokens(f)) f.erase(name);
     for (auto name : hop_by_hop) f.erase(name);

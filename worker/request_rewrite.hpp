@@ -7,6 +7,7 @@
 #include "shared/profile.hpp"
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ void rewrite_request_headers(const boost::beast::http::fields& client, boost::be
 // serializer walks the same data through nested buffer-sequence iterators; one string
 // costs a fraction of that per request.)
 std::string request_head(std::string_view method, std::string_view target, const boost::beast::http::fields& f);
+
+// The status line ("HTTP/1.1 200 OK", the upstream's reason phrase or the standard one),
+// the fields in order, then the empty line, for the head's own version.
+std::string response_head(const boost::beast::http::response_header<>& h);
 
 // Removes hop-by-hop headers (the list above, plus those named in Connection) in place;
 // used on upstream responses before they go to the client.

@@ -2,15 +2,18 @@
 
 #include "shared/duration.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <algorithm>
 #include <array>
+#include <span>
+
+#include <fmt/format.h>
 
 namespace clipal::worker {
 namespace {
@@ -201,6 +204,8 @@ void upstream_attempt::on_error_body(boost::system::error_code) {
         msg.keep_alive(keep_alive && known_length);
     }
     msg.version(client_version_);
+    chunked_ = msg.chunked();
+    head_ = response_head(msg);
     if (parser_->is_done()) {
         piece_size_ = 0;
         write_to_client();
@@ -307,20 +312,31 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
 }
 
 void upstream_attempt::write_to_client() {
-    auto& body = parser_->get().body();
-    body.data = piece_size_ > 0 ? piece_.get() : nullptr;
-    body.size = piece_size_;
-    body.more = !parser_->is_done();
-    if (!serializer_) {
+    // Head (once), then the piece: raw, or as one chunk when the client gets chunked
+    // framing; the last piece carries the final chunk along.
+    std::size_t n = 0;
+    if (!head_sent_) {
         head_sent_ = true;
         started_(parser_->get().result_int());
-        serializer_.emplace(parser_->get());
+        wire_[n++] = boost::asio::buffer(head_);
+    }
+    const bool last = parser_->is_done();
+    if (!chunked_) {
+        if (piece_size_ > 0) wire_[n++] = boost::asio::buffer(piece_.get(), piece_size_);
+    } else if (piece_size_ > 0) {
+        const auto line = fmt::format_to_n(chunk_line_.data(), chunk_line_.size(), "{:x}\r\n", piece_size_);
+        wire_[n++] = boost::asio::buffer(chunk_line_.data(), line.size);
+        wire_[n++] = boost::asio::buffer(piece_.get(), piece_size_);
+        wire_[n++] = boost::asio::buffer(last ? std::string_view("\r\n0\r\n\r\n") : std::string_view("\r\n"));
+    } else if (last) {
+        wire_[n++] = boost::asio::buffer(std::string_view("0\r\n\r\n"));
     }
     up_->tcp().expires_never();
     arm_client_timer();
-    http::async_write(client_, *serializer_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
-        self->on_client_written(e);
-    });
+    boost::asio::async_write(client_, std::span<const boost::asio::const_buffer>(wire_.data(), n),
+                             [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+                                 self->on_client_written(e);
+                             });
 }
 
 void upstream_attempt::arm_client_timer() {
@@ -336,19 +352,13 @@ void upstream_attempt::arm_client_timer() {
 void upstream_attempt::on_client_written(boost::system::error_code ec) {
     client_timer_.cancel();
     if (finished_) return;
-    if (ec == http::error::need_buffer) ec = {};
     if (ec) {
         finish(attempt_outcome::kind::aborted, "client stopped reading: " + describe(ec));
         return;
     }
     bytes_ += piece_size_;
-    if (serializer_->is_done() || parser_->is_done()) {
-        if (!serializer_->is_done()) {
-            // The last (empty) piece still has to close the chunked body.
-            piece_size_ = 0;
-            write_to_client();
-            return;
-        }
+    if (!head_.empty()) std::string().swap(head_); // sent; a long stream need not keep it
+    if (parser_->is_done()) {
         finish(attempt_outcome::kind::completed, {});
         return;
     }

@@ -8,14 +8,15 @@
 #include "worker/request_rewrite.hpp"
 #include "worker/upstream_stream.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -113,7 +114,10 @@ private:
     bool retried_stale_ = false;
     boost::beast::flat_buffer up_buffer_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
-    std::optional<http::response_serializer<http::buffer_body>> serializer_;
+    std::string head_;    // the response head for the client, until it is sent
+    bool chunked_ = false; // the client gets chunked framing
+    std::array<char, 20> chunk_line_{};
+    std::array<boost::asio::const_buffer, 4> wire_; // what the client write in flight sends
     std::string error_body_;
     // The relay buffer, taken only while upstream bytes are being read and written: an
     // open stream waiting for its next event holds none (see read_body_piece).

@@ -243,3 +243,24 @@ TEST(RequestHead, MatchesBeastsSerializerForTheSameRequest) {
     beast << req;
     EXPECT_EQ(clipal::worker::request_head("POST", "/v1/x", req.base()), beast.str());
 }
+
+TEST(ResponseHead, MatchesBeastsSerializerWithTheUpstreamsReasonPhrase) {
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.reason("Fine");
+    res.set(http::field::content_type, "text/event-stream");
+    res.set("request-id", "req_1");
+    res.chunked(true);
+    std::ostringstream beast;
+    beast << res.base();
+    EXPECT_EQ(clipal::worker::response_head(res.base()), beast.str());
+    EXPECT_EQ(clipal::worker::response_head(res.base()).substr(0, 17), "HTTP/1.1 200 Fine");
+}
+
+TEST(ResponseHead, UsesTheStandardReasonAndTheHeadsVersion) {
+    http::response<http::empty_body> res{http::status::too_many_requests, 10};
+    res.set(http::field::retry_after, "3");
+    std::ostringstream beast;
+    beast << res.base();
+    EXPECT_EQ(clipal::worker::response_head(res.base()), beast.str());
+    EXPECT_EQ(clipal::worker::response_head(res.base()).substr(0, 30), "HTTP/1.0 429 Too Many Requests");
+}
