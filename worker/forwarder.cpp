@@ -49,15 +49,14 @@ std::shared_ptr<const upstream_request> forwarder::build_request(std::size_t pro
                               target.host_header,
                               session_->client_addr(),
                               host_it == request_.end() ? std::string_view{} : std::string_view(host_it->value())};
-    // Drops Expect too: clipal sends the whole buffered body at once, so asking the
+    // Expect is dropped too: clipal sends the whole buffered body at once, so asking the
     // upstream for 100-continue would only add a round trip.
-    http::fields fields;
-    rewrite_request_headers(request_.base(), fields, ctx);
     const auto& body = request_.body();
-    if (!body.empty() || request_.has_content_length() || request_.chunked())
-        fields.set(http::field::content_length, std::to_string(body.size()));
+    std::optional<std::uint64_t> length;
+    if (!body.empty() || request_.has_content_length() || request_.chunked()) length = body.size();
     auto req = std::make_shared<upstream_request>();
-    req->head = request_head(request_.method_string(), join_target(target.base_path, rest_), fields);
+    req->head = upstream_request_head(request_.method_string(), join_target(target.base_path, rest_), request_.base(),
+                                      ctx, length);
     req->body = body;
     return req;
 }

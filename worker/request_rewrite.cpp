@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,6 @@ using boost::beast::iequals;
 constexpr std::array<std::string_view, 9> hop_by_hop{
     "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
     "TE",         "Trailer",    "Transfer-Encoding",  "Upgrade"};
-
-// Never forwarded from the client: replaced by clipal's own values or meaningless upstream.
-constexpr std::array<std::string_view, 9> replaced{
-    "Host",           "Content-Length",    "Expect",           "x-api-key",       "Authorization",
-    "x-goog-api-key", "X-Forwarded-For",   "X-Forwarded-Proto", "X-Forwarded-Host"};
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -66,46 +62,87 @@ auth_carrier carrier_for(const http::fields& client, const forward_context& ctx)
     return auth_carrier::x_api_key;
 }
 
-} // namespace
+// Client headers that have a Beast field code and are never forwarded (hop-by-hop, or
+// replaced by clipal's own); compared by code, which is cheaper than by name.
+bool dropped_by_code(http::field f) {
+    switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::host:
+    case http::field::content_length:
+    case http::field::expect:
+    case http::field::authorization: return true;
+    default: return false;
+    }
+}
 
-void rewrite_request_headers(const http::fields& client, http::fields& upstream, const forward_context& ctx) {
+// The other replaced client headers: Beast has no code for these names.
+constexpr std::array<std::string_view, 5> replaced_without_code{"x-api-key", "x-goog-api-key", "X-Forwarded-For",
+                                                                "X-Forwarded-Proto", "X-Forwarded-Host"};
+
+// Calls add(name, value) for each header the upstream gets, in order (see rewrite_request_headers).
+template <class Add>
+void forward_headers(const http::fields& client, const forward_context& ctx, Add&& add) {
     const auto named = connection_tokens(client);
     std::string forwarded_for;
     for (const auto& f : client) {
         const std::string_view name = f.name_string();
-        if (iequals(name, "X-Forwarded-For")) {
-            if (!forwarded_for.empty()) forwarded_for += ", ";
-            forwarded_for += f.value();
+        if (f.name() == http::field::unknown) {
+            if (iequals(name, "X-Forwarded-For")) {
+                if (!forwarded_for.empty()) forwarded_for += ", ";
+                forwarded_for += f.value();
+            }
+            if (listed(replaced_without_code, name)) continue;
+        } else if (dropped_by_code(f.name())) {
+            continue;
         }
-        if (listed(hop_by_hop, name) || listed(replaced, name) || listed(named, name)) continue;
-        upstream.insert(name, f.value());
+        if (!named.empty() && listed(named, name)) continue;
+        add(name, f.value());
     }
 
     if (!ctx.client_addr.empty()) {
         if (!forwarded_for.empty()) forwarded_for += ", ";
         forwarded_for += ctx.client_addr;
     }
-    if (!forwarded_for.empty()) upstream.set("X-Forwarded-For", forwarded_for);
-    upstream.set("X-Forwarded-Proto", "http");
-    if (!ctx.client_host.empty()) upstream.set("X-Forwarded-Host", ctx.client_host);
-    upstream.set(http::field::host, ctx.upstream_host);
+    if (!forwarded_for.empty()) add("X-Forwarded-For", forwarded_for);
+    add("X-Forwarded-Proto", "http");
+    if (!ctx.client_host.empty()) add("X-Forwarded-Host", ctx.client_host);
+    add("Host", ctx.upstream_host);
 
     switch (carrier_for(client, ctx)) {
     case auth_carrier::automatic:
-    case auth_carrier::x_api_key: upstream.set("x-api-key", ctx.api_key); break;
-    case auth_carrier::bearer: upstream.set(http::field::authorization, "Bearer " + std::string(ctx.api_key)); break;
-    case auth_carrier::x_goog_api_key: upstream.set("x-goog-api-key", ctx.api_key); break;
+    case auth_carrier::x_api_key: add("x-api-key", ctx.api_key); break;
+    case auth_carrier::bearer: add("Authorization", "Bearer " + std::string(ctx.api_key)); break;
+    case auth_carrier::x_goog_api_key: add("x-goog-api-key", ctx.api_key); break;
     }
 }
 
-std::string request_head(std::string_view method, std::string_view target, const http::fields& f) {
+} // namespace
+
+void rewrite_request_headers(const http::fields& client, http::fields& upstream, const forward_context& ctx) {
+    forward_headers(client, ctx, [&](std::string_view name, std::string_view value) { upstream.insert(name, value); });
+}
+
+std::string upstream_request_head(std::string_view method, std::string_view target, const http::fields& client,
+                                  const forward_context& ctx, std::optional<std::uint64_t> content_length) {
     constexpr std::string_view version = " HTTP/1.1\r\n";
-    std::size_t size = method.size() + 1 + target.size() + version.size() + 2;
-    for (const auto& field : f) size += field.name_string().size() + 2 + field.value().size() + 2;
     std::string head;
+    // Room for the usual case in one allocation: the client's headers plus clipal's.
+    std::size_t size = method.size() + 1 + target.size() + version.size() + 256 + ctx.api_key.size();
+    for (const auto& f : client) size += f.name_string().size() + 2 + f.value().size() + 2;
     head.reserve(size);
     head.append(method).append(1, ' ').append(target).append(version);
-    for (const auto& field : f) head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+    forward_headers(client, ctx, [&](std::string_view name, std::string_view value) {
+        head.append(name).append(": ").append(value).append("\r\n");
+    });
+    if (content_length) head.append("Content-Length: ").append(std::to_string(*content_length)).append("\r\n");
     head.append("\r\n");
     return head;
 }

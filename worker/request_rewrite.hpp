@@ -9,6 +9,8 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,11 +37,14 @@ struct forward_context {
 void rewrite_request_headers(const boost::beast::http::fields& client, boost::beast::http::fields& upstream,
                              const forward_context& ctx);
 
-// The request line ("METHOD target HTTP/1.1") and the fields in order, each as
-// "Name: value", then the empty line: what goes on the wire before the body. (Beast's
-// serializer walks the same data through nested buffer-sequence iterators; one string
-// costs a fraction of that per request.)
-std::string request_head(std::string_view method, std::string_view target, const boost::beast::http::fields& f);
+// The upstream request's head as it goes on the wire: "METHOD target HTTP/1.1", the
+// headers rewrite_request_headers would produce in the same order (one per line), a
+// Content-Length when given, then the empty line. Builds one string directly, with no
+// intermediate header container (Beast's fields and serializer cost several times more
+// per request).
+std::string upstream_request_head(std::string_view method, std::string_view target,
+                                  const boost::beast::http::fields& client, const forward_context& ctx,
+                                  std::optional<std::uint64_t> content_length);
 
 // The status line ("HTTP/1.1 200 OK", the upstream's reason phrase or the standard one),
 // the fields in order, then the empty line, for the head's own version.

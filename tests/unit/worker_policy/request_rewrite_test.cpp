@@ -222,26 +222,34 @@ TEST(StripHopByHop, RemovesHopHeadersFromResponses) {
     EXPECT_EQ(value(f, "request-id"), "req_1");
 }
 
-TEST(RequestHead, IsTheRequestLineThenEachFieldInOrderThenAnEmptyLine) {
-    http::fields f;
-    f.insert("Host", "api.example.test");
-    f.insert("x-custom", "1");
-    f.insert("Content-Length", "2");
-    f.insert("x-custom", "2");
-    std::string expected = "POST /v1/messages?beta=true HTTP/1.1\r\n";
-    for (const auto& h : f) expected += std::string(h.name_string()) + ": " + std::string(h.value()) + "\r\n";
-    expected += "\r\n";
-    EXPECT_EQ(clipal::worker::request_head("POST", "/v1/messages?beta=true", f), expected);
+TEST(UpstreamRequestHead, IsBeastsSerializationOfTheRewrittenRequest) {
+    http::fields c;
+    c.insert("accept", "text/event-stream");
+    c.insert(http::field::connection, "keep-alive, X-Hop");
+    c.insert("X-Hop", "1");
+    c.insert("x-api-key", client_key);
+    c.insert("X-Forwarded-For", "10.0.0.1");
+    c.insert(http::field::expect, "100-continue");
+    c.insert("x-custom", "1");
+    c.insert(http::field::content_length, "7");
+    const auto ctx = ctx_for(protocol::anthropic);
+    http::request<http::empty_body> req{http::verb::post, "/v1/messages?beta=true", 11};
+    rewrite_request_headers(c, req.base(), ctx);
+    req.set(http::field::content_length, "7");
+    std::ostringstream beast;
+    beast << req.base();
+    EXPECT_EQ(clipal::worker::upstream_request_head("POST", "/v1/messages?beta=true", c, ctx, 7), beast.str());
 }
 
-TEST(RequestHead, MatchesBeastsSerializerForTheSameRequest) {
-    http::request<http::empty_body> req{http::verb::post, "/v1/x", 11};
-    req.set(http::field::host, "h");
-    req.set("x-api-key", "k");
-    req.content_length(0);
-    std::ostringstream beast;
-    beast << req;
-    EXPECT_EQ(clipal::worker::request_head("POST", "/v1/x", req.base()), beast.str());
+TEST(UpstreamRequestHead, HasNoContentLengthWhenNoneIsGiven) {
+    http::fields c;
+    c.insert(http::field::authorization, "Bearer client");
+    const auto head = clipal::worker::upstream_request_head("GET", "/v1/models", c, ctx_for(protocol::openai), std::nullopt);
+    EXPECT_EQ(head.substr(0, 25), "GET /v1/models HTTP/1.1\r\n");
+    EXPECT_EQ(head.find("Content-Length"), std::string::npos);
+    EXPECT_NE(head.find("Authorization: Bearer sk-provider-key-0123456789\r\n"), std::string::npos);
+    EXPECT_EQ(head.find("client"), std::string::npos);
+    EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
 }
 
 TEST(ResponseHead, MatchesBeastsSerializerWithTheUpstreamsReasonPhrase) {
