@@ -12,16 +12,15 @@ namespace clipal::worker {
 namespace net = boost::asio;
 using boost::system::error_code;
 
-std::shared_ptr<connection_pool> connection_pool::create(net::any_io_executor ex,
-                                                         std::shared_ptr<net::ssl::context> tls_ctx,
+std::shared_ptr<connection_pool> connection_pool::create(net::any_io_executor ex, tls_context_factory make_tls,
                                                          proxy_settings proxies, pool_options options) {
     return std::shared_ptr<connection_pool>(
-        new connection_pool(std::move(ex), std::move(tls_ctx), std::move(proxies), options));
+        new connection_pool(std::move(ex), std::move(make_tls), std::move(proxies), options));
 }
 
-connection_pool::connection_pool(net::any_io_executor ex, std::shared_ptr<net::ssl::context> tls_ctx,
-                                 proxy_settings proxies, pool_options options)
-    : ex_(ex), tls_ctx_(std::move(tls_ctx)), proxies_(std::move(proxies)), options_(options), timer_(ex) {}
+connection_pool::connection_pool(net::any_io_executor ex, tls_context_factory make_tls, proxy_settings proxies,
+                                 pool_options options)
+    : ex_(ex), make_tls_(std::move(make_tls)), proxies_(std::move(proxies)), options_(options), timer_(ex) {}
 
 connection_pool::~connection_pool() { close_all_idle(); }
 
@@ -36,7 +35,8 @@ acquire_handle connection_pool::acquire(const upstream_target& target, const con
     if (mode == acquire_mode::reuse_or_connect) {
         if (auto stream = take_idle(key)) return deliver_idle(std::move(stream), std::move(handler));
     }
-    auto connector = std::make_shared<upstream_connector>(ex_, tls_ctx_, target, std::move(proxy), timeouts);
+    auto connector =
+        std::make_shared<upstream_connector>(ex_, tls_context(target), target, std::move(proxy), timeouts);
     connector->start([key = std::move(key), h = std::move(handler)](error_code ec, connect_stage stage,
                                                                     std::unique_ptr<upstream_stream> s) {
         if (s) s->set_pool_key(key);
@@ -45,6 +45,15 @@ acquire_handle connection_pool::acquire(const upstream_target& target, const con
     return acquire_handle([weak = std::weak_ptr<upstream_connector>(connector)] {
         if (auto c = weak.lock()) c->cancel();
     });
+}
+
+std::shared_ptr<net::ssl::context> connection_pool::tls_context(const upstream_target& target) {
+    if (!target.tls) return nullptr;
+    if (make_tls_) {
+        tls_ctx_ = make_tls_();
+        make_tls_ = nullptr;
+    }
+    return tls_ctx_;
 }
 
 std::unique_ptr<upstream_stream> connection_pool::take_idle(const std::string& key) {

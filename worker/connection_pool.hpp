@@ -55,14 +55,19 @@ private:
     std::function<void()> cancel_;
 };
 
+// Makes the TLS context for https connections. Called once, at the first https acquire:
+// loading the system trust store takes tens of milliseconds, which a worker whose
+// providers are all http:// never pays, and which no longer delays the first request.
+// May return null (https connects then fail at the tls stage).
+using tls_context_factory = std::function<std::shared_ptr<boost::asio::ssl::context>()>;
+
 class connection_pool : public std::enable_shared_from_this<connection_pool> {
 public:
     using handler_type = upstream_connector::handler_type;
 
     // Single-threaded: every call and every handler runs on `ex`'s io_context thread.
-    // `tls_ctx` may be null when no https target is ever acquired.
-    static std::shared_ptr<connection_pool> create(boost::asio::any_io_executor ex,
-                                                   std::shared_ptr<boost::asio::ssl::context> tls_ctx,
+    // `make_tls` may be empty when no https target is ever acquired.
+    static std::shared_ptr<connection_pool> create(boost::asio::any_io_executor ex, tls_context_factory make_tls,
                                                    proxy_settings proxies, pool_options options = {});
 
     connection_pool(const connection_pool&) = delete;
@@ -96,8 +101,9 @@ private:
         std::chrono::steady_clock::time_point since;
     };
 
-    connection_pool(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls_ctx,
-                    proxy_settings proxies, pool_options options);
+    connection_pool(boost::asio::any_io_executor ex, tls_context_factory make_tls, proxy_settings proxies,
+                    pool_options options);
+    std::shared_ptr<boost::asio::ssl::context> tls_context(const upstream_target& target);
 
     std::string key_for(const upstream_target& target, const std::optional<proxy_endpoint>& proxy) const;
     std::unique_ptr<upstream_stream> take_idle(const std::string& key);
@@ -107,6 +113,7 @@ private:
     void close_all_idle();
 
     boost::asio::any_io_executor ex_;
+    tls_context_factory make_tls_; // emptied once used
     std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
     proxy_settings proxies_;
     pool_options options_;

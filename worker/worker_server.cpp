@@ -13,7 +13,15 @@ std::shared_ptr<connection_pool> make_pool(boost::asio::io_context& ioc, logger&
     std::vector<std::string> errors;
     auto proxies = proxy_settings::from_process_env(errors);
     for (const auto& e : errors) log.warn("", "proxy setting ignored: {}", e);
-    return connection_pool::create(ioc.get_executor(), make_client_tls_context(), std::move(proxies));
+    auto make_tls = [&log]() -> std::shared_ptr<boost::asio::ssl::context> {
+        try {
+            return make_client_tls_context();
+        } catch (const std::exception& e) {
+            log.error("", "cannot set up TLS for https providers: {}", e.what());
+            return nullptr;
+        }
+    };
+    return connection_pool::create(ioc.get_executor(), make_tls, std::move(proxies));
 }
 
 } // namespace

@@ -296,7 +296,7 @@ TEST_F(ConnectionPool, TlsConnectionIsReused) {
     const auto pki = make_test_pki(dir.path());
     http_server server(ioc_, server_tls_context(pki.server_cert, pki.server_key));
     auto ctx = trusting_client_context(pki.ca_cert);
-    auto pool = connection_pool::create(ioc_.get_executor(), ctx, {}, {});
+    auto pool = connection_pool::create(ioc_.get_executor(), [ctx] { return ctx; }, {}, {});
     const auto t = target("https://localhost:" + server.port_string());
     pool->release(used(*pool, t));
     auto again = acquire(*pool, t);
@@ -305,6 +305,38 @@ TEST_F(ConnectionPool, TlsConnectionIsReused) {
     EXPECT_TRUE(again->tls());
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
     EXPECT_EQ(server.record().handshakes, 1);
+}
+
+TEST_F(ConnectionPool, TlsContextIsMadeAtTheFirstHttpsAcquireOnly) {
+    temp_dir dir;
+    const auto pki = make_test_pki(dir.path());
+    http_server plain(ioc_);
+    http_server secure(ioc_, server_tls_context(pki.server_cert, pki.server_key));
+    int made = 0;
+    auto ctx = trusting_client_context(pki.ca_cert);
+    auto pool = connection_pool::create(
+        ioc_.get_executor(),
+        [&] {
+            ++made;
+            return ctx;
+        },
+        {}, {});
+    ASSERT_TRUE(acquire(*pool, target("http://127.0.0.1:" + plain.port_string())));
+    EXPECT_EQ(made, 0);
+    const auto t = target("https://localhost:" + secure.port_string());
+    ASSERT_TRUE(acquire(*pool, t));
+    ASSERT_TRUE(acquire(*pool, t, acquire_mode::fresh));
+    EXPECT_EQ(made, 1);
+}
+
+TEST_F(ConnectionPool, HttpsAcquireFailsAtTlsWhenNoContextCanBeMade) {
+    http_server secure(ioc_);
+    auto pool = connection_pool::create(ioc_.get_executor(), [] { return nullptr; }, {}, {});
+    acquired out;
+    start(*pool, target("https://localhost:" + secure.port_string()), out);
+    ASSERT_TRUE(run_until(ioc_, [&] { return out.done; }));
+    EXPECT_TRUE(out.ec);
+    EXPECT_EQ(out.stage, connect_stage::tls);
 }
 
 } // namespace
