@@ -289,3 +289,30 @@ TEST(Supervisor, WorkersDoNotInheritThePublicListener) {
     // listener and connections stay behind.
     EXPECT_LE(in_worker.size(), 2u);
 }
+
+TEST(Supervisor, PortChangeInConfigMovesTheListenerLive) {
+    fake_upstream_process up(fake_upstream_options{{{"cc"}}});
+    supervisor_fixture s;
+    s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
+    s.start(1);
+    const auto old_port = s.port();
+    const auto new_port = unused_loopback_port();
+    s.write("config.yaml", "port: " + std::to_string(new_port) + "\nlog_level: debug\n");
+
+    bool moved = false;
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    while (!moved && std::chrono::steady_clock::now() < end) {
+        http_probe p("127.0.0.1", new_port, 200ms);
+        moved = p.connected() && p.request("GET", "/health", {}, {}, 1s).status == 200;
+        if (!moved) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(moved) << s.process().stdout_text();
+    EXPECT_EQ(post(new_port, "/claudecode/v1/messages").status, 200);
+    // The old port is closed, not left half-served.
+    http_probe old;
+    EXPECT_FALSE(old.connect("127.0.0.1", old_port, 500ms));
+    EXPECT_NE(s.process().stdout_text().find("now listening on 127.0.0.1:" + std::to_string(new_port)), std::string::npos);
+    auto st = s.status();
+    ASSERT_TRUE(st.is_object());
+    EXPECT_EQ(st.at("listen").as_string(), "127.0.0.1:" + std::to_string(new_port));
+}
