@@ -223,15 +223,40 @@ char* upstream_attempt::piece(std::size_t room) {
 }
 
 void upstream_attempt::read_body_piece() {
-    // Thousands of streams may sit open between events: a plain connection with nothing
-    // buffered waits for readability holding no buffer, and reads only when bytes are
-    // there. A TLS one reads at once: Asio's SSL stream may hold received bytes that the
-    // socket will not signal again.
-    if (!up_->tls() && up_buffer_.size() == 0) {
+    // Body bytes that came with earlier reads (a whole small answer comes with its head).
+    if (up_buffer_.size() > 0 && parse_buffered()) return;
+    // Thousands of streams may sit open between events: a plain connection waits for
+    // readability holding no buffer, and reads only when bytes are there. A TLS one reads
+    // at once: Asio's SSL stream may hold received bytes that the socket will not signal again.
+    if (!up_->tls()) {
         await_body();
         return;
     }
     read_body_now();
+}
+
+bool upstream_attempt::parse_buffered() {
+    auto& body = parser_->get().body();
+    body.data = piece(std::min(up_buffer_.size(), piece_capacity));
+    body.size = piece_room_;
+    // The parser takes one step per call (a chunk header, then its data): step until
+    // body bytes arrive, the bytes run out, or the body ends.
+    boost::system::error_code ec;
+    std::size_t used = 0;
+    do {
+        used = parser_->put(up_buffer_.data(), ec);
+        up_buffer_.consume(used);
+    } while (!ec && used > 0 && body.size == piece_room_ && up_buffer_.size() > 0 && !parser_->is_done());
+    if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+    if (ec) {
+        on_body_piece(ec);
+        return true;
+    }
+    piece_size_ = piece_room_ - body.size;
+    // Not enough for a body byte (e.g. a chunk header split across reads): wait for more.
+    if (piece_size_ == 0 && !parser_->is_done()) return false;
+    write_to_client();
+    return true;
 }
 
 void upstream_attempt::await_body() {
@@ -268,17 +293,11 @@ void upstream_attempt::on_body_readable(boost::system::error_code ec) {
 
 void upstream_attempt::read_body_now() {
     auto& body = parser_->get().body();
-    if (up_buffer_.size() > 0) {
-        // Body bytes that came with the head (a whole small answer, usually): the piece
-        // needs no more room than they take.
-        body.data = piece(std::min(up_buffer_.size(), piece_capacity));
-    } else {
-        body.data = piece(piece_capacity);
-        // Beast reads as much as the buffer has room for (at least 512 bytes): room for a
-        // whole piece keeps a large body at one read per piece.
-        up_buffer_.reserve(piece_capacity);
-    }
+    body.data = piece(piece_capacity);
     body.size = piece_room_;
+    // Beast reads as much as the buffer has room for (at least 512 bytes): room for a
+    // whole piece keeps a large body at one read per piece.
+    up_buffer_.reserve(up_buffer_.size() + piece_capacity);
     // The idle bound measures the upstream only: it runs while we wait for upstream bytes,
     // never while a slow client is being written to.
     if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero())

@@ -73,6 +73,10 @@ public:
                      unsigned client_version, const attempt_settings& settings, on_started started, on_done done);
 
     void start();
+    // Bytes of buffer the attempt holds now (relay piece and upstream read buffer). While
+    // an open plain-TCP stream waits for its next piece: at most the few bytes received of
+    // a chunk header.
+    std::size_t buffered_capacity() const noexcept { return piece_room_ + up_buffer_.capacity(); }
     // Ends the attempt now (client went away): closes the upstream connection so the
     // provider stops generating. Completes with kind::aborted.
     void abort();
@@ -84,6 +88,9 @@ private:
     void read_error_body();
     void on_error_body(boost::system::error_code ec);
     void read_body_piece();
+    // Parses body bytes already in up_buffer_ into a piece and writes it; false (nothing
+    // written) when they hold no body byte yet.
+    bool parse_buffered();
     void await_body();
     void on_body_readable(boost::system::error_code ec);
     void read_body_now();
