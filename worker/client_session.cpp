@@ -164,8 +164,8 @@ void client_session::on_head(boost::system::error_code ec) {
     }
     deadline_.cancel();
     auto& req = parser_->get();
-    const std::string target(req.target());
-    host_.log().debug(error_tag(), "request received: {} {}", std::string(req.method_string()), target);
+    const std::string_view target = req.target();
+    host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()), target);
 
     const auto proto = runtime_->info().proto;
     auto local = [&](http::status st, std::string_view message, bool close_after) {

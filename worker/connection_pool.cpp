@@ -94,7 +94,9 @@ acquire_handle connection_pool::deliver_idle(std::unique_ptr<upstream_stream> st
 
 void connection_pool::release(std::unique_ptr<upstream_stream> stream) {
     if (!stream) return;
-    if (shut_down_ || options_.max_idle_per_key == 0 || stream->pool_key().empty() || !stream->idle_healthy()) {
+    // No idle_healthy() probe here (a syscall per request): a server that closes a
+    // connection right after a keep-alive answer is caught when the connection is taken.
+    if (shut_down_ || options_.max_idle_per_key == 0 || stream->pool_key().empty() || !stream->is_open()) {
         stream->close();
         return;
     }

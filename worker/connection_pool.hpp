@@ -82,8 +82,10 @@ public:
                            acquire_mode mode = acquire_mode::reuse_or_connect);
 
     // Takes back a stream whose last response ended cleanly and may be kept alive. The
-    // stream is closed instead when it is not idle-healthy, the key's idle list is full,
-    // or the pool is shut down. Any stream from acquire() may be passed; null is ignored.
+    // stream is closed instead when it is closed already, the key's idle list is full, or
+    // the pool is shut down. Health is checked when a stream is taken (acquire never
+    // hands out one that has received bytes or EOF). Any stream from acquire() may be
+    // passed; null is ignored.
     void release(std::unique_ptr<upstream_stream> stream);
 
     // Closes every idle connection and stops the idle timer, so the pool keeps no work

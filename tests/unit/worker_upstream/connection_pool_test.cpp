@@ -139,7 +139,7 @@ TEST_F(ConnectionPool, ConnectionClosedByServerWhileIdleIsNotReused) {
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
 }
 
-TEST_F(ConnectionPool, UnhealthyConnectionIsNotTakenBack) {
+TEST_F(ConnectionPool, ConnectionClosedByServerBeforeItsReleaseIsNeverHandedOut) {
     http_server server(ioc_);
     auto pool = make_pool();
     const auto t = target("http://127.0.0.1:" + server.port_string());
@@ -147,7 +147,11 @@ TEST_F(ConnectionPool, UnhealthyConnectionIsNotTakenBack) {
     server.close_connections();
     ASSERT_TRUE(run_until(ioc_, [&] { return !s->idle_healthy(); }));
     pool->release(std::move(s));
+    auto again = acquire(*pool, t);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->reused());
     EXPECT_EQ(pool->idle_count(), 0u);
+    EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
 }
 
 TEST_F(ConnectionPool, IdleConnectionExpiresAndIsClosed) {
