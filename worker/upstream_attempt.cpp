@@ -187,6 +187,7 @@ void upstream_attempt::on_error_body(boost::system::error_code) {
                                  error_body_};
     const verdict v = classify(answer, settings_.now);
     if (v.act != action::pass_through) {
+        discard_buffered_body();
         fail(v, std::to_string(status));
         return;
     }
@@ -233,6 +234,19 @@ void upstream_attempt::read_body_piece() {
         return;
     }
     read_body_now();
+}
+
+void upstream_attempt::discard_buffered_body() {
+    auto& body = parser_->get().body();
+    while (!parser_->is_done() && up_buffer_.size() > 0) {
+        body.data = piece(std::min(up_buffer_.size(), piece_capacity));
+        body.size = piece_room_;
+        boost::system::error_code ec;
+        const auto used = parser_->put(up_buffer_.data(), ec);
+        up_buffer_.consume(used);
+        if (ec == http::error::need_buffer) continue; // piece full: its bytes are dropped
+        if (ec || used == 0) return;                  // the rest has not arrived (or is bad)
+    }
 }
 
 bool upstream_attempt::parse_buffered() {
@@ -394,7 +408,14 @@ void upstream_attempt::fail(verdict v, std::string detail) {
     finished_ = true;
     client_timer_.cancel();
     idle_timer_.cancel();
-    if (up_) up_->close();
+    if (up_) {
+        // A whole answer that only means "try the next provider" (a 503, a 429) leaves a
+        // clean keep-alive connection: the next request to this provider may use it.
+        if (parser_ && parser_->is_done() && parser_->keep_alive() && up_buffer_.size() == 0)
+            pool_.release(std::move(up_));
+        else
+            up_->close();
+    }
     done_(std::move(o));
 }
 

@@ -91,6 +91,10 @@ private:
     // Parses body bytes already in up_buffer_ into a piece and writes it; false (nothing
     // written) when they hold no body byte yet.
     bool parse_buffered();
+    // Reads (and drops) the body bytes of an answer that will not be passed through, as
+    // far as they have arrived: when that completes the answer, fail() can keep the
+    // connection for the next request to this provider. No I/O: failover never waits.
+    void discard_buffered_body();
     void await_body();
     void on_body_readable(boost::system::error_code ec);
     void read_body_now();

@@ -143,4 +143,22 @@ TEST_F(UpstreamAttempt, LargeBodyArrivesWholeAndTheAttemptCompletes) {
     EXPECT_EQ(outcome_->bytes, body.size());
 }
 
+TEST_F(UpstreamAttempt, CompleteFailoverAnswerLeavesItsConnectionInThePool) {
+    auto attempt = start_attempt();
+    provider_sends("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_TRUE(run_until(ioc_, [&] { return outcome_.has_value(); }));
+    EXPECT_EQ(outcome_->what, attempt_outcome::kind::failed);
+    EXPECT_EQ(outcome_->status, 503);
+    EXPECT_EQ(pool_->idle_count(target_), 1u);
+    EXPECT_TRUE(received_.empty());
+}
+
+TEST_F(UpstreamAttempt, FailoverAnswerThatClosesIsNotPooled) {
+    auto attempt = start_attempt();
+    provider_sends("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_TRUE(run_until(ioc_, [&] { return outcome_.has_value(); }));
+    EXPECT_EQ(outcome_->what, attempt_outcome::kind::failed);
+    EXPECT_EQ(pool_->idle_count(target_), 0u);
+}
+
 } // namespace
