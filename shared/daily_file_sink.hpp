@@ -27,6 +27,7 @@ protected:
 
 private:
     void rotate_to(std::chrono::year_month_day day);
+    void open_for(std::chrono::year_month_day day);
     void purge(std::chrono::year_month_day today);
 
     std::filesystem::path dir_;

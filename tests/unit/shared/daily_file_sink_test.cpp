@@ -107,6 +107,26 @@ TEST_F(DailyFileSink, ReconfigureMovesToNewDirectory) {
     EXPECT_EQ(slurp(tmp.path() / "b" / "clipal-2024-01-10.log"), "[INFO]  2024-01-10 12:00:00 in b\n");
 }
 
+TEST_F(DailyFileSink, TodaysFileIsOpenBeforeTheFirstLine) {
+    // Opening it at configure keeps that work off the first line (often a failover warning
+    // written while its request is in flight).
+    const auto dir = tmp.path() / "logs";
+    const auto today = [] {
+        const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+        std::tm tm{};
+        localtime_r(&now, &tm);
+        return clipal::daily_file_sink::file_name_for(
+            std::chrono::year_month_day{std::chrono::year{tm.tm_year + 1900},
+                                        std::chrono::month{static_cast<unsigned>(tm.tm_mon + 1)},
+                                        std::chrono::day{static_cast<unsigned>(tm.tm_mday)}});
+    };
+    const auto before = today();
+    clipal::log_writer w;
+    w.configure(dir.string(), 7, false);
+    // Either day when midnight passed meanwhile.
+    EXPECT_TRUE(std::filesystem::exists(dir / before) || std::filesystem::exists(dir / today()));
+}
+
 TEST(DailyFileSinkName, IsZeroPadded) {
     EXPECT_EQ(clipal::daily_file_sink::file_name_for(2024y / 3 / 5), "clipal-2024-03-05.log");
 }
