@@ -47,6 +47,12 @@ acquire_handle connection_pool::acquire(const upstream_target& target, const con
     });
 }
 
+std::unique_ptr<upstream_stream> connection_pool::try_take(const upstream_target& target) {
+    auto stream = take_idle(key_for(target, proxies_.proxy_for(target)));
+    if (stream) stream->set_reused(true);
+    return stream;
+}
+
 std::shared_ptr<net::ssl::context> connection_pool::tls_context(const upstream_target& target) {
     if (!target.tls) return nullptr;
     if (make_tls_) {

@@ -81,6 +81,10 @@ public:
     acquire_handle acquire(const upstream_target& target, const connect_timeouts& timeouts, handler_type handler,
                            acquire_mode mode = acquire_mode::reuse_or_connect);
 
+    // A live idle connection for `target` (reused() == true) at once, or null: what
+    // acquire() would deliver from the idle set, without the posted handler.
+    std::unique_ptr<upstream_stream> try_take(const upstream_target& target);
+
     // Takes back a stream whose last response ended cleanly and may be kept alive. The
     // stream is closed instead when it is closed already, the key's idle list is full, or
     // the pool is shut down. Health is checked when a stream is taken (acquire never

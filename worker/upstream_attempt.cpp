@@ -55,13 +55,21 @@ upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connect
       idle_timer_(client.get_executor()) {}
 
 void upstream_attempt::start() {
+    // A pooled connection is used at once: no posted hand-over (each hop through the
+    // io_context's queue costs a poll of epoll), no cancellable acquire to set up.
+    if (!retried_stale_) {
+        if (auto idle = pool_.try_take(target_)) {
+            on_connected({}, connect_stage::done, std::move(idle));
+            return;
+        }
+    }
     connecting_ = true;
     pending_connect_ = pool_.acquire(
         target_, settings_.connect,
         [self = shared_from_this()](boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s) {
             self->on_connected(ec, stage, std::move(s));
         },
-        retried_stale_ ? acquire_mode::fresh : acquire_mode::reuse_or_connect);
+        acquire_mode::fresh);
 }
 
 void upstream_attempt::abort() {

@@ -93,6 +93,21 @@ TEST_F(ConnectionPool, ReleasedKeepAliveConnectionIsReused) {
     EXPECT_EQ(server.record().accepted, 1);
 }
 
+TEST_F(ConnectionPool, TryTakeHandsOutAnIdleConnectionAtOnce) {
+    http_server server(ioc_);
+    auto pool = make_pool();
+    const auto t = target("http://127.0.0.1:" + server.port_string());
+    EXPECT_FALSE(pool->try_take(t));
+    pool->release(used(*pool, t));
+    auto s = pool->try_take(t);
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->reused());
+    EXPECT_EQ(pool->idle_count(), 0u);
+    EXPECT_FALSE(pool->try_take(t));
+    EXPECT_EQ(exchange(ioc_, *s, "/", t.host_header), "response 2");
+    EXPECT_EQ(server.record().accepted, 1);
+}
+
 TEST_F(ConnectionPool, AcquireWithoutIdleConnectsAndIsNotReused) {
     http_server server(ioc_);
     auto pool = make_pool();
