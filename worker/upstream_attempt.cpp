@@ -373,8 +373,27 @@ void upstream_attempt::write_to_client() {
         wire_[n++] = boost::asio::buffer(std::string_view("0\r\n\r\n"));
     }
     up_->tcp().expires_never();
+    std::size_t first = 0;
+    if (last) {
+        // The end of an answer (for most answers, all of it) usually fits the socket's send
+        // buffer: sent here, it needs no write operation, no timer and no hop through the
+        // io_context's queue. Only the last piece, so a stream cannot recurse piece by piece.
+        boost::system::error_code ec;
+        if (!client_.non_blocking()) client_.non_blocking(true, ec); // once per connection: an ioctl
+        auto sent = ec ? 0 : client_.write_some(std::span<const boost::asio::const_buffer>(wire_.data(), n), ec);
+        if (ec && ec != boost::asio::error::would_block) {
+            on_client_written(ec);
+            return;
+        }
+        while (first < n && sent >= wire_[first].size()) sent -= wire_[first++].size();
+        if (first == n) {
+            on_client_written({});
+            return;
+        }
+        wire_[first] += sent;
+    }
     arm_client_timer();
-    boost::asio::async_write(client_, std::span<const boost::asio::const_buffer>(wire_.data(), n),
+    boost::asio::async_write(client_, std::span<const boost::asio::const_buffer>(wire_.data() + first, n - first),
                              [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                                  self->on_client_written(e);
                              });
