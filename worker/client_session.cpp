@@ -70,12 +70,38 @@ void client_session::close() {
 std::string_view client_session::error_tag() const { return runtime_ ? runtime_->info().tag : std::string_view{}; }
 
 void client_session::arm_deadline(std::chrono::steady_clock::duration d) {
-    deadline_.expires_after(d);
-    deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-        if (ec) return;
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);
-    });
+    deadline_at_ = std::chrono::steady_clock::now() + d;
+    // A wait that ends no later than the new deadline is left alone: when it fires it moves
+    // on to deadline_at_ (on_deadline). Re-arming it would post its cancelled handler, a
+    // trip through the io_context's queue, several times per request.
+    if (deadline_waiting_ && deadline_.expiry() <= deadline_at_) return;
+    wait_deadline();
+}
+
+void client_session::clear_deadline() { deadline_at_ = std::chrono::steady_clock::time_point::max(); }
+
+void client_session::stop_deadline() {
+    clear_deadline();
+    deadline_waiting_ = false;
+    deadline_.cancel();
+}
+
+void client_session::wait_deadline() {
+    deadline_.expires_at(deadline_at_);
+    deadline_waiting_ = true;
+    deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_deadline(ec); });
+}
+
+void client_session::on_deadline(boost::system::error_code ec) {
+    if (ec) return; // replaced by a newer wait, or stopped
+    deadline_waiting_ = false;
+    if (deadline_at_ == std::chrono::steady_clock::time_point::max()) return;
+    if (std::chrono::steady_clock::now() < deadline_at_) {
+        wait_deadline();
+        return;
+    }
+    boost::system::error_code ignored;
+    socket_.close(ignored);
 }
 
 void client_session::read_request_line() {
@@ -100,7 +126,7 @@ void client_session::read_request_line() {
             // Another profile's request on this kept-alive connection: its own worker serves it.
             if (host_.hand_back(socket_, view, client_addr_)) {
                 closed_ = true;
-                deadline_.cancel();
+                stop_deadline();
                 return;
             }
         }
@@ -162,7 +188,7 @@ void client_session::on_head(boost::system::error_code ec) {
         }
         return;
     }
-    deadline_.cancel();
+    clear_deadline();
     auto& req = parser_->get();
     const std::string_view target = req.target();
     host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()), target);
@@ -280,7 +306,7 @@ void client_session::on_body(boost::system::error_code ec) {
 }
 
 void client_session::dispatch() {
-    deadline_.cancel();
+    clear_deadline();
     request_keep_alive_ = parser_->get().keep_alive();
     forwarder_ = std::make_shared<forwarder>(shared_from_this(), runtime_, parser_->release(), rest_);
     parser_.reset();
@@ -341,7 +367,7 @@ void client_session::abort_connection() {
     socket_.set_option(boost::asio::socket_base::linger(true, 0), ignored);
     socket_.close(ignored);
     closed_ = true;
-    deadline_.cancel();
+    stop_deadline();
 }
 
 void client_session::send_error(int status, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
@@ -366,7 +392,7 @@ void client_session::send_local(http::response<http::string_body>&& res, bool cl
     http::async_write(socket_, *local_response_,
                       [self = shared_from_this(), close_after](boost::system::error_code ec, std::size_t) {
                           self->local_response_.reset();
-                          self->deadline_.cancel();
+                          self->clear_deadline();
                           if (ec || close_after) {
                               self->shutdown_connection();
                               return;
@@ -393,7 +419,7 @@ void client_session::drain() {
             self->drain();
             return;
         }
-        self->deadline_.cancel();
+        self->stop_deadline();
         boost::system::error_code ignored;
         self->socket_.close(ignored);
     });

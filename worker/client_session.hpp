@@ -94,7 +94,14 @@ private:
     void dispatch();
     void watch_client();
     void send_local(http::response<http::string_body>&& res, bool close_after);
+    // One deadline at a time (head, body, keep-alive idle, local answer, linger): arm sets
+    // it, clear removes it (the connection then waits without a bound), stop also ends the
+    // timer's wait (when the session is done).
     void arm_deadline(std::chrono::steady_clock::duration d);
+    void clear_deadline();
+    void stop_deadline();
+    void wait_deadline();
+    void on_deadline(boost::system::error_code ec);
     void shutdown_connection();
     void drain();
     std::string_view error_tag() const;
@@ -105,6 +112,8 @@ private:
     std::string client_addr_;
     boost::beast::flat_buffer buffer_;
     boost::asio::steady_timer deadline_;
+    std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
+    bool deadline_waiting_ = false;
     std::shared_ptr<profile_runtime> runtime_;
     std::optional<parser_type> parser_;
     body_reservation reservation_;
