@@ -1,5 +1,5 @@
 // Load generator and stopwatch for scripts/bench: latency, SSE pacing, many held streams,
-// failover timing, startup and worker-restart timing. Plain POSIX sockets and epoll (no Asio)
+// warm failover timing, startup and worker-restart timing. Plain POSIX sockets and epoll (no Asio)
 // so the client's own overhead is small and identical for every target it measures.
 // Each mode prints one line of space-separated numbers that the script parses.
 #include <arpa/inet.h>
@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -663,24 +665,180 @@ int run_restart(const target& t, const std::string& path, pid_t pid)
     return us ? 0 : 2;
 }
 
-// failover: one warm-up request on `warm_path`, then the first request on `path` (which meets
-// the failing primary), then `count` more on `path`. Prints first µs and the p50 of the rest.
-int run_failover(const target& t, const std::string& warm_path, const std::string& path, int count)
-{
-    blocking_client c(t);
-    c.request(post_request(warm_path, small_body));
-    auto wire = post_request(path, small_body);
-    auto t0 = steady::now();
-    int st = c.request(wire);
-    double first = micros_since(t0, steady::now());
-    std::vector<double> rest;
-    for (int i = 0; i < count; ++i) {
-        auto a = steady::now();
-        c.request(wire);
-        rest.push_back(micros_since(a, steady::now()));
+// A provider stand-in inside this process for the warm failover figure. It answers 200, or 503
+// with an Anthropic error body while `failing` (no Retry-After, so clipal does not cool it
+// down); `refuse()` closes its listener and every open connection, as a provider that went
+// away does, so the next connection attempt is refused; `reopen()` listens again.
+class flip_upstream {
+public:
+    explicit flip_upstream(int port) : port_(port) { reopen(); }
+    ~flip_upstream() { refuse(); }
+    flip_upstream(const flip_upstream&) = delete;
+    flip_upstream& operator=(const flip_upstream&) = delete;
+
+    void set_failing(bool failing) { failing_.store(failing); }
+
+    void reopen()
+    {
+        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(static_cast<std::uint16_t>(port_));
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 64) != 0) {
+            die("flip upstream bind");
+        }
+        accept_thread_ = std::thread([this, fd = listen_fd_] { accept_loop(fd); });
     }
-    std::printf("%.1f %.1f %d\n", first, percentile(rest, 0.5), st);
-    return st == 200 ? 0 : 2;
+
+    void refuse()
+    {
+        if (listen_fd_ < 0) {
+            return;
+        }
+        // shutdown() wakes the blocked accept(); the listener is closed before we return, so
+        // a connection attempt from now on is refused and reopen() can bind the port again.
+        ::shutdown(listen_fd_, SHUT_RDWR);
+        accept_thread_.join();
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+        std::unique_lock lock(mutex_);
+        for (int fd : conns_) {
+            ::shutdown(fd, SHUT_RDWR);
+        }
+        drained_.wait(lock, [this] { return conns_.empty(); });
+    }
+
+private:
+    void accept_loop(int listen_fd)
+    {
+        for (;;) {
+            int fd = ::accept(listen_fd, nullptr, nullptr);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED) {
+                    continue;
+                }
+                return;
+            }
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            std::lock_guard lock(mutex_);
+            conns_.push_back(fd);
+            std::thread([this, fd] { serve(fd); }).detach();
+        }
+    }
+
+    void serve(int fd)
+    {
+        static const std::string ok_body =
+            R"({"id":"msg_bench","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}})";
+        static const std::string fail_body = R"({"type":"error","error":{"type":"api_error","message":"Service unavailable"}})";
+        static const std::string ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + std::to_string(ok_body.size()) + "\r\n\r\n" + ok_body;
+        static const std::string fail = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                        "request-id: req_bench\r\nContent-Length: "
+            + std::to_string(fail_body.size()) + "\r\n\r\n" + fail_body;
+        std::string in;
+        char buf[8192];
+        for (;;) {
+            auto end = in.find("\r\n\r\n");
+            std::size_t length = 0;
+            bool complete = false;
+            if (end != std::string::npos) {
+                std::string head = in.substr(0, end);
+                std::transform(head.begin(), head.end(), head.begin(),
+                               [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+                if (auto p = head.find("\r\ncontent-length:"); p != std::string::npos) {
+                    length = std::strtoull(head.c_str() + p + 17, nullptr, 10);
+                }
+                complete = in.size() >= end + 4 + length;
+            }
+            if (complete) {
+                in.erase(0, end + 4 + length);
+                if (!send_all(fd, failing_.load() ? fail : ok)) {
+                    break;
+                }
+                continue;
+            }
+            auto n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) {
+                break;
+            }
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+        std::lock_guard lock(mutex_);
+        conns_.erase(std::find(conns_.begin(), conns_.end(), fd));
+        ::close(fd);
+        drained_.notify_all();
+    }
+
+    int port_;
+    int listen_fd_ = -1;
+    std::thread accept_thread_;
+    std::atomic<bool> failing_{false};
+    std::mutex mutex_;
+    std::condition_variable drained_;
+    std::vector<int> conns_;
+};
+
+// failover-warm: M5 in steady state, the same harness for every proxy. Providers A and B run
+// in this process and both answer; each failover sample makes the provider the proxy uses
+// first fail, right after a plain sample on the same connection. `sticky` (clipal, whose
+// failover moves its current provider, SPEC §4): the failing one is the current one, so with
+// KIND 503 the samples alternate A→B and B→A. `fixed` (nginx: A primary, B backup): A fails
+// every time. KIND refused: A closes its listener and every connection (the pooled ones too)
+// as a provider that went away does, the request fails over to B; then A listens again, and
+// one unmeasured request that B answers with 503 brings a sticky proxy back to A (both modes
+// make it, so both see the same disturbance). Polls until the proxy answers first (up to 10 s),
+// so it can be started right after the proxy. Prints the p50 of the failover samples, the p50
+// of the plain ones, and failed requests.
+int run_failover_warm(const target& t, const std::string& path, const std::string& kind, int a_port, int b_port,
+                      int count, bool sticky)
+{
+    flip_upstream a(a_port);
+    flip_upstream b(b_port);
+    if (!poll_until_ok(t, path, steady::now(), 10000)) {
+        std::fprintf(stderr, "clipal_bench: the proxy at port %d never answered 200\n", t.port);
+        return 2;
+    }
+    blocking_client c(t);
+    auto wire = post_request(path, small_body);
+    for (int i = 0; i < 50; ++i) {
+        c.request(wire);
+    }
+    flip_upstream* first = &a;
+    flip_upstream* other = &b;
+    std::vector<double> plain;
+    std::vector<double> failover;
+    int failures = 0;
+    auto timed = [&](std::vector<double>& into) {
+        auto t0 = steady::now();
+        int st = c.request(wire);
+        into.push_back(micros_since(t0, steady::now()));
+        failures += st == 200 ? 0 : 1;
+    };
+    for (int i = 0; i < count; ++i) {
+        timed(plain);
+        if (kind == "503") {
+            first->set_failing(true);
+            timed(failover);
+            first->set_failing(false);
+            if (sticky) {
+                std::swap(first, other);
+            }
+        } else {
+            a.refuse();
+            timed(failover);
+            a.reopen();
+            b.set_failing(true);
+            failures += c.request(wire) == 200 ? 0 : 1;
+            b.set_failing(false);
+        }
+    }
+    std::printf("%.1f %.1f %d\n", percentile(failover, 0.5), percentile(plain, 0.5), failures);
+    return failures == 0 ? 0 : 2;
 }
 
 // free-port: a loopback port that was free a moment ago (for config files).
@@ -708,7 +866,7 @@ int usage()
                  "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
                  "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
                  "       clipal_bench hold PORT PATH STREAMS\n"
-                 "       clipal_bench failover PORT WARM_PATH PATH COUNT\n"
+                 "       clipal_bench failover-warm PORT PATH 503|refused A_PORT B_PORT COUNT sticky|fixed\n"
                  "       clipal_bench startup PORT PATH -- PROGRAM ARGS...\n"
                  "       clipal_bench restart PORT PATH PID\n"
                  "All targets are on 127.0.0.1.\n");
@@ -744,8 +902,9 @@ int main(int argc, char** argv)
     if (a[0] == "hold" && a.size() == 4) {
         return run_hold(t, path, std::atoi(a[3].c_str()));
     }
-    if (a[0] == "failover" && a.size() == 5) {
-        return run_failover(t, path, a[3], std::atoi(a[4].c_str()));
+    if (a[0] == "failover-warm" && a.size() == 8 && (a[7] == "sticky" || a[7] == "fixed")) {
+        return run_failover_warm(t, path, a[3], std::atoi(a[4].c_str()), std::atoi(a[5].c_str()),
+                                 std::atoi(a[6].c_str()), a[7] == "sticky");
     }
     if (a[0] == "startup" && a.size() >= 5 && a[3] == "--") {
         return run_startup(t, path, argv + 5);

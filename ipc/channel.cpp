@@ -47,7 +47,7 @@ std::shared_ptr<channel> channel::create(const boost::asio::any_io_executor& ex,
 }
 
 channel::channel(const boost::asio::any_io_executor& ex, unique_fd fd, limits l)
-    : socket_(ex), flush_timer_(ex), limits_(l), read_buffer_(max_frame_size) {
+    : socket_(ex), flush_timer_(ex), delay_timer_(ex), limits_(l), read_buffer_(max_frame_size) {
     // A failure here only shrinks the largest frame that fits; sending one then fails
     // with EMSGSIZE, reported through on_closed.
     (void)size_buffers(fd.get());
@@ -196,13 +196,32 @@ send_result channel::enqueue(bytes frame, unique_fd&& fd, bool droppable) {
         return send_result::queue_full;
     queue_.push_back(outgoing{std::move(frame), std::move(fd)});
     queued_bytes_ += size;
-    if (!writing_) {
-        // Written from the executor, never inside send(), so that a write error reaches
-        // on_closed without re-entering the caller.
-        writing_ = true;
-        boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
-    }
+    write_soon(droppable && limits_.droppable_delay.count() > 0);
     return send_result::queued;
+}
+
+void channel::write_soon(bool delayed) {
+    if (writing_ && !(delayed_ && !delayed)) return;
+    if (delayed_) {
+        // An immediate write takes the delayed messages along; a late timer handler finds
+        // delayed_ cleared and does nothing.
+        delayed_ = false;
+        delay_timer_.cancel();
+    }
+    writing_ = true;
+    if (delayed) {
+        delayed_ = true;
+        delay_timer_.expires_after(limits_.droppable_delay);
+        delay_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->closed_ || !self->delayed_) return;
+            self->delayed_ = false;
+            self->do_write();
+        });
+        return;
+    }
+    // Written from the executor, never inside send(), so that a write error reaches
+    // on_closed without re-entering the caller.
+    boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
 }
 
 void channel::do_write() {
@@ -254,10 +273,7 @@ void channel::on_writable(const boost::system::error_code& ec) {
 void channel::close_when_flushed(std::chrono::milliseconds deadline) {
     if (closed_ || flushing_) return;
     flushing_ = true;
-    if (!writing_) {
-        writing_ = true;
-        boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
-    }
+    write_soon(false);
     flush_timer_.expires_after(deadline);
     flush_timer_.async_wait([self = shared_from_this(), deadline](const boost::system::error_code& ec) {
         if (ec || self->closed_) return;
@@ -293,6 +309,8 @@ void channel::shut() {
     boost::system::error_code ignored;
     socket_.close(ignored);
     flush_timer_.cancel();
+    delay_timer_.cancel();
+    delayed_ = false;
     queue_.clear();
     queued_bytes_ = 0;
 }

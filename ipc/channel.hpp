@@ -48,6 +48,11 @@ public:
         std::size_t hard_bytes = 8 * 1024 * 1024;
         // Datagrams read per readiness wakeup before yielding to other work.
         std::size_t reads_per_wakeup = 16;
+        // Droppable messages wait up to this long to be written, and go with anything else
+        // sent in the meantime: a burst of log records costs the peer one wakeup, and a log
+        // line made while a request is in flight (a failover) wakes the supervisor after
+        // the answer instead of competing with it for the CPU. Zero writes at once.
+        std::chrono::milliseconds droppable_delay{2};
     };
 
     // `fd` must be a connected SOCK_SEQPACKET socket (make_socket_pair/adopt_inherited).
@@ -106,6 +111,9 @@ private:
     bool read_one();
     void handle_datagram(std::size_t n, std::vector<unique_fd> fds);
     send_result enqueue(bytes frame, unique_fd&& fd, bool droppable);
+    // Makes sure a write of the queue comes: now (posted) or, for droppable messages only,
+    // after droppable_delay. An immediate write takes over a pending delayed one.
+    void write_soon(bool delayed);
     void do_write();
     void on_writable(const boost::system::error_code& ec);
     void fail(boost::system::error_code ec, std::string why);
@@ -113,13 +121,15 @@ private:
 
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer flush_timer_;
+    boost::asio::steady_timer delay_timer_;
     limits limits_;
     message_handler on_message_;
     closed_handler on_closed_;
     std::vector<std::uint8_t> read_buffer_;
     std::deque<outgoing> queue_;
     std::size_t queued_bytes_ = 0;
-    bool writing_ = false;  // a posted do_write or a wait for writability is pending
+    bool writing_ = false;  // a posted do_write, a delayed one, or a wait for writability is pending
+    bool delayed_ = false;  // the pending write is the delayed one (delay_timer_)
     bool started_ = false;
     bool closed_ = false;
     bool flushing_ = false; // close_when_flushed was called

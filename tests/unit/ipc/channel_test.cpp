@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 using namespace clipal::ipc;
 using namespace std::chrono_literals;
@@ -426,4 +427,80 @@ TEST(Channel, WriteFailureBeforeStartIsReportedByStart) {
     run(ioc);
     ASSERT_TRUE(r.closed);
     EXPECT_TRUE(r.ec);
+}
+
+namespace {
+// The next datagram waiting on `sock`, decoded; nullopt when none is there.
+std::optional<message> take_waiting(int sock) {
+    std::uint8_t buf[512];
+    const auto n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) return std::nullopt;
+    const auto f = decode_frame(byte_view(buf, static_cast<std::size_t>(n)));
+    if (f.status != decode_status::frame) return std::nullopt;
+    auto d = decode(f.type, f.payload);
+    if (!d) return std::nullopt;
+    return std::move(*d.value);
+}
+} // namespace
+
+TEST(Channel, LogRecordsWaitBrieflyThenLeaveTogether) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    channel::limits l;
+    l.droppable_delay = 50ms;
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    const log_record first{clipal::log_level::warn, 1, "claudecode", "a failed"};
+    const log_record second{clipal::log_level::warn, 2, "claudecode", "b failed"};
+    ASSERT_EQ(ch->send(first), send_result::queued);
+    ASSERT_EQ(ch->send(second), send_result::queued);
+    ioc.poll();
+    EXPECT_FALSE(take_waiting(p.worker_end.get())) << "written before the delay";
+
+    const auto t0 = std::chrono::steady_clock::now();
+    ioc.run_one_for(5s);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 40ms);
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(first));
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(second));
+    EXPECT_EQ(ch->queued_messages(), 0u);
+}
+
+TEST(Channel, AnyOtherMessageTakesWaitingLogRecordsAlongAtOnceInOrder) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    channel::limits l;
+    l.droppable_delay = 10s;
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    const log_record rec{clipal::log_level::warn, 1, "codex", "a failed"};
+    ASSERT_EQ(ch->send(rec), send_result::queued);
+    ASSERT_EQ(ch->send(heartbeat{3}), send_result::queued);
+    ioc.poll();
+    EXPECT_FALSE(take_waiting(p.worker_end.get()));
+    ASSERT_EQ(ch->send(config_ack{7, true, ""}), send_result::queued);
+    ioc.poll();
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(rec));
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(heartbeat{3}));
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(config_ack{7, true, ""}));
+    EXPECT_EQ(ch->queued_messages(), 0u);
+    // The cancelled delay does not write again or fail later.
+    ioc.poll();
+    EXPECT_TRUE(ch->is_open());
+}
+
+TEST(Channel, CloseWhenFlushedDoesNotWaitForTheLogDelay) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    channel::limits l;
+    l.droppable_delay = 10s;
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    received r;
+    record(ch, r, ioc, [](const received& x) { return x.closed; });
+    const log_record rec{clipal::log_level::info, 1, "gemini", "bye"};
+    ASSERT_EQ(ch->send(rec), send_result::queued);
+    ch->close_when_flushed(5s);
+    const auto t0 = std::chrono::steady_clock::now();
+    run(ioc);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    EXPECT_TRUE(r.closed);
+    EXPECT_FALSE(r.ec) << r.why;
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(rec));
 }
