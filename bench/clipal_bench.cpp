@@ -16,16 +16,19 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cinttypes>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 extern char** environ;
@@ -841,6 +844,59 @@ int run_failover_warm(const target& t, const std::string& path, const std::strin
     return failures == 0 ? 0 : 2;
 }
 
+// tree-rss: the resident memory of a set of processes with every physical page counted once.
+// A supervisor and its workers run one executable with the same libraries, so summing their
+// VmRSS counts those pages once per process; the tree holds them once. Walks /proc/PID/maps and
+// reads the frame number of every present page from /proc/PID/pagemap (frame numbers need
+// root; without it they read as 0 and this says so). Prints KiB.
+int run_tree_rss(const std::vector<std::string>& pids)
+{
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::unordered_set<std::uint64_t> frames;
+    std::vector<std::uint64_t> entries(4096);
+    for (const auto& pid : pids) {
+        std::ifstream maps("/proc/" + pid + "/maps");
+        int pagemap = ::open(("/proc/" + pid + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+        if (!maps || pagemap < 0) {
+            continue; // the process is gone
+        }
+        std::string line;
+        while (std::getline(maps, line)) {
+            std::uint64_t start = 0;
+            std::uint64_t end = 0;
+            if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &start, &end) != 2
+                || line.find("[vsyscall]") != std::string::npos) {
+                continue;
+            }
+            for (std::uint64_t vpage = start / page; vpage < end / page;) {
+                const auto n = std::min<std::uint64_t>(entries.size(), end / page - vpage);
+                const auto got = ::pread(pagemap, entries.data(), n * sizeof(std::uint64_t),
+                                         static_cast<off_t>(vpage * sizeof(std::uint64_t)));
+                if (got <= 0) {
+                    break;
+                }
+                for (std::size_t i = 0; i < static_cast<std::size_t>(got) / sizeof(std::uint64_t); ++i) {
+                    const auto e = entries[i];
+                    if ((e >> 63) & 1) { // present (bit 63); frame number in bits 0-54
+                        const auto frame = e & ((std::uint64_t{1} << 55) - 1);
+                        if (frame == 0) {
+                            std::fprintf(stderr, "clipal_bench: tree-rss needs root to read frame numbers\n");
+                            ::close(pagemap);
+                            std::printf("nan\n");
+                            return 2;
+                        }
+                        frames.insert(frame);
+                    }
+                }
+                vpage += n;
+            }
+        }
+        ::close(pagemap);
+    }
+    std::printf("%llu\n", static_cast<unsigned long long>(frames.size() * page / 1024));
+    return 0;
+}
+
 // free-port: a loopback port that was free a moment ago (for config files).
 int run_free_port()
 {
@@ -862,6 +918,7 @@ int usage()
 {
     std::fprintf(stderr,
                  "usage: clipal_bench free-port\n"
+                 "       clipal_bench tree-rss PID...\n"
                  "       clipal_bench latency PORT PATH COUNT\n"
                  "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
                  "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
@@ -883,6 +940,9 @@ int main(int argc, char** argv)
     }
     if (a[0] == "free-port") {
         return run_free_port();
+    }
+    if (a[0] == "tree-rss" && a.size() >= 2) {
+        return run_tree_rss(std::vector<std::string>(a.begin() + 1, a.end()));
     }
     if (a.size() < 3) {
         return usage();

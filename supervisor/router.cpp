@@ -117,7 +117,9 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::string addr_;
     std::string bytes_;
-    std::array<char, 4096> chunk_{};
+    // Not zero-filled: only what a read stores is used, and a burst of connections would
+    // otherwise touch (and keep resident) 4 KiB of heap each.
+    std::array<char, 4096> chunk_;
     boost::asio::steady_timer timer_;
     bool first_byte_seen_ = false;
 };
