@@ -194,6 +194,23 @@ TEST_F(UpstreamConnector, ClosedPortFailsAtConnect) {
     EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(5));
 }
 
+TEST_F(UpstreamConnector, RefusedConnectsLeaveNoDescriptorBehind) {
+    const auto port = closed_port(ioc_);
+    const auto open_fds = [] {
+        std::size_t n = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+        return n;
+    };
+    const auto before = open_fds();
+    for (int i = 0; i < 20; ++i) {
+        auto out = connect(target("http://127.0.0.1:" + port));
+        ASSERT_EQ(out.ec, net::error::connection_refused) << out.ec.message();
+    }
+    ioc_.restart();
+    ioc_.poll();
+    EXPECT_EQ(open_fds(), before);
+}
+
 TEST_F(UpstreamConnector, HttpTargetThroughProxyUsesConnectTunnel) {
     http_server server(ioc_);
     fake_proxy proxy(ioc_);
