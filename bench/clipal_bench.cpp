@@ -294,6 +294,30 @@ int run_latency(const target& t, const std::string& path, int count)
     return failures == 0 ? 0 : 2;
 }
 
+// A listening socket on 127.0.0.1:port for an upstream inside this process. A connection of
+// an earlier run may still hold the port for a moment, so a busy port is retried for 3 s.
+int listen_loopback(int port)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto deadline = steady::now() + std::chrono::seconds(3);
+    while (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        if (errno != EADDRINUSE || steady::now() > deadline) {
+            die("bind to port " + std::to_string(port));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (::listen(fd, 64) != 0) {
+        die("listen on port " + std::to_string(port));
+    }
+    return fd;
+}
+
 // One streaming request multiplexed with others on epoll.
 struct stream_state {
     int fd = -1;
@@ -460,16 +484,7 @@ class sse_origin {
 public:
     sse_origin(int port, int events, int interval_ms) : events_(events), interval_ms_(interval_ms)
     {
-        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(static_cast<std::uint16_t>(port));
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 64) != 0) {
-            die("origin bind");
-        }
+        listen_fd_ = listen_loopback(port);
         std::thread([this] { accept_loop(); }).detach();
     }
     sse_origin(const sse_origin&) = delete;
@@ -685,24 +700,7 @@ public:
 
     void reopen()
     {
-        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(static_cast<std::uint16_t>(port_));
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        // A connection of an earlier run may still hold the port for a moment.
-        auto deadline = steady::now() + std::chrono::seconds(3);
-        while (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-            if (errno != EADDRINUSE || steady::now() > deadline) {
-                die("flip upstream bind to port " + std::to_string(port_));
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        if (::listen(listen_fd_, 64) != 0) {
-            die("flip upstream listen");
-        }
+        listen_fd_ = listen_loopback(port_);
         accept_thread_ = std::thread([this, fd = listen_fd_] { accept_loop(fd); });
     }
 
