@@ -690,8 +690,8 @@ int run_restart(const target& t, const std::string& path, pid_t pid)
 class flip_upstream {
 public:
     explicit flip_upstream(int port) : port_(port) { reopen(); }
-    // Ends with resets, not FINs: this side would otherwise close first and hold the port in
-    // TIME_WAIT, which can make the next run's bind fail.
+    // Ends with resets: a FIN from this side would leave the port in TIME_WAIT, which can
+    // block the next run's bind.
     ~flip_upstream() { refuse(true); }
     flip_upstream(const flip_upstream&) = delete;
     flip_upstream& operator=(const flip_upstream&) = delete;
@@ -704,6 +704,8 @@ public:
         accept_thread_ = std::thread([this, fd = listen_fd_] { accept_loop(fd); });
     }
 
+    // Connections end with a FIN, as the idle connections of a stopped server do; `reset`
+    // ends them with a reset instead.
     void refuse(bool reset = false)
     {
         if (listen_fd_ < 0) {
@@ -809,7 +811,8 @@ private:
 // every time. KIND refused: A closes its listener and every connection (the pooled ones too)
 // as a provider that went away does, the request fails over to B; then A listens again, and
 // one unmeasured request that B answers with 503 brings a sticky proxy back to A (both modes
-// make it, so both see the same disturbance). Polls until the proxy answers first (up to 10 s),
+// make it, so both see the same disturbance). Each plain sample follows an unmeasured plain
+// request (see the loop). Polls until the proxy answers first (up to 10 s),
 // so it can be started right after the proxy. Prints the p50 of the failover samples, the p50
 // of the plain ones, failed requests, and the p50 of (failover − the plain sample before it).
 int run_failover_warm(const target& t, const std::string& path, const std::string& kind, int a_port, int b_port,
@@ -838,6 +841,10 @@ int run_failover_warm(const target& t, const std::string& path, const std::strin
         failures += st == 200 ? 0 : 1;
     };
     for (int i = 0; i < count; ++i) {
+        // Unmeasured: nginx closes the connection of a provider that answered 503, so the
+        // first request after a failover opens a new one. The plain sample is the second, so
+        // that both samples of a pair start from pooled connections for every proxy.
+        failures += c.request(wire) == 200 ? 0 : 1;
         timed(plain);
         if (kind == "503") {
             first->set_failing(true);
