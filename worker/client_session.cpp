@@ -157,12 +157,34 @@ void client_session::on_request_line_bytes(boost::system::error_code ec, std::si
     read_request_line();
 }
 
+bool client_session::parse_buffered(bool head_only, boost::system::error_code& ec) {
+    // The whole head, and a small body with it, usually arrive in the first read. Parsed here
+    // they cost nothing more; Beast's read operations would post their completion even when
+    // no byte is missing (a trip through the io_context's queue and an epoll poll each).
+    parser_->eager(!head_only);
+    const auto done = [&] { return head_only ? parser_->is_header_done() : parser_->is_done(); };
+    while (!done() && buffer_.size() > 0) {
+        const auto used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == http::error::need_more) {
+            ec = {};
+            return false;
+        }
+        if (ec) return true;
+    }
+    return done();
+}
+
 void client_session::read_head() {
     parser_.emplace();
     parser_->header_limit(max_request_head);
     // No limit while reading the head: the parser would refuse a large Content-Length as
     // a bare body_limit error, and on_head answers that with a specific 413 instead.
     parser_->body_limit(boost::none);
+    if (boost::system::error_code ec; parse_buffered(true, ec)) {
+        on_head(ec);
+        return;
+    }
     arm_deadline(head_timeout);
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_head(ec); });
@@ -267,8 +289,8 @@ void client_session::on_continue_sent(boost::system::error_code ec) {
 }
 
 void client_session::read_body() {
-    if (parser_->is_done()) {
-        dispatch();
+    if (boost::system::error_code ec; parse_buffered(false, ec)) {
+        on_body(ec);
         return;
     }
     arm_deadline(body_timeout);

@@ -86,6 +86,9 @@ private:
 
     void read_request_line();
     void on_request_line_bytes(boost::system::error_code ec, std::size_t n);
+    // Feeds the bytes already buffered to the parser; true when that finished the head
+    // (head_only) or the whole request, or failed (`ec`); false when more bytes must be read.
+    bool parse_buffered(bool head_only, boost::system::error_code& ec);
     void read_head();
     void on_head(boost::system::error_code ec);
     void on_continue_sent(boost::system::error_code ec);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -270,6 +271,37 @@ TEST(WorkerRewrite, PipelinedRequestsAreAnsweredInOrder) {
     ASSERT_TRUE(second.complete()) << second.error;
     EXPECT_EQ(parse_json(first.body).at("target").as_string(), "/first");
     EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
+}
+
+} // namespace
+
+namespace {
+
+// The request of `parts` sent piece by piece, each after a pause, as a slow or segmenting
+// client does: what is buffered is parsed at once and the rest read when it comes.
+TEST(WorkerRewrite, RequestArrivingInPiecesIsForwardedWhole) {
+    fake_upstream_process fu(fakes({{"a", "echo"}}));
+    worker_process w({.providers = {{"a", fu.base_url("a")}}});
+    const std::vector<std::vector<std::string>> splits = {
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Le", "ngth: 11\r\n\r\n{\"a\":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", "{\"a\":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\"", ":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":",
+         "\r\n6\r\n\"bcd\"}\r\n0\r\n\r\n"},
+    };
+    auto c = w.connect();
+    for (const auto& parts : splits) {
+        for (const auto& p : parts) {
+            ASSERT_TRUE(c.send(p));
+            std::this_thread::sleep_for(50ms);
+        }
+        const auto r = c.read_response();
+        ASSERT_TRUE(r.complete()) << r.error;
+        EXPECT_EQ(r.status, 200) << parts.front();
+    }
+    const auto q = fu.requests();
+    ASSERT_EQ(q.size(), splits.size());
+    for (std::size_t i = 0; i < q.size(); ++i) EXPECT_EQ(q[i].body, R"({"a":"bcd"})") << splits[i].front();
 }
 
 } // namespace
