@@ -171,6 +171,7 @@ bool client_session::parse_buffered(bool head_only, boost::system::error_code& e
             return false;
         }
         if (ec) return true;
+        if (used == 0) return false; // no progress without more bytes: the read operation goes on
     }
     return done();
 }

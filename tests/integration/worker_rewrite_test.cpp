@@ -273,10 +273,6 @@ TEST(WorkerRewrite, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
 }
 
-} // namespace
-
-namespace {
-
 // The request of `parts` sent piece by piece, each after a pause, as a slow or segmenting
 // client does: what is buffered is parsed at once and the rest read when it comes.
 TEST(WorkerRewrite, RequestArrivingInPiecesIsForwardedWhole) {

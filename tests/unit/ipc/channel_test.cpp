@@ -441,14 +441,19 @@ std::optional<message> take_waiting(int sock) {
     if (!d) return std::nullopt;
     return std::move(*d.value);
 }
+
+// A channel on `p`'s supervisor end whose droppable messages wait `delay`.
+std::shared_ptr<channel> with_delay(boost::asio::io_context& ioc, socket_pair& p, std::chrono::milliseconds delay) {
+    channel::limits l;
+    l.droppable_delay = delay;
+    return channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+}
 } // namespace
 
 TEST(Channel, LogRecordsWaitBrieflyThenLeaveTogether) {
     boost::asio::io_context ioc;
     auto p = make_pair();
-    channel::limits l;
-    l.droppable_delay = 50ms;
-    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    auto ch = with_delay(ioc, p, 50ms);
     const log_record first{clipal::log_level::warn, 1, "claudecode", "a failed"};
     const log_record second{clipal::log_level::warn, 2, "claudecode", "b failed"};
     ASSERT_EQ(ch->send(first), send_result::queued);
@@ -467,9 +472,7 @@ TEST(Channel, LogRecordsWaitBrieflyThenLeaveTogether) {
 TEST(Channel, AnyOtherMessageTakesWaitingLogRecordsAlongAtOnceInOrder) {
     boost::asio::io_context ioc;
     auto p = make_pair();
-    channel::limits l;
-    l.droppable_delay = 10s;
-    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    auto ch = with_delay(ioc, p, 10s);
     const log_record rec{clipal::log_level::warn, 1, "codex", "a failed"};
     ASSERT_EQ(ch->send(rec), send_result::queued);
     ASSERT_EQ(ch->send(heartbeat{3}), send_result::queued);
@@ -489,9 +492,7 @@ TEST(Channel, AnyOtherMessageTakesWaitingLogRecordsAlongAtOnceInOrder) {
 TEST(Channel, CloseWhenFlushedDoesNotWaitForTheLogDelay) {
     boost::asio::io_context ioc;
     auto p = make_pair();
-    channel::limits l;
-    l.droppable_delay = 10s;
-    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end), l);
+    auto ch = with_delay(ioc, p, 10s);
     received r;
     record(ch, r, ioc, [](const received& x) { return x.closed; });
     const log_record rec{clipal::log_level::info, 1, "gemini", "bye"};
