@@ -318,6 +318,33 @@ int listen_loopback(int port)
     return fd;
 }
 
+// Blocks until one whole request (head and Content-Length body) is in `in` and removes it;
+// false when the peer closes or fails first. For the upstreams inside this process.
+bool next_request(int fd, std::string& in)
+{
+    char buf[8192];
+    for (;;) {
+        if (auto end = in.find("\r\n\r\n"); end != std::string::npos) {
+            std::string head = in.substr(0, end);
+            std::transform(head.begin(), head.end(), head.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            std::size_t length = 0;
+            if (auto p = head.find("\r\ncontent-length:"); p != std::string::npos) {
+                length = std::strtoull(head.c_str() + p + 17, nullptr, 10);
+            }
+            if (in.size() >= end + 4 + length) {
+                in.erase(0, end + 4 + length);
+                return true;
+            }
+        }
+        auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            return false;
+        }
+        in.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
 // One streaming request multiplexed with others on epoll.
 struct stream_state {
     int fd = -1;
@@ -520,38 +547,9 @@ private:
     void serve(int fd)
     {
         std::string in;
-        char buf[8192];
-        for (;;) {
-            auto end = in.find("\r\n\r\n");
-            while (end == std::string::npos) {
-                auto n = ::recv(fd, buf, sizeof buf, 0);
-                if (n <= 0) {
-                    ::close(fd);
-                    return;
-                }
-                in.append(buf, static_cast<std::size_t>(n));
-                end = in.find("\r\n\r\n");
-            }
-            std::string head = in.substr(0, end);
-            std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            std::size_t length = 0;
-            if (auto p = head.find("\r\ncontent-length:"); p != std::string::npos) {
-                length = std::strtoull(head.c_str() + p + 17, nullptr, 10);
-            }
-            while (in.size() < end + 4 + length) {
-                auto n = ::recv(fd, buf, sizeof buf, 0);
-                if (n <= 0) {
-                    ::close(fd);
-                    return;
-                }
-                in.append(buf, static_cast<std::size_t>(n));
-            }
-            in.erase(0, end + 4 + length);
-            if (!send_stream(fd)) {
-                ::close(fd);
-                return;
-            }
+        while (next_request(fd, in) && send_stream(fd)) {
         }
+        ::close(fd);
     }
 
     bool send_stream(int fd)
@@ -761,32 +759,7 @@ private:
                                         "request-id: req_bench\r\nContent-Length: "
             + std::to_string(fail_body.size()) + "\r\n\r\n" + fail_body;
         std::string in;
-        char buf[8192];
-        for (;;) {
-            auto end = in.find("\r\n\r\n");
-            std::size_t length = 0;
-            bool complete = false;
-            if (end != std::string::npos) {
-                std::string head = in.substr(0, end);
-                std::transform(head.begin(), head.end(), head.begin(),
-                               [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-                if (auto p = head.find("\r\ncontent-length:"); p != std::string::npos) {
-                    length = std::strtoull(head.c_str() + p + 17, nullptr, 10);
-                }
-                complete = in.size() >= end + 4 + length;
-            }
-            if (complete) {
-                in.erase(0, end + 4 + length);
-                if (!send_all(fd, failing_.load() ? fail : ok)) {
-                    break;
-                }
-                continue;
-            }
-            auto n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0) {
-                break;
-            }
-            in.append(buf, static_cast<std::size_t>(n));
+        while (next_request(fd, in) && send_all(fd, failing_.load() ? fail : ok)) {
         }
         std::lock_guard lock(mutex_);
         conns_.erase(std::find(conns_.begin(), conns_.end(), fd));
@@ -834,17 +807,17 @@ int run_failover_warm(const target& t, const std::string& path, const std::strin
     std::vector<double> plain;
     std::vector<double> failover;
     int failures = 0;
+    auto untimed = [&] { failures += c.request(wire) == 200 ? 0 : 1; };
     auto timed = [&](std::vector<double>& into) {
         auto t0 = steady::now();
-        int st = c.request(wire);
+        untimed();
         into.push_back(micros_since(t0, steady::now()));
-        failures += st == 200 ? 0 : 1;
     };
     for (int i = 0; i < count; ++i) {
         // Unmeasured: nginx closes the connection of a provider that answered 503, so the
         // first request after a failover opens a new one. The plain sample is the second, so
         // that both samples of a pair start from pooled connections for every proxy.
-        failures += c.request(wire) == 200 ? 0 : 1;
+        untimed();
         timed(plain);
         if (kind == "503") {
             first->set_failing(true);
@@ -858,7 +831,7 @@ int run_failover_warm(const target& t, const std::string& path, const std::strin
             timed(failover);
             a.reopen();
             b.set_failing(true);
-            failures += c.request(wire) == 200 ? 0 : 1;
+            untimed();
             b.set_failing(false);
         }
     }

@@ -201,13 +201,14 @@ send_result channel::enqueue(bytes frame, unique_fd&& fd, bool droppable) {
 }
 
 void channel::write_soon(bool delayed) {
-    if (writing_ && !(delayed_ && !delayed)) return;
-    if (delayed_) {
+    if (delayed_ && !delayed) {
         // An immediate write takes the delayed messages along; a late timer handler finds
         // delayed_ cleared and does nothing.
         delayed_ = false;
         delay_timer_.cancel();
+        writing_ = false;
     }
+    if (writing_) return;
     writing_ = true;
     if (delayed) {
         delayed_ = true;
