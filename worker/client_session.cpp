@@ -12,8 +12,9 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <boost/asio/buffer.hpp>
+
 #include <cstring>
-#include <sys/socket.h>
 
 namespace clipal::worker {
 namespace {
@@ -342,21 +343,22 @@ void client_session::dispatch() {
 
 void client_session::watch_client() {
     watching_ = true;
-    socket_.async_wait(boost::asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    // A read, not async_wait: Asio arms a wait with an epoll_ctl each time, while a read
+    // costs one recv that finds nothing, and then the wait is free. A byte it does get is
+    // the start of a pipelined request and is kept for that request.
+    socket_.async_read_some(boost::asio::buffer(&watch_byte_, 1), [self = shared_from_this()](
+                                                                      boost::system::error_code ec, std::size_t n) {
         self->watching_ = false;
+        if (n == 1) {
+            self->buffer_.commit(boost::asio::buffer_copy(self->buffer_.prepare(1), boost::asio::buffer(&self->watch_byte_, 1)));
+        }
         if (self->next_after_watch_) {
             self->next_after_watch_ = false;
             self->read_request_line();
             return;
         }
-        if (ec || !self->forwarder_) return;
-        char probe;
-        const auto n = ::recv(self->socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0) return; // a pipelined next request: it waits in the socket until this one is done
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            self->watch_client();
-            return;
-        }
+        if (n == 1) return; // a pipelined next request: the rest waits in the socket until this one is done
+        if (ec == boost::asio::error::operation_aborted || !self->forwarder_) return;
         self->host_.log().info(self->error_tag(), "client {} disconnected; upstream request cancelled", self->client_addr_);
         self->forwarder_->abort();
         self->forwarder_.reset();

@@ -126,6 +126,7 @@ private:
     bool request_keep_alive_ = true;
     bool watching_ = false;
     bool next_after_watch_ = false;
+    char watch_byte_ = 0; // the watch's read lands here, then joins buffer_
     bool closed_ = false;
 };
 

@@ -1,6 +1,9 @@
 // Idle bookkeeping for the keep-alive pool. Idle lists are used LIFO (the most recently
 // used connection is the least likely to have been dropped by the server) and expire
-// FIFO under one timer, armed only while something is idle.
+// FIFO under one timer, armed only while something is idle. Liveness is watched the way
+// nginx does it: a read pending on every idle connection, so a server's close is seen
+// when it happens and a request never meets a dead pooled connection it has to discover
+// (which cost a refused-provider failover ~50 us, measured in bench/ANALYSIS.md).
 #include "worker/connection_pool.hpp"
 
 #include <boost/asio/error.hpp>
@@ -70,11 +73,40 @@ std::unique_ptr<upstream_stream> connection_pool::take_idle(const std::string& k
     while (!list.empty() && !found) {
         auto stream = std::move(list.back().stream);
         list.pop_back();
-        if (stream->idle_healthy()) found = std::move(stream);
-        else stream->close();
+        // The watch completes with operation_aborted. If it completed already (the close
+        // happened in this same turn of the event loop), the request's own write or read
+        // fails and upstream_attempt retries once on a fresh connection.
+        boost::system::error_code ignored;
+        stream->tcp().socket().cancel(ignored);
+        if (stream->is_open()) found = std::move(stream);
     }
     if (list.empty()) idle_.erase(it);
     return found;
+}
+
+void connection_pool::watch(const idle_entry& entry) {
+    auto on_event = [weak = weak_from_this(), id = entry.id](error_code ec, std::size_t = 0) {
+        if (ec == net::error::operation_aborted) return;
+        if (auto pool = weak.lock()) pool->drop_idle(id);
+    };
+    auto& socket = entry.stream->tcp().socket();
+    // A plain connection is read from directly: Asio tries the read at once (one recv, the
+    // probe a take used to make) and then waits with no further syscall. Under TLS the
+    // bytes belong to OpenSSL, so only readability is awaited (an epoll_ctl per release).
+    if (entry.stream->tls()) socket.async_wait(net::socket_base::wait_read, std::move(on_event));
+    else socket.async_read_some(net::buffer(&sink_, 1), std::move(on_event));
+}
+
+void connection_pool::drop_idle(std::uint64_t id) {
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        auto& list = it->second;
+        const auto e = std::find_if(list.begin(), list.end(), [id](const idle_entry& x) { return x.id == id; });
+        if (e == list.end()) continue;
+        e->stream->close();
+        list.erase(e);
+        if (list.empty()) idle_.erase(it);
+        return;
+    }
 }
 
 acquire_handle connection_pool::deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler) {
@@ -100,8 +132,6 @@ acquire_handle connection_pool::deliver_idle(std::unique_ptr<upstream_stream> st
 
 void connection_pool::release(std::unique_ptr<upstream_stream> stream) {
     if (!stream) return;
-    // No idle_healthy() probe here (a syscall per request): a server that closes a
-    // connection right after a keep-alive answer is caught when the connection is taken.
     if (shut_down_ || options_.max_idle_per_key == 0 || stream->pool_key().empty() || !stream->is_open()) {
         stream->close();
         return;
@@ -109,7 +139,8 @@ void connection_pool::release(std::unique_ptr<upstream_stream> stream) {
     // A deadline the last user left on the stream must not fire while it sits idle.
     stream->tcp().expires_never();
     auto& list = idle_[stream->pool_key()];
-    list.push_back({std::move(stream), std::chrono::steady_clock::now()});
+    list.push_back({std::move(stream), std::chrono::steady_clock::now(), next_id_++});
+    watch(list.back());
     if (list.size() > options_.max_idle_per_key) {
         list.front().stream->close();
         list.erase(list.begin());
@@ -135,9 +166,8 @@ void connection_pool::on_timer(error_code ec) {
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.idle_timeout);
     for (auto it = idle_.begin(); it != idle_.end();) {
         auto& list = it->second;
-        // Expired ones, and on the way any the server has closed meanwhile.
         std::erase_if(list, [&](idle_entry& e) {
-            const bool drop = e.since <= cutoff || !e.stream->idle_healthy();
+            const bool drop = e.since <= cutoff;
             if (drop) e.stream->close();
             return drop;
         });

@@ -1,6 +1,8 @@
 // A worker's keep-alive cache of upstream connections, keyed by origin and proxy: hands
 // out a live idle connection when there is one, otherwise starts an upstream_connector.
 // Active connections are not counted or capped; only idle ones are bounded and expire.
+// Each idle connection is watched, so one the server closes (or sends anything on) leaves
+// the pool when that happens, not when the next request would have used it.
 #pragma once
 
 #include "worker/proxy_settings.hpp"
@@ -14,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -87,9 +90,8 @@ public:
 
     // Takes back a stream whose last response ended cleanly and may be kept alive. The
     // stream is closed instead when it is closed already, the key's idle list is full, or
-    // the pool is shut down. Health is checked when a stream is taken (acquire never
-    // hands out one that has received bytes or EOF). Any stream from acquire() may be
-    // passed; null is ignored.
+    // the pool is shut down. From then on a watch on it closes and drops it as soon as EOF,
+    // an error or any byte arrives. Any stream from acquire() may be passed; null is ignored.
     void release(std::unique_ptr<upstream_stream> stream);
 
     // Closes every idle connection and stops the idle timer, so the pool keeps no work
@@ -105,6 +107,7 @@ private:
     struct idle_entry {
         std::unique_ptr<upstream_stream> stream;
         std::chrono::steady_clock::time_point since;
+        std::uint64_t id; // names the entry to its watch, which may complete after a take
     };
 
     connection_pool(boost::asio::any_io_executor ex, tls_context_factory make_tls, proxy_settings proxies,
@@ -113,6 +116,8 @@ private:
 
     std::string key_for(const upstream_target& target, const std::optional<proxy_endpoint>& proxy) const;
     std::unique_ptr<upstream_stream> take_idle(const std::string& key);
+    void watch(const idle_entry& entry);
+    void drop_idle(std::uint64_t id);
     acquire_handle deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler);
     void arm_timer();
     void on_timer(boost::system::error_code ec);
@@ -126,6 +131,8 @@ private:
     std::unordered_map<std::string, std::vector<idle_entry>> idle_; // oldest first per key
     boost::asio::steady_timer timer_;
     bool timer_armed_ = false;
+    std::uint64_t next_id_ = 0;
+    char sink_ = 0; // where a plain connection's watch reads the byte nothing should send
     bool shut_down_ = false;
 };
 

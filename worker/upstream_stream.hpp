@@ -57,11 +57,6 @@ public:
     const std::string& pool_key() const noexcept { return pool_key_; }
     void set_pool_key(std::string key) { pool_key_ = std::move(key); }
 
-    // True when nothing has arrived on an idle connection: no EOF, no error, no bytes
-    // (a response is over, so any byte is unexpected) and no TLS data buffered inside
-    // OpenSSL. Never blocks.
-    bool idle_healthy() noexcept;
-
     // AsyncReadStream / AsyncWriteStream: dispatch to whichever layer is active.
     template <class MutableBufferSequence, class ReadToken>
     auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {

@@ -273,6 +273,25 @@ TEST(WorkerRewrite, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
 }
 
+// The next request arrives while the first is still with the upstream: the disconnect
+// watch on the client reads its first byte, which must stay part of that request.
+TEST(WorkerRewrite, RequestSentDuringTheLastOnesWaitIsAnsweredAfterIt) {
+    fake_upstream_process fu(fakes({{"a", "echo;delay=300"}}));
+    worker_process w({.providers = {{"a", fu.base_url("a")}}});
+    auto c = w.connect();
+    ASSERT_TRUE(c.send("POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(c.send("POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+    const auto first = c.read_response();
+    const auto second = c.read_response();
+    ASSERT_TRUE(first.complete()) << first.error;
+    ASSERT_TRUE(second.complete()) << second.error;
+    EXPECT_EQ(parse_json(first.body).at("target").as_string(), "/first");
+    EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
+    EXPECT_EQ(parse_json(second.body).at("method").as_string(), "POST");
+    EXPECT_EQ(fu.requests().size(), 2u);
+}
+
 // The request of `parts` sent piece by piece, each after a pause, as a slow or segmenting
 // client does: what is buffered is parsed at once and the rest read when it comes.
 TEST(WorkerRewrite, RequestArrivingInPiecesIsForwardedWhole) {

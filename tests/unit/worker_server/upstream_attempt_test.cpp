@@ -161,4 +161,20 @@ TEST_F(UpstreamAttempt, FailoverAnswerThatClosesIsNotPooled) {
     EXPECT_EQ(pool_->idle_count(target_), 0u);
 }
 
+TEST_F(UpstreamAttempt, PooledConnectionClosedJustBeforeItsTakeIsRetriedOnAFreshOne) {
+    auto first = start_attempt();
+    provider_sends("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    ASSERT_TRUE(run_until(ioc_, [&] { return outcome_.has_value() && pool_->idle_count(target_) == 1; }));
+    outcome_.reset();
+    // The provider drops the idle connection and the next request takes it in the same turn
+    // of the event loop, before the pool's watch could see the FIN.
+    provider_.close();
+    upstream_.async_accept(provider_, [](boost::system::error_code) {});
+    auto second = start_attempt();
+    provider_sends("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    ASSERT_TRUE(run_until(ioc_, [&] { return outcome_.has_value(); }));
+    EXPECT_EQ(outcome_->what, attempt_outcome::kind::completed);
+    EXPECT_EQ(pool_->idle_count(target_), 1u);
+}
+
 } // namespace

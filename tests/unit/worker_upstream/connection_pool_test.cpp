@@ -132,20 +132,15 @@ TEST_F(ConnectionPool, FreshModeIgnoresIdleConnections) {
     EXPECT_EQ(pool->idle_count(), 1u);
 }
 
-TEST_F(ConnectionPool, ConnectionClosedByServerWhileIdleIsNotReused) {
+TEST_F(ConnectionPool, ConnectionClosedByServerWhileIdleLeavesThePoolWhenItCloses) {
     http_server server(ioc_);
     auto pool = make_pool();
     const auto t = target("http://127.0.0.1:" + server.port_string());
-    auto s = used(*pool, t);
-    const int fd = s->tcp().socket().native_handle();
-    pool->release(std::move(s));
+    pool->release(used(*pool, t));
     ASSERT_EQ(pool->idle_count(), 1u);
     server.close_connections();
-    // Wait until the FIN has reached the pooled socket (it is still open in the pool).
-    ASSERT_TRUE(run_until(ioc_, [&] {
-        char c;
-        return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-    }));
+    // No request comes: the pool's own watch sees the close.
+    EXPECT_TRUE(run_until(ioc_, [&] { return pool->idle_count() == 0; }));
 
     auto again = acquire(*pool, t);
     ASSERT_TRUE(again);
@@ -154,19 +149,59 @@ TEST_F(ConnectionPool, ConnectionClosedByServerWhileIdleIsNotReused) {
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
 }
 
-TEST_F(ConnectionPool, ConnectionClosedByServerBeforeItsReleaseIsNeverHandedOut) {
+TEST_F(ConnectionPool, ConnectionClosedByServerBeforeItsReleaseLeavesThePoolAtOnce) {
     http_server server(ioc_);
     auto pool = make_pool();
     const auto t = target("http://127.0.0.1:" + server.port_string());
     auto s = used(*pool, t);
+    const int fd = s->tcp().socket().native_handle();
     server.close_connections();
-    ASSERT_TRUE(run_until(ioc_, [&] { return !s->idle_healthy(); }));
+    ASSERT_TRUE(run_until(ioc_, [&] {
+        char c;
+        return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    }));
     pool->release(std::move(s));
+    // The watch's first read already met the EOF; its completion only waits for its turn.
+    ioc_.poll();
+    EXPECT_EQ(pool->idle_count(), 0u);
     auto again = acquire(*pool, t);
     ASSERT_TRUE(again);
     EXPECT_FALSE(again->reused());
-    EXPECT_EQ(pool->idle_count(), 0u);
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
+}
+
+TEST_F(ConnectionPool, BytesArrivingOnAnIdleConnectionDropIt) {
+    tcp::acceptor acceptor(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    beast::tcp_stream client(ioc_);
+    client.connect(acceptor.local_endpoint());
+    tcp::socket peer = acceptor.accept();
+    auto s = std::make_unique<upstream_stream>(std::move(client));
+    s->set_pool_key("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()));
+    auto pool = make_pool();
+    pool->release(std::move(s));
+    ioc_.poll();
+    ASSERT_EQ(pool->idle_count(), 1u);
+    // What a server sends before closing an idle keep-alive connection; never a response to reuse.
+    net::write(peer, net::buffer(std::string("HTTP/1.1 408 Request Timeout\r\n\r\n")));
+    EXPECT_TRUE(run_until(ioc_, [&] { return pool->idle_count() == 0; }));
+    char c;
+    boost::system::error_code ec;
+    peer.read_some(net::buffer(&c, 1), ec);
+    EXPECT_EQ(ec, net::error::eof);
+}
+
+TEST_F(ConnectionPool, TakenConnectionIsNoLongerWatched) {
+    http_server server(ioc_);
+    auto pool = make_pool();
+    const auto t = target("http://127.0.0.1:" + server.port_string());
+    pool->release(used(*pool, t));
+    auto s = pool->try_take(t);
+    ASSERT_TRUE(s);
+    ioc_.poll();
+    // The cancelled watch took no byte of the next response.
+    EXPECT_EQ(exchange(ioc_, *s, "/", t.host_header), "response 2");
+    EXPECT_EQ(exchange(ioc_, *s, "/", t.host_header), "response 3");
+    EXPECT_EQ(pool->idle_count(), 0u);
 }
 
 TEST_F(ConnectionPool, IdleConnectionExpiresAndIsClosed) {
@@ -324,6 +359,20 @@ TEST_F(ConnectionPool, TlsConnectionIsReused) {
     EXPECT_TRUE(again->tls());
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
     EXPECT_EQ(server.record().handshakes, 1);
+}
+
+TEST_F(ConnectionPool, TlsConnectionClosedByServerWhileIdleLeavesThePool) {
+    temp_dir dir;
+    const auto pki = make_test_pki(dir.path());
+    http_server server(ioc_, server_tls_context(pki.server_cert, pki.server_key));
+    auto ctx = trusting_client_context(pki.ca_cert);
+    auto pool = connection_pool::create(ioc_.get_executor(), [ctx] { return ctx; }, {}, {});
+    const auto t = target("https://localhost:" + server.port_string());
+    pool->release(used(*pool, t));
+    ioc_.poll();
+    ASSERT_EQ(pool->idle_count(), 1u);
+    server.close_connections();
+    EXPECT_TRUE(run_until(ioc_, [&] { return pool->idle_count() == 0; }));
 }
 
 TEST_F(ConnectionPool, TlsContextIsMadeAtTheFirstHttpsAcquireOnly) {

@@ -25,28 +25,6 @@ TEST(UpstreamStream, BeastHttpRunsOnAPlainStream) {
     EXPECT_EQ(server.record().accepted, 1);
 }
 
-TEST(UpstreamStream, IdleConnectionIsHealthyUntilTheServerCloses) {
-    net::io_context ioc;
-    http_server server(ioc);
-    auto s = connect_plain(ioc, server);
-    ASSERT_EQ(exchange(ioc, *s, "/", "x"), "response 1");
-    EXPECT_TRUE(s->idle_healthy());
-    server.close_connections();
-    EXPECT_TRUE(run_until(ioc, [&] { return !s->idle_healthy(); }));
-}
-
-TEST(UpstreamStream, StrayBytesMakeAnIdleConnectionUnhealthy) {
-    net::io_context ioc;
-    tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    beast::tcp_stream client(ioc);
-    client.connect(acceptor.local_endpoint());
-    tcp::socket peer = acceptor.accept();
-    upstream_stream s(std::move(client));
-    EXPECT_TRUE(s.idle_healthy());
-    net::write(peer, net::buffer(std::string("HTTP/1.1 408 Request Timeout\r\n\r\n")));
-    EXPECT_TRUE(run_until(ioc, [&] { return !s.idle_healthy(); }));
-}
-
 TEST(UpstreamStream, CloseAbortsAPendingReadAndIsIdempotent) {
     net::io_context ioc;
     http_server server(ioc);
@@ -64,7 +42,6 @@ TEST(UpstreamStream, CloseAbortsAPendingReadAndIsIdempotent) {
     ASSERT_TRUE(run_until(ioc, [&] { return done; }));
     EXPECT_EQ(result, net::error::operation_aborted);
     EXPECT_FALSE(s->is_open());
-    EXPECT_FALSE(s->idle_healthy());
     s->close();
     EXPECT_TRUE(run_until(ioc, [&] { return server.record().peer_closed == 1; }));
 }
