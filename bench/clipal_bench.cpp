@@ -23,12 +23,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -271,26 +273,47 @@ private:
     std::string body_;
 };
 
-// latency: `count` sequential small POSTs on one keep-alive connection after a warm-up.
-int run_latency(const target& t, const std::string& path, int count)
+// latency: `count` sequential small POSTs to each target (a keep-alive connection each,
+// after a warm-up), in turns of `batch` requests, so every target is measured across the
+// same stretch of time. This VM has slow and fast spells lasting seconds; one target
+// measured after another compared a proxy in one spell with the other in the next.
+// One line per target, in the order given: p50 p99 failures.
+int run_latency(const std::vector<std::pair<target, std::string>>& targets, int count, int batch)
 {
-    blocking_client c(t);
-    auto wire = post_request(path, small_body);
-    for (int i = 0; i < 50; ++i) {
-        c.request(wire);
+    struct measured {
+        measured(const target& t, std::string w) : client(t), wire(std::move(w)) {}
+        blocking_client client;
+        std::string wire;
+        std::vector<double> us;
+        int failures = 0;
+    };
+    std::vector<std::unique_ptr<measured>> all;
+    for (const auto& [t, path] : targets) {
+        all.push_back(std::make_unique<measured>(t, post_request(path, small_body)));
     }
-    std::vector<double> us;
-    int failures = 0;
-    for (int i = 0; i < count; ++i) {
-        auto t0 = steady::now();
-        int st = c.request(wire);
-        auto t1 = steady::now();
-        if (st != 200) {
-            ++failures;
+    for (auto& x : all) {
+        for (int i = 0; i < 50; ++i) {
+            x->client.request(x->wire);
         }
-        us.push_back(micros_since(t0, t1));
     }
-    std::printf("%.1f %.1f %d\n", percentile(us, 0.5), percentile(us, 0.99), failures);
+    for (int done = 0; done < count; done += batch) {
+        for (auto& x : all) {
+            for (int i = 0; i < batch && done + i < count; ++i) {
+                auto t0 = steady::now();
+                int st = x->client.request(x->wire);
+                auto t1 = steady::now();
+                if (st != 200) {
+                    ++x->failures;
+                }
+                x->us.push_back(micros_since(t0, t1));
+            }
+        }
+    }
+    int failures = 0;
+    for (auto& x : all) {
+        std::printf("%.1f %.1f %d\n", percentile(x->us, 0.5), percentile(x->us, 0.99), x->failures);
+        failures += x->failures;
+    }
     return failures == 0 ? 0 : 2;
 }
 
@@ -921,7 +944,7 @@ int usage()
     std::fprintf(stderr,
                  "usage: clipal_bench free-port\n"
                  "       clipal_bench tree-rss PID...\n"
-                 "       clipal_bench latency PORT PATH COUNT\n"
+                 "       clipal_bench latency COUNT BATCH PORT PATH [PORT PATH]...\n"
                  "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
                  "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
                  "       clipal_bench hold PORT PATH STREAMS\n"
@@ -946,14 +969,18 @@ int main(int argc, char** argv)
     if (a[0] == "tree-rss" && a.size() >= 2) {
         return run_tree_rss(std::vector<std::string>(a.begin() + 1, a.end()));
     }
+    if (a[0] == "latency" && a.size() >= 5 && a.size() % 2 == 1) {
+        std::vector<std::pair<target, std::string>> targets;
+        for (std::size_t i = 3; i + 1 < a.size(); i += 2) {
+            targets.emplace_back(target{"127.0.0.1", std::atoi(a[i].c_str())}, a[i + 1]);
+        }
+        return run_latency(targets, std::atoi(a[1].c_str()), std::max(1, std::atoi(a[2].c_str())));
+    }
     if (a.size() < 3) {
         return usage();
     }
     target t{"127.0.0.1", std::atoi(a[1].c_str())};
     const auto& path = a[2];
-    if (a[0] == "latency" && a.size() == 4) {
-        return run_latency(t, path, std::atoi(a[3].c_str()));
-    }
     if (a[0] == "sse" && a.size() == 6) {
         return run_sse(t, path, std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), std::atoi(a[5].c_str()));
     }
