@@ -316,4 +316,11 @@ void channel::shut() {
     queued_bytes_ = 0;
 }
 
+void run_until_closed(boost::asio::io_context& ioc, const channel& ch, std::chrono::milliseconds limit) {
+    ioc.restart();
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (ch.is_open() && ioc.run_one_until(until) > 0) {
+    }
+}
+
 } // namespace clipal::ipc

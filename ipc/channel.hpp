@@ -7,6 +7,7 @@
 #include "ipc/unique_fd.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
@@ -138,5 +139,10 @@ private:
     std::uint64_t dropped_ = 0;
     std::uint64_t unrecognised_received_ = 0;
 };
+
+// For a process about to exit after close_when_flushed: runs `ioc` (restarting it if it
+// was stopped) until `ch` has closed or `limit` has passed, so the queued messages, the
+// last log lines among them, reach the peer instead of dying with the process.
+void run_until_closed(boost::asio::io_context& ioc, const channel& ch, std::chrono::milliseconds limit);
 
 } // namespace clipal::ipc

@@ -22,6 +22,8 @@ namespace {
 
 // SPEC §1: in-flight streams get this long to finish on SIGTERM; LLM streams are long.
 constexpr auto drain_deadline = std::chrono::seconds(120);
+// How long an ending worker keeps writing what its channel still holds (its last log lines).
+constexpr auto final_flush = std::chrono::milliseconds(500);
 // Free heap kept rather than returned to the kernel (see run_worker).
 constexpr int heap_trim_threshold = 4 * 1024 * 1024;
 
@@ -63,7 +65,7 @@ int run_supervised(const worker_options& opts) {
     int code = exit_ok;
     link.start([&](int c) {
         code = c;
-        ch->close_when_flushed(std::chrono::milliseconds(500));
+        ch->close_when_flushed(final_flush);
         ioc.stop();
     });
     boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
@@ -71,6 +73,7 @@ int run_supervised(const worker_options& opts) {
         if (!ec) link.drain(std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline));
     });
     ioc.run();
+    ipc::run_until_closed(ioc, *ch, final_flush);
     return code;
 }
 

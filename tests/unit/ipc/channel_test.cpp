@@ -489,6 +489,24 @@ TEST(Channel, AnyOtherMessageTakesWaitingLogRecordsAlongAtOnceInOrder) {
     EXPECT_TRUE(ch->is_open());
 }
 
+// A worker's exit: close_when_flushed, then its event loop is stopped at once. The record
+// queued last must still be written, which run_until_closed lets happen.
+TEST(Channel, RunUntilClosedWritesWhatAStoppedLoopLeftQueued) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = with_delay(ioc, p, 10s);
+    ch->start([](message&&, unique_fd) {}, [](const boost::system::error_code&, const std::string&) {});
+    const log_record rec{clipal::log_level::warn, 1, "gemini", "drain deadline reached"};
+    ASSERT_EQ(ch->send(rec), send_result::queued);
+    ch->close_when_flushed(5s);
+    ioc.stop();
+    ioc.run();
+    EXPECT_TRUE(ch->is_open());
+    run_until_closed(ioc, *ch, 5s);
+    EXPECT_FALSE(ch->is_open());
+    EXPECT_EQ(take_waiting(p.worker_end.get()), message(rec));
+}
+
 TEST(Channel, CloseWhenFlushedDoesNotWaitForTheLogDelay) {
     boost::asio::io_context ioc;
     auto p = make_pair();
