@@ -132,7 +132,7 @@ std::string_view to_string(failure_reason r) {
     return "unknown";
 }
 
-bool needs_body(int status) { return status == 429; }
+bool needs_body(int status) { return status == 429 || status == 503; }
 
 verdict classify(const upstream_answer& a, clock::time_point now) {
     switch (a.status) {

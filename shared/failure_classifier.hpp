@@ -56,7 +56,9 @@ struct upstream_answer {
 // Largest body prefix the forwarder should read before classifying (when needs_body).
 inline constexpr std::size_t classify_body_limit = 64 * 1024;
 
-// True only for 429, whose body decides between deactivating and cooling down. For other
+// True for 429, whose body decides between deactivating and cooling down, and for 503,
+// whose body may say `overloaded_error` (a gateway in front of Anthropic): an exhausted
+// answer is 429 when every provider is rate limited or overloaded (SPEC §4). For other
 // statuses the forwarder classifies on the head alone and keeps the body unread.
 bool needs_body(int status);
 

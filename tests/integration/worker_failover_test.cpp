@@ -114,6 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
         failover_row{"status500", "status:500;retry-after=30", "server error", effect::cooling, 30},
         failover_row{"status502", "status:502;retry-after=30", "server error", effect::cooling, 30},
         failover_row{"status503", "status:503;retry-after=30", "server error", effect::cooling, 30},
+        failover_row{"status503OverloadedBody", "status:503;body=anthropic-overloaded;retry-after=30", "overloaded",
+                     effect::cooling, 30},
         failover_row{"status504", "status:504;retry-after=30", "server error", effect::cooling, 30},
         failover_row{"status529", "status:529;retry-after=30", "overloaded", effect::cooling, 30},
         failover_row{"status503CooldownCappedAtOneHour", "status:503;retry-after=7200", "server error",

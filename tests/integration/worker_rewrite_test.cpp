@@ -259,18 +259,26 @@ TEST(WorkerRewrite, ExpectContinueIsAnsweredByTheWorkerNotForwarded) {
     EXPECT_EQ(q.body, "{}");
 }
 
+const std::string first_request = "POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+const std::string second_request = "POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+
+// Reads two echoed answers from `c`: first_request's, then second_request's, both whole.
+void expect_first_then_second(http_probe& c) {
+    for (const std::string target : {"/first", "/second"}) {
+        const auto r = c.read_response();
+        ASSERT_TRUE(r.complete()) << r.error;
+        const auto echo = parse_json(r.body);
+        EXPECT_EQ(echo.at("target").as_string(), target);
+        EXPECT_EQ(echo.at("method").as_string(), "POST");
+    }
+}
+
 TEST(WorkerRewrite, PipelinedRequestsAreAnsweredInOrder) {
     fake_upstream_process fu(fakes({{"a", "echo"}}));
     worker_process w({.providers = {{"a", fu.base_url("a")}}});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
-                       "POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
-    const auto first = c.read_response();
-    const auto second = c.read_response();
-    ASSERT_TRUE(first.complete()) << first.error;
-    ASSERT_TRUE(second.complete()) << second.error;
-    EXPECT_EQ(parse_json(first.body).at("target").as_string(), "/first");
-    EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
+    ASSERT_TRUE(c.send(first_request + second_request));
+    expect_first_then_second(c);
 }
 
 // The next request arrives while the first is still with the upstream: the disconnect
@@ -279,16 +287,10 @@ TEST(WorkerRewrite, RequestSentDuringTheLastOnesWaitIsAnsweredAfterIt) {
     fake_upstream_process fu(fakes({{"a", "echo;delay=300"}}));
     worker_process w({.providers = {{"a", fu.base_url("a")}}});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+    ASSERT_TRUE(c.send(first_request));
     std::this_thread::sleep_for(100ms);
-    ASSERT_TRUE(c.send("POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
-    const auto first = c.read_response();
-    const auto second = c.read_response();
-    ASSERT_TRUE(first.complete()) << first.error;
-    ASSERT_TRUE(second.complete()) << second.error;
-    EXPECT_EQ(parse_json(first.body).at("target").as_string(), "/first");
-    EXPECT_EQ(parse_json(second.body).at("target").as_string(), "/second");
-    EXPECT_EQ(parse_json(second.body).at("method").as_string(), "POST");
+    ASSERT_TRUE(c.send(second_request));
+    expect_first_then_second(c);
     EXPECT_EQ(fu.requests().size(), 2u);
 }
 

@@ -133,9 +133,10 @@ TEST(FailureClassifier, EverythingElsePassesThrough) {
     }
 }
 
-TEST(FailureClassifier, OnlyStatus429NeedsTheBody) {
+TEST(FailureClassifier, OnlyStatus429And503NeedTheBody) {
     EXPECT_TRUE(clipal::needs_body(429));
-    for (int status : {200, 401, 402, 403, 408, 500, 503, 529}) EXPECT_FALSE(clipal::needs_body(status)) << status;
+    EXPECT_TRUE(clipal::needs_body(503));
+    for (int status : {200, 401, 402, 403, 408, 500, 529}) EXPECT_FALSE(clipal::needs_body(status)) << status;
 }
 
 TEST(FailureClassifier, RateLimit429AuthLikeCodesAndTypesDeactivate) {

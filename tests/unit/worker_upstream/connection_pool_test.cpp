@@ -345,33 +345,41 @@ TEST_F(ConnectionPool, ProxiedAndDirectConnectionsHaveSeparateKeys) {
     EXPECT_EQ(proxy.record().accepted, 1);
 }
 
-TEST_F(ConnectionPool, TlsConnectionIsReused) {
+// An https server with a test CA, and a pool that trusts it.
+struct tls_setup {
+    explicit tls_setup(net::io_context& ioc)
+        : pki(make_test_pki(dir.path())),
+          server(ioc, server_tls_context(pki.server_cert, pki.server_key)),
+          pool(connection_pool::create(ioc.get_executor(), [ctx = trusting_client_context(pki.ca_cert)] { return ctx; },
+                                       {}, {})),
+          t(target("https://localhost:" + server.port_string())) {}
     temp_dir dir;
-    const auto pki = make_test_pki(dir.path());
-    http_server server(ioc_, server_tls_context(pki.server_cert, pki.server_key));
-    auto ctx = trusting_client_context(pki.ca_cert);
-    auto pool = connection_pool::create(ioc_.get_executor(), [ctx] { return ctx; }, {}, {});
-    const auto t = target("https://localhost:" + server.port_string());
+    test_pki pki;
+    http_server server;
+    std::shared_ptr<connection_pool> pool;
+    upstream_target t;
+};
+
+TEST_F(ConnectionPool, TlsConnectionIsReused) {
+    tls_setup tls(ioc_);
+    auto& pool = tls.pool;
+    const auto& t = tls.t;
     pool->release(used(*pool, t));
     auto again = acquire(*pool, t);
     ASSERT_TRUE(again);
     EXPECT_TRUE(again->reused());
     EXPECT_TRUE(again->tls());
     EXPECT_EQ(exchange(ioc_, *again, "/", t.host_header), "response 2");
-    EXPECT_EQ(server.record().handshakes, 1);
+    EXPECT_EQ(tls.server.record().handshakes, 1);
 }
 
 TEST_F(ConnectionPool, TlsConnectionClosedByServerWhileIdleLeavesThePool) {
-    temp_dir dir;
-    const auto pki = make_test_pki(dir.path());
-    http_server server(ioc_, server_tls_context(pki.server_cert, pki.server_key));
-    auto ctx = trusting_client_context(pki.ca_cert);
-    auto pool = connection_pool::create(ioc_.get_executor(), [ctx] { return ctx; }, {}, {});
-    const auto t = target("https://localhost:" + server.port_string());
-    pool->release(used(*pool, t));
+    tls_setup tls(ioc_);
+    auto& pool = tls.pool;
+    pool->release(used(*pool, tls.t));
     ioc_.poll();
     ASSERT_EQ(pool->idle_count(), 1u);
-    server.close_connections();
+    tls.server.close_connections();
     EXPECT_TRUE(run_until(ioc_, [&] { return pool->idle_count() == 0; }));
 }
 
