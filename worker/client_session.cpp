@@ -4,6 +4,7 @@
 #include "shared/route.hpp"
 #include "worker/forwarder.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -11,8 +12,6 @@
 #include <boost/beast/http/write.hpp>
 
 #include <boost/beast/core/string.hpp>
-
-#include <boost/asio/buffer.hpp>
 
 #include <cstring>
 

@@ -3,7 +3,7 @@
 // FIFO under one timer, armed only while something is idle. Liveness is watched the way
 // nginx does it: a read pending on every idle connection, so a server's close is seen
 // when it happens and a request never meets a dead pooled connection it has to discover
-// (which cost a refused-provider failover ~50 us, measured in bench/ANALYSIS.md).
+// (which made a refused-provider failover ~50-90 us slower, bench/ANALYSIS.md).
 #include "worker/connection_pool.hpp"
 
 #include <boost/asio/error.hpp>
