@@ -75,7 +75,7 @@ public:
                         "all_proxy", "ALL_PROXY"};
         so.env = options_.env;
         process_ = std::make_unique<child_process>(clipal_binary(), so);
-        // Not a std::regex: instantiating one costs every test file that includes this ~5 s of compiling.
+        // Not a std::regex: instantiating one costs every test file that includes this ~4 s of compiling.
         const std::string listening = "listening 127.0.0.1:";
         const auto found = process_->wait_for_output(listening, 10s);
         if (!found || found->rfind(listening, 0) != 0)

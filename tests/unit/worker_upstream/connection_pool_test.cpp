@@ -184,7 +184,7 @@ TEST_F(ConnectionPool, BytesArrivingOnAnIdleConnectionDropIt) {
     // What a server sends before closing an idle keep-alive connection; never a response to reuse.
     net::write(peer, net::buffer(std::string("HTTP/1.1 408 Request Timeout\r\n\r\n")));
     EXPECT_TRUE(run_until(ioc_, [&] { return pool->idle_count() == 0; }));
-    // And the connection is closed, not just forgotten.
+    // The server sees the connection closed.
     char c;
     bool eof = false;
     peer.async_read_some(net::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) { eof = ec == net::error::eof; });
