@@ -9,17 +9,16 @@
 #include "support/child_process.hpp"
 #include "support/fake_upstream_process.hpp"
 #include "support/http_probe.hpp"
+#include "support/proc_stat.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,23 +50,10 @@ struct failover_case {
 std::ostream& operator<<(std::ostream& os, const failover_case& c) { return os << c.name; }
 
 // Every process below `root` (the CLIs start helpers of their own), deepest last.
-std::vector<pid_t> descendants(pid_t root) {
-    std::vector<pid_t> found{root};
-    for (std::size_t i = 0; i < found.size(); ++i) {
-        for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-            const auto name = entry.path().filename().string();
-            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            std::ifstream in(entry.path() / "stat");
-            std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            const auto close = stat.rfind(')');
-            if (close == std::string::npos) continue;
-            std::istringstream rest(stat.substr(close + 2));
-            char state = 0;
-            pid_t ppid = 0;
-            rest >> state >> ppid;
-            if (ppid == found[i]) found.push_back(static_cast<pid_t>(std::stol(name)));
-        }
-    }
+std::vector<int> descendants(int root) {
+    std::vector<int> found{root};
+    for (std::size_t i = 0; i < found.size(); ++i)
+        for (const int child : clipal::test::children_of(found[i])) found.push_back(child);
     return found;
 }
 

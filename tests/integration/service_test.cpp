@@ -6,12 +6,12 @@
 #include "support/binaries.hpp"
 #include "support/child_process.hpp"
 #include "support/http_probe.hpp"
+#include "support/proc_stat.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -104,25 +104,8 @@ private:
     std::vector<std::string> messages_;
 };
 
-// The PIDs whose parent is `parent`, from /proc/<pid>/stat.
-std::vector<int> children_of(int parent) {
-    std::vector<int> pids;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-        const auto name = e.path().filename().string();
-        if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-        const auto stat = read_file(e.path() / "stat");
-        const auto close = stat.rfind(')');
-        if (close == std::string::npos) continue;
-        std::istringstream rest(stat.substr(close + 2));
-        char state = 0;
-        int ppid = 0;
-        if (rest >> state >> ppid && ppid == parent) pids.push_back(std::stoi(name));
-    }
-    return pids;
-}
-
 std::vector<std::string> environment_of(int pid) {
-    const auto raw = read_file("/proc/" + std::to_string(pid) + "/environ");
+    const auto raw = clipal::test::read_proc_file("/proc/" + std::to_string(pid) + "/environ").value_or("");
     std::vector<std::string> entries;
     for (std::size_t at = 0; at < raw.size();) {
         const auto end = raw.find('\0', at);
@@ -197,7 +180,7 @@ TEST_F(SupervisorNotify, WorkersNeverSeeNotifySocket) {
     ASSERT_TRUE(has_variable(own, "NOTIFY_SOCKET"));
     ASSERT_TRUE(has_variable(own, "WATCHDOG_USEC"));
     // ...its worker was not.
-    const auto workers = children_of(clipal_->pid());
+    const auto workers = clipal::test::children_of(clipal_->pid());
     ASSERT_EQ(workers.size(), 1u) << clipal_->stdout_text();
     const auto env = environment_of(workers.front());
     ASSERT_FALSE(env.empty()) << "cannot read /proc/" << workers.front() << "/environ";

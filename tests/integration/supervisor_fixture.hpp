@@ -5,6 +5,7 @@
 
 #include "support/binaries.hpp"
 #include "support/child_process.hpp"
+#include "support/proc_stat.hpp"
 #include "support/http_probe.hpp"
 #include "support/temp_dir.hpp"
 
@@ -140,14 +141,7 @@ public:
         return std::nullopt;
     }
 
-    static bool process_gone(int pid) {
-        // A zombie still answers kill(0); /proc/<pid>/stat says 'Z' for it.
-        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-        if (!in) return true;
-        std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const auto close = all.rfind(')');
-        return close != std::string::npos && close + 2 < all.size() && all[close + 2] == 'Z';
-    }
+    static bool process_gone(int pid) { return clipal::test::process_gone(pid); }
 
 private:
     temp_dir dir_;

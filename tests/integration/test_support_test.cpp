@@ -1,6 +1,7 @@
-// Tests of the test tools themselves: the PKI, child_process and http_probe.
+// Tests of the test tools themselves: the PKI, child_process, http_probe and /proc reading.
 #include "support/child_process.hpp"
 #include "support/http_probe.hpp"
+#include "support/proc_stat.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_ca.hpp"
 
@@ -14,11 +15,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -185,6 +189,54 @@ TEST(ChildProcess, SanitizerReportIsDetected) {
 
 TEST(ChildProcess, MissingProgramThrows) {
     EXPECT_THROW(child_process("/nonexistent/program"), std::runtime_error);
+}
+
+// A child that waits to be killed; the tests below reap it themselves.
+pid_t fork_sleeper() {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    return pid;
+}
+
+TEST(ProcStat, ChildIsSeenWithItsParentUntilItIsKilledAndReaped) {
+    const pid_t pid = fork_sleeper();
+    ASSERT_GT(pid, 0);
+    const auto st = clipal::test::read_proc_stat(pid);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->ppid, ::getpid());
+    EXPECT_FALSE(clipal::test::process_gone(pid));
+    const auto children = clipal::test::children_of(::getpid());
+    EXPECT_NE(std::find(children.begin(), children.end(), pid), children.end());
+
+    ::kill(pid, SIGKILL);
+    // Killed and not reaped: a zombie, which still answers kill(0), counts as gone.
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!clipal::test::process_gone(pid) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(clipal::test::process_gone(pid));
+    EXPECT_EQ(::kill(pid, 0), 0);
+
+    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    EXPECT_TRUE(clipal::test::process_gone(pid));
+    EXPECT_FALSE(clipal::test::read_proc_file("/proc/" + std::to_string(pid) + "/stat"));
+}
+
+// Why the reads use plain syscalls: a /proc file opened before the process is reaped fails
+// its read with ESRCH, which std::ifstream turns into an exception (it broke an upgrade test).
+TEST(ProcStat, FileOpenedBeforeTheReapFailsToRead) {
+    const pid_t pid = fork_sleeper();
+    ASSERT_GT(pid, 0);
+    const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ::kill(pid, SIGKILL);
+    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    char buf[64];
+    errno = 0;
+    EXPECT_EQ(::read(fd, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, ESRCH);
+    ::close(fd);
 }
 
 // ---- http_probe, against a scripted one-connection server ----
