@@ -191,18 +191,36 @@ TEST(ChildProcess, MissingProgramThrows) {
     EXPECT_THROW(child_process("/nonexistent/program"), std::runtime_error);
 }
 
-// A child that waits to be killed; the tests below reap it themselves.
-pid_t fork_sleeper() {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::pause();
-        ::_exit(0);
+// A child that waits to be killed. The tests kill and reap it themselves; should an
+// assertion end a test first, the destructor does, so no child outlives the test.
+struct sleeper {
+    sleeper() : pid(::fork()) {
+        if (pid == 0) {
+            ::pause();
+            ::_exit(0);
+        }
     }
-    return pid;
-}
+    ~sleeper() {
+        // Not once reaped: the PID may already belong to another process.
+        if (pid > 0 && !reaped) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    }
+    sleeper(const sleeper&) = delete;
+    sleeper& operator=(const sleeper&) = delete;
+    pid_t reap() {
+        const pid_t r = ::waitpid(pid, nullptr, 0);
+        reaped = r == pid;
+        return r;
+    }
+    pid_t pid;
+    bool reaped = false;
+};
 
 TEST(ProcStat, ChildIsSeenWithItsParentUntilItIsKilledAndReaped) {
-    const pid_t pid = fork_sleeper();
+    sleeper child;
+    const pid_t pid = child.pid;
     ASSERT_GT(pid, 0);
     const auto st = clipal::test::read_proc_stat(pid);
     ASSERT_TRUE(st);
@@ -218,7 +236,7 @@ TEST(ProcStat, ChildIsSeenWithItsParentUntilItIsKilledAndReaped) {
     EXPECT_TRUE(clipal::test::process_gone(pid));
     EXPECT_EQ(::kill(pid, 0), 0);
 
-    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    ASSERT_EQ(child.reap(), pid);
     EXPECT_TRUE(clipal::test::process_gone(pid));
     EXPECT_FALSE(clipal::test::read_proc_file("/proc/" + std::to_string(pid) + "/stat"));
 }
@@ -226,12 +244,13 @@ TEST(ProcStat, ChildIsSeenWithItsParentUntilItIsKilledAndReaped) {
 // Why the reads use plain syscalls: a /proc file opened before the process is reaped fails
 // its read with ESRCH, which std::ifstream turns into an exception (it broke an upgrade test).
 TEST(ProcStat, FileOpenedBeforeTheReapFailsToRead) {
-    const pid_t pid = fork_sleeper();
+    sleeper child;
+    const pid_t pid = child.pid;
     ASSERT_GT(pid, 0);
     const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     ::kill(pid, SIGKILL);
-    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    ASSERT_EQ(child.reap(), pid);
     char buf[64];
     errno = 0;
     EXPECT_EQ(::read(fd, buf, sizeof buf), -1);
