@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -140,8 +139,6 @@ public:
         }
         return std::nullopt;
     }
-
-    static bool process_gone(int pid) { return clipal::test::process_gone(pid); }
 
 private:
     temp_dir dir_;

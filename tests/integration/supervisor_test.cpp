@@ -152,10 +152,10 @@ TEST(Supervisor, WorkersDoNotOutliveAKilledSupervisor) {
     s.process().signal(SIGKILL);
     const auto end = std::chrono::steady_clock::now() + 2s;
     while (std::chrono::steady_clock::now() < end &&
-           !(supervisor_fixture::process_gone(*a) && supervisor_fixture::process_gone(*b)))
+           !(process_gone(*a) && process_gone(*b)))
         std::this_thread::sleep_for(20ms);
-    EXPECT_TRUE(supervisor_fixture::process_gone(*a));
-    EXPECT_TRUE(supervisor_fixture::process_gone(*b));
+    EXPECT_TRUE(process_gone(*a));
+    EXPECT_TRUE(process_gone(*b));
 }
 
 TEST(Supervisor, ProviderEditByRenameIsLiveWithinASecondAndInFlightStreamsFinish) {

@@ -144,7 +144,7 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
     EXPECT_TRUE(new_cx);
     auto streamed = stream.get();
     const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while ((!supervisor_fixture::process_gone(*old_cc) || !supervisor_fixture::process_gone(*old_cx)) &&
+    while ((!process_gone(*old_cc) || !process_gone(*old_cx)) &&
            std::chrono::steady_clock::now() < gone_by)
         std::this_thread::sleep_for(20ms);
     std::this_thread::sleep_for(300ms); // load on the new workers alone
@@ -158,10 +158,10 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
     EXPECT_TRUE(streamed.complete()) << to_string(streamed.end) << " " << streamed.error;
     EXPECT_EQ(supervisor_fixture::occurrences(streamed.body, "data:"), 40);
 
-    EXPECT_TRUE(supervisor_fixture::process_gone(*old_cc));
-    EXPECT_TRUE(supervisor_fixture::process_gone(*old_cx));
+    EXPECT_TRUE(process_gone(*old_cc));
+    EXPECT_TRUE(process_gone(*old_cx));
     EXPECT_EQ(s.process().pid(), supervisor_pid);
-    EXPECT_FALSE(supervisor_fixture::process_gone(supervisor_pid));
+    EXPECT_FALSE(process_gone(supervisor_pid));
     // The process now runs the file at the installed path, not the replaced (deleted) one.
     EXPECT_EQ(exe_of(supervisor_pid), installed.string());
     const auto log = s.process().stdout_text();
