@@ -2,6 +2,7 @@
 // each step bounded by a deadline; then printing for humans or scripts.
 #include "app/control_commands.hpp"
 
+#include "shared/text.hpp"
 #include "supervisor/control_socket_path.hpp"
 #include "supervisor/status_report.hpp"
 
@@ -49,7 +50,6 @@ private:
     int fd_;
 };
 
-std::string errno_text(int e) { return std::generic_category().message(e); }
 
 control_reply failed(std::string why) {
     control_reply r;

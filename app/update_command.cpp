@@ -9,6 +9,7 @@
 #include "app/subprocess.hpp"
 #include "app/version_compare.hpp"
 #include "clipal/version.hpp"
+#include "shared/text.hpp"
 #include "supervisor/control_socket_path.hpp"
 
 #include <openssl/evp.h>
@@ -37,7 +38,6 @@ constexpr std::uint64_t max_release_json = 1024 * 1024;
 constexpr std::uint64_t max_checksums = 256 * 1024;
 constexpr std::uint64_t max_asset = 512ull * 1024 * 1024;
 
-std::string errno_text(int e) { return std::generic_category().message(e); }
 
 class sha256 {
 public:

@@ -186,7 +186,6 @@ message_type type_of(const message& m) {
             [](const handoff&) { return message_type::handoff; },
             [](const handoff_back&) { return message_type::handoff_back; },
             [](const unrecognised&) { return message_type::unrecognised; },
-            [](const shutdown&) { return message_type::shutdown; },
             [](const handoff_ack&) { return message_type::handoff_ack; },
         },
         m);
@@ -206,15 +205,15 @@ std::string_view to_string(message_type t) {
     case message_type::handoff: return "handoff";
     case message_type::handoff_back: return "handoff_back";
     case message_type::unrecognised: return "unrecognised";
-    case message_type::shutdown: return "shutdown";
     case message_type::handoff_ack: return "handoff_ack";
     }
     return "unknown";
 }
 
 bool is_known_type(std::uint16_t type) {
+    constexpr std::uint16_t retired_shutdown = 13;
     return type >= static_cast<std::uint16_t>(message_type::hello) &&
-           type <= static_cast<std::uint16_t>(message_type::handoff_ack);
+           type <= static_cast<std::uint16_t>(message_type::handoff_ack) && type != retired_shutdown;
 }
 
 bool carries_descriptor(message_type t) { return t == message_type::handoff || t == message_type::handoff_back; }
@@ -254,7 +253,6 @@ encode_result encode(const message& m) {
                    [&](const handoff& h) { write_handoff(w, h); },
                    [&](const handoff_back& h) { write_handoff(w, h); },
                    [&](const unrecognised& u) { w.u16(u.type); },
-                   [](const shutdown&) {},
                    [&](const handoff_ack& a) { w.u64(a.connection_id); },
                },
                m);
@@ -326,8 +324,6 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
     case message_type::unrecognised:
         return read_as<unrecognised>(t, payload,
                                      [](payload_reader& rd, unrecognised& u) { return rd.num(u.type, "type"); });
-    case message_type::shutdown:
-        return read_as<shutdown>(t, payload, [](payload_reader&, shutdown&) { return true; });
     case message_type::handoff_ack:
         return read_as<handoff_ack>(t, payload,
                                     [](payload_reader& rd, handoff_ack& a) { return rd.num(a.connection_id, "connection_id"); });

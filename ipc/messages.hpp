@@ -29,7 +29,8 @@ enum class message_type : std::uint16_t {
     handoff = 10,
     handoff_back = 11,
     unrecognised = 12,
-    shutdown = 13,
+    // 13 was `shutdown`, which nothing sent (drain is the shutdown); a peer that sends it
+    // is answered `unrecognised`.
     handoff_ack = 14,
 };
 
@@ -128,11 +129,6 @@ struct unrecognised {
     bool operator==(const unrecognised&) const = default;
 };
 
-// supervisor -> worker: exit now, without draining.
-struct shutdown {
-    bool operator==(const shutdown&) const = default;
-};
-
 // The worker got a handed-off connection. Until then the supervisor keeps its own copy of
 // the descriptor, so a worker that dies with a hand-off in flight loses no connection.
 struct handoff_ack {
@@ -141,7 +137,7 @@ struct handoff_ack {
 };
 
 using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply,
-                             log_record, drain, handoff, handoff_back, unrecognised, shutdown, handoff_ack>;
+                             log_record, drain, handoff, handoff_back, unrecognised, handoff_ack>;
 
 message_type type_of(const message& m);
 std::string_view to_string(message_type t);

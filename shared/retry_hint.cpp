@@ -2,6 +2,8 @@
 // IMF-fixdate, recipients also accept the obsolete RFC 850 and asctime forms.
 #include "shared/retry_hint.hpp"
 
+#include "shared/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -16,12 +18,6 @@ constexpr std::uint64_t max_hint_seconds = 1'000'000'000;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // Decimal digits with saturation; nullopt when s is empty or not all digits.
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
@@ -171,7 +167,7 @@ std::optional<duration> parse_plain_seconds(std::string_view s) {
 } // namespace
 
 std::optional<duration> parse_retry_after(std::string_view value, clock::time_point now) {
-    value = trim(value);
+    value = trim_ows(value);
     if (auto secs = parse_digits(value)) return duration{seconds{*secs}};
     auto when = parse_http_date(value);
     if (!when) return std::nullopt;
@@ -180,7 +176,7 @@ std::optional<duration> parse_retry_after(std::string_view value, clock::time_po
 }
 
 std::optional<duration> parse_rate_limit_reset(std::string_view value) {
-    value = trim(value);
+    value = trim_ows(value);
     if (value.empty()) return std::nullopt;
     if (auto d = parse_duration(value).value) return d;
     return parse_plain_seconds(value);
@@ -192,7 +188,7 @@ std::optional<duration> cooldown_hint(std::string_view retry_after, std::string_
     auto consider = [&best](std::optional<duration> d) {
         if (d && (!best || *d > *best)) best = d;
     };
-    if (!trim(retry_after).empty()) consider(parse_retry_after(retry_after, now));
+    if (!trim_ows(retry_after).empty()) consider(parse_retry_after(retry_after, now));
     consider(parse_rate_limit_reset(reset_requests));
     consider(parse_rate_limit_reset(reset_tokens));
     if (best) best = std::min(*best, max_cooldown);

@@ -2,6 +2,8 @@
 // connection bound, and one session object per connection (read line, handle, reply).
 #include "supervisor/control_server.hpp"
 
+#include "shared/text.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
@@ -36,7 +38,6 @@ class control_session;
 
 namespace {
 
-std::string errno_text(int e) { return std::generic_category().message(e); }
 
 struct peer_credentials {
     uid_t uid = 0;

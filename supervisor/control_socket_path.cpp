@@ -1,6 +1,8 @@
 // Derivation of the control socket path and the owner-only directory that holds it.
 #include "supervisor/control_socket_path.hpp"
 
+#include "shared/text.hpp"
+
 #include <openssl/evp.h>
 
 #include <fcntl.h>
@@ -33,7 +35,6 @@ fs::path canonical_dir(const fs::path& config_dir) {
     return p;
 }
 
-std::string errno_text(int e) { return std::generic_category().message(e); }
 
 // A directory we own and only we can enter. Opened without following symlinks so that
 // nobody can swap in a link between the check and the use.

@@ -1,29 +1,15 @@
 #include "supervisor/local_reply.hpp"
 
-#include "shared/error_body.hpp"
-
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
+#include <array>
 #include <memory>
 
 namespace clipal::supervisor {
 namespace {
 
 constexpr auto reply_deadline = std::chrono::seconds(5);
-
-std::string_view reason_of(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
 
 // Owns the socket, the bytes and the deadline until the reply is out.
 class reply_op : public std::enable_shared_from_this<reply_op> {
@@ -69,19 +55,8 @@ private:
 
 } // namespace
 
-std::string json_response(int status, std::string_view reason, std::string_view body,
-                          std::optional<std::chrono::seconds> retry_after) {
-    std::string extra = retry_after ? fmt::format("Retry-After: {}\r\n", retry_after->count()) : std::string();
-    return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}",
-                       status, reason, body.size(), extra, body);
-}
-
-std::string error_response(protocol p, int status, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
-    return json_response(status, reason_of(status), error_body(p, status, message), retry_after);
-}
-
-void send_and_close(boost::asio::ip::tcp::socket s, std::string response) {
-    std::make_shared<reply_op>(std::move(s), std::move(response))->start();
+void send_and_close(boost::asio::ip::tcp::socket s, const local_response& r) {
+    std::make_shared<reply_op>(std::move(s), to_wire(r, false))->start();
 }
 
 } // namespace clipal::supervisor

@@ -1,6 +1,6 @@
 #include "supervisor/retiring_worker.hpp"
 
-#include "supervisor/inherited_socket.hpp"
+#include "ipc/passed_socket.hpp"
 
 #include <csignal>
 #include <unistd.h>
@@ -33,9 +33,8 @@ void retiring_worker::on_message(ipc::message&& m, ipc::unique_fd fd) {
         if (hooks_.log_record) hooks_.log_record(*rec);
     } else if (auto* back = std::get_if<ipc::handoff_back>(&m)) {
         if (!fd || !hooks_.reroute) return;
-        auto s = socket_from_fd(ioc_, fd.get());
+        auto s = ipc::adopt_socket(ioc_, fd);
         if (!s) return;
-        fd.release();
         hooks_.reroute(std::move(*s), std::move(back->initial_bytes), std::move(back->client_address));
     }
     // Heartbeats, acks and the rest belonged to the previous image's bookkeeping.

@@ -1,5 +1,7 @@
 #include "supervisor/router.hpp"
 
+#include "shared/http_limits.hpp"
+#include "shared/request_line.hpp"
 #include "shared/route.hpp"
 #include "supervisor/local_reply.hpp"
 
@@ -10,29 +12,6 @@
 #include <unistd.h>
 
 namespace clipal::supervisor {
-namespace {
-
-constexpr std::size_t max_head = 64 * 1024;
-constexpr auto head_timeout = std::chrono::seconds(10);
-// Kept-alive clients may open a connection well before their first request.
-constexpr auto first_byte_timeout = std::chrono::seconds(75);
-
-std::string_view target_of(std::string_view request_line) {
-    const auto sp1 = request_line.find(' ');
-    if (sp1 == std::string_view::npos) return {};
-    const auto sp2 = request_line.find(' ', sp1 + 1);
-    return sp2 == std::string_view::npos ? std::string_view{} : request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-}
-
-// Empty lines may precede a request line (RFC 9112 §2.2).
-std::string_view request_line_of(std::string_view bytes) {
-    const auto start = bytes.find_first_not_of("\r\n");
-    if (start == std::string_view::npos) return {};
-    const auto eol = bytes.find("\r\n", start);
-    return eol == std::string_view::npos ? std::string_view{} : bytes.substr(start, eol - start);
-}
-
-} // namespace
 
 // Reads just enough of a new connection to route it.
 class router::connection : public std::enable_shared_from_this<router::connection> {
@@ -45,7 +24,8 @@ public:
     ~connection() { registry_->erase(this); }
 
     void start() {
-        timer_.expires_after(first_byte_timeout);
+        // Clients may open a connection well before their first request.
+        timer_.expires_after(http_limits::keep_alive_idle);
         timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (ec) return;
             boost::system::error_code ignored;
@@ -81,30 +61,29 @@ private:
         }
         if (!first_byte_seen_) {
             first_byte_seen_ = true;
-            timer_.expires_after(head_timeout);
+            timer_.expires_after(http_limits::head_timeout);
             timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
                 if (e) return;
                 boost::system::error_code ignored;
                 self->socket_.close(ignored);
             });
         }
-        const auto line = request_line_of(bytes_);
-        if (!line.empty()) {
-            if (target_of(line) == "/health") {
+        if (const auto line = first_line(bytes_)) {
+            if (request_target(*line) == "/health") {
                 // The supervisor answers /health itself once the head is complete.
-                if (bytes_.find("\r\n\r\n") == std::string::npos && bytes_.size() < max_head) {
+                if (bytes_.find("\r\n\r\n") == std::string::npos && bytes_.size() < http_limits::max_request_head) {
                     read();
                     return;
                 }
                 timer_.cancel();
-                send_and_close(std::move(socket_), json_response(200, "OK", R"({"status":"healthy"})"));
+                send_and_close(std::move(socket_), health_response());
                 return;
             }
             timer_.cancel();
             router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_));
             return;
         }
-        if (bytes_.size() >= max_head) {
+        if (bytes_.size() >= http_limits::max_request_head) {
             timer_.cancel();
             send_and_close(std::move(socket_), error_response(protocol::openai, 431, "request line larger than 64 KiB"));
             return;
@@ -233,9 +212,10 @@ void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::str
 }
 
 void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
-    const auto target = target_of(request_line_of(bytes));
+    const auto line = first_line(bytes);
+    const auto target = line ? request_target(*line) : std::string_view{};
     if (target == "/health") {
-        send_and_close(std::move(s), json_response(200, "OK", R"({"status":"healthy"})"));
+        send_and_close(std::move(s), health_response());
         return;
     }
     if (const auto m = match_route(target)) {

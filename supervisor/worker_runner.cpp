@@ -1,8 +1,8 @@
 #include "supervisor/worker_runner.hpp"
 
+#include "ipc/passed_socket.hpp"
 #include "shared/exit_codes.hpp"
 #include "shared/time_format.hpp"
-#include "supervisor/inherited_socket.hpp"
 #include "supervisor/local_reply.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -180,9 +180,8 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
         done(!ec && v.is_object() ? v.as_object() : boost::json::object{});
     } else if (auto* back = std::get_if<ipc::handoff_back>(&m)) {
         if (!fd || !hooks_.reroute) return;
-        auto s = socket_from_fd(ioc_, fd.get());
+        auto s = ipc::adopt_socket(ioc_, fd);
         if (!s) return;
-        fd.release();
         hooks_.reroute(std::move(*s), std::move(back->initial_bytes), std::move(back->client_address));
     }
 }
@@ -294,8 +293,6 @@ void worker_runner::drain(std::chrono::milliseconds deadline) { run(slot_.drain_
 void worker_runner::kill_now() {
     if (pid_ > 0) ::kill(pid_, SIGKILL);
 }
-
-void worker_runner::revive() { run(slot_.revive()); }
 
 void worker_runner::status(std::function<void(boost::json::object)> done) {
     const auto st = slot_.status();

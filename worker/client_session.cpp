@@ -1,6 +1,7 @@
 #include "worker/client_session.hpp"
 
-#include "shared/error_body.hpp"
+#include "shared/http_limits.hpp"
+#include "shared/request_line.hpp"
 #include "shared/route.hpp"
 #include "worker/forwarder.hpp"
 
@@ -9,7 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <boost/beast/core/string.hpp>
 
@@ -18,22 +18,9 @@
 namespace clipal::worker {
 namespace {
 
-constexpr std::uint32_t max_request_head = 64 * 1024;
-// How long a kept-alive connection may sit idle before its next request starts.
-constexpr auto keep_alive_idle = std::chrono::seconds(75);
-// SPEC §5: reading a client's request head is bounded.
-constexpr auto head_timeout = std::chrono::seconds(10);
 constexpr auto body_timeout = std::chrono::seconds(120);
 constexpr auto local_write_timeout = std::chrono::seconds(30);
 constexpr auto linger_timeout = std::chrono::seconds(2);
-
-std::string_view request_target_of(std::string_view line) {
-    const auto sp1 = line.find(' ');
-    if (sp1 == std::string_view::npos) return {};
-    const auto sp2 = line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) return {};
-    return line.substr(sp1 + 1, sp2 - sp1 - 1);
-}
 
 std::string_view buffer_view(const boost::beast::flat_buffer& b) {
     const auto d = b.data();
@@ -68,6 +55,8 @@ void client_session::close() {
 }
 
 std::string_view client_session::error_tag() const { return runtime_ ? runtime_->info().tag : std::string_view{}; }
+
+protocol client_session::proto() const { return runtime_->info().proto; }
 
 void client_session::arm_deadline(std::chrono::steady_clock::duration d) {
     deadline_at_ = std::chrono::steady_clock::now() + d;
@@ -111,17 +100,10 @@ void client_session::read_request_line() {
         return;
     }
     runtime_ = host_.runtime();
-    // Empty lines before a request line are allowed (RFC 9112 §2.2).
-    auto view = buffer_view(buffer_);
-    std::size_t skip = 0;
-    while (skip < view.size() && (view[skip] == '\r' || view[skip] == '\n')) ++skip;
-    buffer_.consume(skip);
-    view = buffer_view(buffer_);
-
-    const auto eol = view.find("\r\n");
-    if (eol != std::string_view::npos) {
-        const auto target = request_target_of(view.substr(0, eol));
-        const auto route = match_route(target);
+    buffer_.consume(leading_empty_lines(buffer_view(buffer_)));
+    const auto view = buffer_view(buffer_);
+    if (const auto line = first_line(view)) {
+        const auto route = match_route(request_target(*line));
         if (route && route->id != runtime_->id()) {
             // Another profile's request on this kept-alive connection: its own worker serves it.
             if (host_.hand_back(socket_, view, client_addr_)) {
@@ -133,11 +115,11 @@ void client_session::read_request_line() {
         read_head();
         return;
     }
-    if (view.size() >= max_request_head) {
+    if (view.size() >= http_limits::max_request_head) {
         read_head(); // the parser reports the oversized head
         return;
     }
-    arm_deadline(view.empty() ? std::chrono::steady_clock::duration(keep_alive_idle) : head_timeout);
+    arm_deadline(view.empty() ? std::chrono::steady_clock::duration(http_limits::keep_alive_idle) : std::chrono::steady_clock::duration(http_limits::head_timeout));
     socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
         self->on_request_line_bytes(ec, n);
     });
@@ -153,7 +135,7 @@ void client_session::on_request_line_bytes(boost::system::error_code ec, std::si
     }
     const bool first_bytes = buffer_.size() == 0;
     buffer_.commit(n);
-    if (first_bytes) arm_deadline(head_timeout);
+    if (first_bytes) arm_deadline(http_limits::head_timeout);
     read_request_line();
 }
 
@@ -178,7 +160,7 @@ bool client_session::parse_buffered(bool head_only, boost::system::error_code& e
 
 void client_session::read_head() {
     parser_.emplace();
-    parser_->header_limit(max_request_head);
+    parser_->header_limit(static_cast<std::uint32_t>(http_limits::max_request_head));
     // No limit while reading the head: the parser would refuse a large Content-Length as
     // a bare body_limit error, and on_head answers that with a specific 413 instead.
     parser_->body_limit(boost::none);
@@ -186,7 +168,7 @@ void client_session::read_head() {
         on_head(ec);
         return;
     }
-    arm_deadline(head_timeout);
+    arm_deadline(http_limits::head_timeout);
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_head(ec); });
 }
@@ -194,20 +176,15 @@ void client_session::read_head() {
 void client_session::on_head(boost::system::error_code ec) {
     if (ec) {
         if (ec == http::error::header_limit) {
-            host_.log().warn(error_tag(), "request from {} refused: head larger than {} bytes", client_addr_, max_request_head);
-            http::response<http::string_body> res{http::status::request_header_fields_too_large, 11};
-            res.set(http::field::content_type, "application/json");
-            res.body() = error_body(runtime_->info().proto, 431, "request headers are larger than 64 KiB");
-            send_local(std::move(res), true);
+            host_.log().warn(error_tag(), "request from {} refused: head larger than {} bytes", client_addr_,
+                             http_limits::max_request_head);
+            send_local(error_response(proto(), 431, "request headers are larger than 64 KiB"), 1, true);
         } else if (ec == http::error::end_of_stream || ec == boost::asio::error::operation_aborted ||
                    ec == boost::asio::error::bad_descriptor || ec == boost::asio::error::connection_reset) {
             shutdown_connection();
         } else {
             host_.log().warn(error_tag(), "malformed request from {}: {}", client_addr_, ec.message());
-            http::response<http::string_body> res{http::status::bad_request, 11};
-            res.set(http::field::content_type, "application/json");
-            res.body() = error_body(runtime_->info().proto, 400, "malformed HTTP request: " + ec.message());
-            send_local(std::move(res), true);
+            send_local(error_response(proto(), 400, "malformed HTTP request: " + ec.message()), 1, true);
         }
         return;
     }
@@ -216,29 +193,21 @@ void client_session::on_head(boost::system::error_code ec) {
     const std::string_view target = req.target();
     host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()), target);
 
-    const auto proto = runtime_->info().proto;
-    auto local = [&](http::status st, std::string_view message, bool close_after) {
-        http::response<http::string_body> res{st, req.version()};
-        res.set(http::field::content_type, "application/json");
-        res.body() = error_body(proto, static_cast<int>(st), message);
-        res.keep_alive(req.keep_alive() && !close_after);
-        send_local(std::move(res), close_after || !req.keep_alive());
+    const unsigned minor_version = req.version() % 10;
+    auto local = [&](local_response r, bool close_after) {
+        send_local(std::move(r), minor_version, close_after || !req.keep_alive());
     };
 
     if (target == "/health") {
-        http::response<http::string_body> res{http::status::ok, req.version()};
-        res.set(http::field::content_type, "application/json");
-        res.body() = R"({"status":"healthy"})";
-        res.keep_alive(req.keep_alive());
-        send_local(std::move(res), !req.keep_alive());
+        local(health_response(), false);
         return;
     }
     const auto route = match_route(target);
     const bool unread_body = !parser_->is_done();
     if (!route || route->id != runtime_->id()) {
-        local(http::status::not_found,
-              "unknown path: this clipal worker serves " + std::string(runtime_->info().prefix) +
-                  "/... (prefixes: /claudecode, /codex, /gemini)",
+        local(error_response(proto(), 404,
+                             "unknown path: this clipal worker serves " + std::string(runtime_->info().prefix) +
+                                 "/... (prefixes: /claudecode, /codex, /gemini)"),
               unread_body);
         return;
     }
@@ -248,8 +217,9 @@ void client_session::on_head(boost::system::error_code ec) {
     if (const auto len = parser_->content_length(); len && *len > max) {
         host_.log().warn(error_tag(), "request from {} refused: body of {} bytes is over max_request_body_bytes ({})",
                          client_addr_, *len, max);
-        local(http::status::payload_too_large,
-              "request body is " + std::to_string(*len) + " bytes; clipal's max_request_body_bytes is " + std::to_string(max),
+        local(error_response(proto(), 413,
+                             "request body is " + std::to_string(*len) + " bytes; clipal's max_request_body_bytes is " +
+                                 std::to_string(max)),
               true);
         return;
     }
@@ -260,12 +230,9 @@ void client_session::on_head(boost::system::error_code ec) {
         if (!host_.budget().try_reserve(want)) {
             host_.log().warn(error_tag(), "request from {} refused: request body budget of {} bytes is in use",
                              client_addr_, runtime_->global().request_body_budget_bytes);
-            http::response<http::string_body> res{http::status::service_unavailable, req.version()};
-            res.set(http::field::content_type, "application/json");
-            res.set(http::field::retry_after, "1");
-            res.body() = error_body(proto, 503, "clipal is buffering too many large request bodies; retry shortly");
-            res.keep_alive(false);
-            send_local(std::move(res), true);
+            local(error_response(proto(), 503, "clipal is buffering too many large request bodies; retry shortly",
+                                 std::chrono::seconds(1)),
+                  true);
             return;
         }
         reservation_ = body_reservation(host_.budget(), want);
@@ -306,11 +273,10 @@ void client_session::on_body(boost::system::error_code ec) {
             const auto max = runtime_->global().max_request_body_bytes;
             host_.log().warn(error_tag(), "request from {} refused: body is over max_request_body_bytes ({})",
                              client_addr_, max);
-            http::response<http::string_body> res{http::status::payload_too_large, 11};
-            res.set(http::field::content_type, "application/json");
-            res.body() = error_body(runtime_->info().proto, 413,
-                                    "request body is larger than clipal's max_request_body_bytes (" + std::to_string(max) + ")");
-            send_local(std::move(res), true);
+            send_local(error_response(proto(), 413,
+                                      "request body is larger than clipal's max_request_body_bytes (" +
+                                          std::to_string(max) + ")"),
+                       1, true);
             return;
         }
         host_.log().warn(error_tag(), "request body from {} incomplete: {}", client_addr_, ec.message());
@@ -319,10 +285,7 @@ void client_session::on_body(boost::system::error_code ec) {
             shutdown_connection();
             return;
         }
-        http::response<http::string_body> res{http::status::bad_request, 11};
-        res.set(http::field::content_type, "application/json");
-        res.body() = error_body(runtime_->info().proto, 400, "malformed request body: " + ec.message());
-        send_local(std::move(res), true);
+        send_local(error_response(proto(), 400, "malformed request body: " + ec.message()), 1, true);
         return;
     }
     dispatch();
@@ -397,25 +360,18 @@ void client_session::abort_connection() {
 void client_session::send_error(int status, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
     forwarder_.reset();
     reservation_.reset();
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, "application/json");
-    if (retry_after) res.set(http::field::retry_after, std::to_string(retry_after->count()));
-    res.body() = error_body(runtime_->info().proto, status, message);
-    res.keep_alive(request_keep_alive_);
-    send_local(std::move(res), !request_keep_alive_);
+    send_local(error_response(proto(), status, message, retry_after), 1, !request_keep_alive_);
 }
 
-void client_session::send_local(http::response<http::string_body>&& res, bool close_after) {
+void client_session::send_local(const local_response& r, unsigned minor_version, bool close_after) {
     if (closed_) return;
     // A draining worker tells the client in this answer, so it does not send another.
     if (host_.draining()) close_after = true;
-    if (close_after) res.keep_alive(false);
-    res.prepare_payload();
-    local_response_ = std::make_shared<http::response<http::string_body>>(std::move(res));
+    local_wire_ = to_wire(r, !close_after, minor_version);
     arm_deadline(local_write_timeout);
-    http::async_write(socket_, *local_response_,
+    boost::asio::async_write(socket_, boost::asio::buffer(local_wire_),
                       [self = shared_from_this(), close_after](boost::system::error_code ec, std::size_t) {
-                          self->local_response_.reset();
+                          self->local_wire_.clear();
                           self->clear_deadline();
                           if (ec || close_after) {
                               self->shutdown_connection();

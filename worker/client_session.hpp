@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shared/clock.hpp"
+#include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "worker/body_budget.hpp"
 #include "worker/connection_pool.hpp"
@@ -96,7 +97,9 @@ private:
     void on_body(boost::system::error_code ec);
     void dispatch();
     void watch_client();
-    void send_local(http::response<http::string_body>&& res, bool close_after);
+    // Writes one of clipal's own answers; `close_after` (or a draining worker) ends the
+    // connection after it, else the next request is read.
+    void send_local(const local_response& r, unsigned minor_version, bool close_after);
     // One deadline at a time (head, body, keep-alive idle, local answer, linger): arm sets
     // it, clear removes it (the connection then waits without a bound), stop also ends the
     // timer's wait (when the session is done).
@@ -108,6 +111,7 @@ private:
     void shutdown_connection();
     void drain();
     std::string_view error_tag() const;
+    protocol proto() const;
 
     boost::asio::ip::tcp::socket socket_;
     session_host& host_;
@@ -122,7 +126,7 @@ private:
     body_reservation reservation_;
     std::string rest_;
     std::shared_ptr<forwarder> forwarder_;
-    std::shared_ptr<http::response<http::string_body>> local_response_;
+    std::string local_wire_; // the local answer being written
     bool request_keep_alive_ = true;
     bool watching_ = false;
     bool next_after_watch_ = false;

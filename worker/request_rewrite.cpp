@@ -1,6 +1,8 @@
 // RFC 9110 §7.6.1 hop-by-hop handling and the per-protocol credential carrier.
 #include "worker/request_rewrite.hpp"
 
+#include "shared/text.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 #include <algorithm>
@@ -20,12 +22,6 @@ constexpr std::array<std::string_view, 9> hop_by_hop{
     "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
     "TE",         "Trailer",    "Transfer-Encoding",  "Upgrade"};
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // The header names listed in every Connection header ("close" and "keep-alive" included;
 // erasing a header that is not there is harmless).
 std::vector<std::string> connection_tokens(const http::fields& f) {
@@ -35,7 +31,7 @@ std::vector<std::string> connection_tokens(const http::fields& f) {
         std::string_view v = it->value();
         while (!v.empty()) {
             const auto comma = v.find(',');
-            const auto token = trim(v.substr(0, comma));
+            const auto token = trim_ows(v.substr(0, comma));
             if (!token.empty()) names.emplace_back(token);
             v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
         }

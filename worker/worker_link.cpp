@@ -2,6 +2,7 @@
 
 #include "clipal/version.hpp"
 #include "ipc/config_codec.hpp"
+#include "ipc/passed_socket.hpp"
 #include "shared/exit_codes.hpp"
 #include "shared/time_format.hpp"
 
@@ -70,8 +71,6 @@ void worker_link::on_message(ipc::message&& m, ipc::unique_fd fd) {
         (void)channel_->send(ipc::status_reply{sr->id, status_json()});
     } else if (auto* d = std::get_if<ipc::drain>(&m)) {
         drain(std::chrono::milliseconds(d->deadline_ms));
-    } else if (std::holds_alternative<ipc::shutdown>(m)) {
-        end(exit_ok);
     }
 }
 
@@ -97,18 +96,12 @@ void worker_link::on_handoff(ipc::handoff&& h, ipc::unique_fd fd) {
     if (!fd) return;
     // From here the connection is ours: the supervisor may drop its copy.
     (void)channel_->send(ipc::handoff_ack{h.connection_id});
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
-    boost::asio::ip::tcp::socket s(ioc_);
-    boost::system::error_code ec;
-    s.assign(ss.ss_family == AF_INET6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd.get(), ec);
-    if (ec) {
-        log_.warn(info(id_).tag, "could not take over a connection: {}", ec.message());
+    auto s = ipc::adopt_socket(ioc_, fd);
+    if (!s) {
+        log_.warn(info(id_).tag, "could not take over a connection: the descriptor passed is not a TCP socket");
         return;
     }
-    fd.release();
-    server_.adopt(std::move(s), std::move(h.initial_bytes), std::move(h.client_address));
+    server_.adopt(std::move(*s), std::move(h.initial_bytes), std::move(h.client_address));
 }
 
 std::string worker_link::status_json() const {

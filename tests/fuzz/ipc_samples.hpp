@@ -54,7 +54,6 @@ inline std::vector<ipc::message> sample_messages() {
         handoff{99, "POST /codex/v1/responses HTTP/1.1\r\nHost: 127.0.0.1:3333\r\n\r\n{", "127.0.0.1:51234"},
         handoff_back{99, "GET /gemini/v1beta/models HTTP/1.1\r\n\r\n", "[::1]:40000"},
         unrecognised{999},
-        shutdown{},
         handoff_ack{99},
     };
 }

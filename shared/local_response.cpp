@@ -1,0 +1,50 @@
+#include "shared/local_response.hpp"
+
+#include "shared/error_body.hpp"
+
+#include <fmt/format.h>
+
+namespace clipal {
+namespace {
+
+// The statuses clipal answers with itself; the phrase is informative only (RFC 9112 §4).
+std::string_view reason_of(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+    }
+}
+
+} // namespace
+
+local_response health_response() { return {200, R"({"status":"healthy"})", std::nullopt}; }
+
+local_response error_response(protocol p, int status, std::string_view message,
+                              std::optional<std::chrono::seconds> retry_after) {
+    return {status, error_body(p, status, message), retry_after};
+}
+
+std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_version) {
+    std::string out = fmt::format("HTTP/1.{} {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                                  minor_version == 0 ? 0 : 1, r.status, reason_of(r.status), r.body.size());
+    if (r.retry_after) out += fmt::format("Retry-After: {}\r\n", r.retry_after->count());
+    if (!keep_alive)
+        out += "Connection: close\r\n";
+    else if (minor_version == 0)
+        out += "Connection: keep-alive\r\n";
+    out += "\r\n";
+    out += r.body;
+    return out;
+}
+
+} // namespace clipal

@@ -1,0 +1,47 @@
+#include "shared/local_response.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace clipal {
+namespace {
+
+TEST(LocalResponse, HealthIsA200WithItsJsonBody) {
+    const auto wire = to_wire(health_response(), false);
+    EXPECT_EQ(wire,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n"
+              "Connection: close\r\n\r\n{\"status\":\"healthy\"}");
+}
+
+TEST(LocalResponse, ErrorsCarryTheProtocolsShapeAndRetryAfter) {
+    const auto r = error_response(protocol::anthropic, 503, "all providers failed", std::chrono::seconds(7));
+    EXPECT_EQ(r.status, 503);
+    EXPECT_NE(r.body.find(R"("type":"error")"), std::string::npos);
+    const auto wire = to_wire(r, true);
+    EXPECT_EQ(wire.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u);
+    EXPECT_NE(wire.find("\r\nRetry-After: 7\r\n"), std::string::npos);
+    EXPECT_EQ(wire.find("Connection:"), std::string::npos); // HTTP/1.1 keeps the connection by default
+    EXPECT_NE(wire.find("Content-Length: " + std::to_string(r.body.size()) + "\r\n"), std::string::npos);
+    EXPECT_EQ(wire.substr(wire.size() - r.body.size()), r.body);
+}
+
+TEST(LocalResponse, Http10KeepAliveIsSaidExplicitly) {
+    const auto r = error_response(protocol::gemini, 404, "unknown path");
+    const auto kept = to_wire(r, true, 0);
+    EXPECT_EQ(kept.rfind("HTTP/1.0 404 Not Found\r\n", 0), 0u);
+    EXPECT_NE(kept.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
+    EXPECT_NE(to_wire(r, false, 0).find("\r\nConnection: close\r\n"), std::string::npos);
+}
+
+TEST(LocalResponse, AMessageCannotBreakOutOfTheJsonOrTheHead) {
+    const auto r = error_response(protocol::openai, 400, "bad \"input\"\r\nX-Injected: 1");
+    const auto wire = to_wire(r, false);
+    const auto head_end = wire.find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos);
+    EXPECT_EQ(wire.substr(0, head_end).find("X-Injected"), std::string::npos);
+    EXPECT_NE(r.body.find(R"(bad \"input\"\r\nX-Injected: 1)"), std::string::npos);
+}
+
+} // namespace
+} // namespace clipal
