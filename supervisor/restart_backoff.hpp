@@ -1,6 +1,6 @@
 // When to restart a worker that died: fast at first, exponentially slower while it
 // keeps dying, fast again after it has run healthily; and parking a worker that is in
-// a crash loop until something changes (its config, or a manual revive). Pure logic.
+// a crash loop until its config changes. Pure logic.
 #pragma once
 
 #include "shared/clock.hpp"
@@ -37,7 +37,7 @@ public:
     // Once parked, every further call answers park until reset().
     restart_decision on_crash(clock::time_point started_at, clock::time_point now);
 
-    // A fresh start: forgets the crash history and unparks (config change, manual revive).
+    // A fresh start: forgets the crash history and unparks (the config changed).
     void reset();
 
     bool parked() const { return parked_; }

@@ -48,7 +48,6 @@ public:
 
     void drain(std::chrono::milliseconds deadline);
     void kill_now();
-    void revive();
 
     // Asks the worker for its provider state; `done` always runs (within ~1 s).
     void status(std::function<void(boost::json::object)> done);

@@ -259,19 +259,6 @@ slot_actions worker_slot::drain_requested(std::chrono::milliseconds deadline) {
     return finish(std::move(out));
 }
 
-slot_actions worker_slot::revive() {
-    slot_actions out;
-    if (state_ != slot_state::failed) return out;
-    backoff_.reset();
-    if (wanted_ && has_providers_) {
-        log(out, log_level::info, "revived on request");
-        spawn(out);
-    } else {
-        state_ = slot_state::stopped;
-    }
-    return finish(std::move(out));
-}
-
 slot_actions worker_slot::tick() {
     slot_actions out;
     scheduled_.reset(); // the timer that called us has fired

@@ -26,7 +26,7 @@ enum class slot_state {
     reloading,    // config pushed, waiting for its config_ack
     draining,     // asked to stop (or being replaced); waiting for the process to exit
     backoff,      // died; waiting until restart_at to spawn again
-    failed,       // crash loop: parked until a config change or revive()
+    failed,       // crash loop: parked until a config change
     config_error, // the worker cannot run this config (exit 78 or a rejected first config)
 };
 
@@ -119,8 +119,6 @@ public:
     slot_actions config_changed(bool has_providers);
     // Supervisor shutdown: drain within `deadline`, never respawn.
     slot_actions drain_requested(std::chrono::milliseconds deadline);
-    // Manual revive of a failed slot.
-    slot_actions revive();
     // The time of the last schedule_tick arrived: restart after backoff, heartbeat
     // check (hang detection), startup/ack/drain deadlines.
     slot_actions tick();

@@ -251,7 +251,7 @@ TEST_F(WorkerSlotTest, TenCrashesInAMinuteParkTheSlotUntilTheConfigChanges) {
     EXPECT_EQ(crash_now(11), 100ms);
 }
 
-TEST_F(WorkerSlotTest, ReviveRestartsAParkedSlot) {
+TEST_F(WorkerSlotTest, ParkedSlotWhoseProvidersAreRemovedStopsAndStartsWhenTheyReturn) {
     slot_policy p;
     p.backoff.crash_limit = 1;
     worker_slot s(profile::gemini, clock, p);
@@ -259,10 +259,13 @@ TEST_F(WorkerSlotTest, ReviveRestartsAParkedSlot) {
     s.spawned(1);
     s.exited(exit_status::code(1));
     ASSERT_EQ(s.state(), slot_state::failed);
-    const auto out = s.revive();
+    auto out = s.config_changed(false);
+    EXPECT_FALSE(has<spawn_worker>(out));
+    EXPECT_EQ(s.state(), slot_state::stopped);
+    EXPECT_TRUE(logged(out, log_level::info, "no enabled providers")) << logs(out);
+    out = s.config_changed(true);
     EXPECT_TRUE(has<spawn_worker>(out));
-    EXPECT_TRUE(logged(out, log_level::info, "revived"));
-    EXPECT_TRUE(s.revive().empty()) << "only a failed slot is revived";
+    EXPECT_EQ(s.state(), slot_state::starting);
 }
 
 TEST_F(WorkerSlotTest, ThreeMissedHeartbeatsMeanHungAndKilled) {
