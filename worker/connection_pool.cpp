@@ -3,11 +3,10 @@
 // FIFO under one timer, armed only while something is idle. Liveness is watched the way
 // nginx does it: a read pending on every idle connection, so a server's close is seen
 // when it happens and a request never meets a dead pooled connection it has to discover
-// (which made a refused-provider failover ~50-90 us slower, bench/ANALYSIS.md).
+// (which slows a failover from a refusing provider, bench/ANALYSIS.md M5).
 #include "worker/connection_pool.hpp"
 
 #include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
 
 #include <algorithm>
 
@@ -32,12 +31,9 @@ std::string connection_pool::key_for(const upstream_target& target, const std::o
 }
 
 acquire_handle connection_pool::acquire(const upstream_target& target, const connect_timeouts& timeouts,
-                                        handler_type handler, acquire_mode mode) {
+                                        handler_type handler) {
     auto proxy = proxies_.proxy_for(target);
     auto key = key_for(target, proxy);
-    if (mode == acquire_mode::reuse_or_connect) {
-        if (auto stream = take_idle(key)) return deliver_idle(std::move(stream), std::move(handler));
-    }
     auto connector =
         std::make_shared<upstream_connector>(ex_, tls_context(target), target, std::move(proxy), timeouts);
     connector->start([key = std::move(key), h = std::move(handler)](error_code ec, connect_stage stage,
@@ -90,9 +86,9 @@ void connection_pool::watch(const idle_entry& entry) {
         if (auto pool = weak.lock()) pool->drop_idle(id);
     };
     auto& socket = entry.stream->tcp().socket();
-    // A plain connection is read from directly: Asio tries the read at once (one recv, the
-    // probe a take used to make) and then waits with no further syscall. Under TLS the
-    // bytes belong to OpenSSL, so only readability is awaited (an epoll_ctl per release).
+    // A plain connection is read from directly: Asio tries the read at once and then waits
+    // with no further syscall. Under TLS the bytes belong to OpenSSL, so only readability
+    // is awaited.
     if (entry.stream->tls()) socket.async_wait(net::socket_base::wait_read, std::move(on_event));
     else socket.async_read_some(net::buffer(&sink_, 1), std::move(on_event));
 }
@@ -107,27 +103,6 @@ void connection_pool::drop_idle(std::uint64_t id) {
         if (list.empty()) idle_.erase(it);
         return;
     }
-}
-
-acquire_handle connection_pool::deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler) {
-    // The handler must not run inside acquire(), so delivery is posted; a cancel() in
-    // between turns it into operation_aborted and the connection goes back to the pool.
-    struct delivery {
-        std::unique_ptr<upstream_stream> stream;
-        handler_type handler;
-        bool cancelled = false;
-    };
-    stream->set_reused(true);
-    auto d = std::make_shared<delivery>(delivery{std::move(stream), std::move(handler)});
-    net::post(ex_, [d, weak_pool = weak_from_this()] {
-        if (!d->cancelled) return d->handler({}, connect_stage::done, std::move(d->stream));
-        if (auto pool = weak_pool.lock()) pool->release(std::move(d->stream));
-        else d->stream->close();
-        d->handler(net::error::operation_aborted, connect_stage::connect, nullptr);
-    });
-    return acquire_handle([weak = std::weak_ptr<delivery>(d)] {
-        if (auto dd = weak.lock()) dd->cancelled = true;
-    });
 }
 
 void connection_pool::release(std::unique_ptr<upstream_stream> stream) {

@@ -1,5 +1,5 @@
 // A worker's keep-alive cache of upstream connections, keyed by origin and proxy: hands
-// out a live idle connection when there is one, otherwise starts an upstream_connector.
+// out a live idle connection (try_take) or starts an upstream_connector (acquire).
 // Active connections are not counted or capped; only idle ones are bounded and expire.
 // Each idle connection is watched, so one the server closes (or sends anything on) leaves
 // the pool when that happens, not when the next request would have used it.
@@ -29,17 +29,11 @@ struct pool_options {
     // Idle connections kept per key; the oldest is closed when one more is released.
     // 0 disables keep-alive reuse. Sized above the concurrency of a busy team box (tens of
     // CLI sessions): with fewer, every burst beyond the cap closes connections that the next
-    // burst has to open again (measured: 20 % new connections at 64 clients with 16).
-    // Idle ones still expire after idle_timeout.
+    // burst has to open again (bench/ANALYSIS.md). Idle ones still expire after idle_timeout.
     std::size_t max_idle_per_key = 256;
     // An idle connection older than this is closed (servers drop theirs after 60-120 s;
     // closing first avoids reusing one the server is closing at that moment).
     std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
-};
-
-enum class acquire_mode {
-    reuse_or_connect, // a live idle connection if there is one, else a new one
-    fresh,            // always a new connection (e.g. the retry after a reused one failed)
 };
 
 // Lets the caller abandon an acquire (its client went away). Copyable, cheap; does
@@ -58,9 +52,9 @@ private:
     std::function<void()> cancel_;
 };
 
-// Makes the TLS context for https connections. Called once, at the first https acquire:
-// loading the system trust store takes tens of milliseconds, which a worker whose
-// providers are all http:// never pays, and which no longer delays the first request.
+// Makes the TLS context for https connections. Called once, at the first https acquire
+// rather than at startup: loading the system trust store is slow, so a worker whose
+// providers are all http:// never loads it and no worker delays its readiness for it.
 // May return null (https connects then fail at the tls stage).
 using tls_context_factory = std::function<std::shared_ptr<boost::asio::ssl::context>()>;
 
@@ -77,15 +71,12 @@ public:
     connection_pool& operator=(const connection_pool&) = delete;
     ~connection_pool();
 
-    // Gets a connected stream for `target` (through the proxy proxy_settings picks for it)
-    // and calls `handler` exactly once, always through the executor, as
-    // upstream_connector::handler_type describes. A stream from the idle set has
-    // reused() == true and completes with stage `done`.
-    acquire_handle acquire(const upstream_target& target, const connect_timeouts& timeouts, handler_type handler,
-                           acquire_mode mode = acquire_mode::reuse_or_connect);
+    // Opens a new connection to `target` (through the proxy proxy_settings picks for it),
+    // never one from the idle set (try_take is for those), and calls `handler` exactly
+    // once, always through the executor, as upstream_connector::handler_type describes.
+    acquire_handle acquire(const upstream_target& target, const connect_timeouts& timeouts, handler_type handler);
 
-    // A live idle connection for `target` (reused() == true) at once, or null: what
-    // acquire() would deliver from the idle set, without the posted handler.
+    // A live idle connection for `target` (reused() == true) at once, or null.
     std::unique_ptr<upstream_stream> try_take(const upstream_target& target);
 
     // Takes back a stream whose last response ended cleanly and may be kept alive. The
@@ -118,7 +109,6 @@ private:
     std::unique_ptr<upstream_stream> take_idle(const std::string& key);
     void watch(const idle_entry& entry);
     void drop_idle(std::uint64_t id);
-    acquire_handle deliver_idle(std::unique_ptr<upstream_stream> stream, handler_type handler);
     void arm_timer();
     void on_timer(boost::system::error_code ec);
     void close_all_idle();

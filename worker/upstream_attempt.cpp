@@ -33,6 +33,12 @@ bool is_timeout(const boost::system::error_code& ec) {
     return ec == boost::beast::error::timeout || ec == boost::asio::error::timed_out;
 }
 
+// How a connection the server closed shows on a read.
+bool is_closed(const boost::system::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+           ec == boost::asio::error::eof;
+}
+
 std::string describe(const boost::system::error_code& ec) { return ec.message(); }
 
 } // namespace
@@ -55,8 +61,8 @@ upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connect
       idle_timer_(client.get_executor()) {}
 
 void upstream_attempt::start() {
-    // A pooled connection is used at once: no posted hand-over (each hop through the
-    // io_context's queue costs a poll of epoll), no cancellable acquire to set up.
+    // A pooled connection is used at once (no hop through the io_context's queue); the
+    // retry after a stale one failed always connects afresh.
     if (!retried_stale_) {
         if (auto idle = pool_.try_take(target_)) {
             on_connected({}, connect_stage::done, std::move(idle));
@@ -68,8 +74,7 @@ void upstream_attempt::start() {
         target_, settings_.connect,
         [self = shared_from_this()](boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s) {
             self->on_connected(ec, stage, std::move(s));
-        },
-        acquire_mode::fresh);
+        });
 }
 
 void upstream_attempt::abort() {
@@ -108,12 +113,10 @@ void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage 
 void upstream_attempt::on_written(boost::system::error_code ec) {
     if (finished_) return;
     if (ec) {
-        // A pooled connection the server closed while idle: try once more on a fresh one.
-        if (reused_ && !retried_stale_ && !is_timeout(ec)) {
-            up_->close();
-            up_.reset();
-            retried_stale_ = true;
-            start();
+        // Writing to a closed connection fails with EPIPE, a reset or a TLS error: anything
+        // but our own deadline may be a close.
+        if (stale_connection(!is_timeout(ec))) {
+            retry_on_fresh_connection();
             return;
         }
         fail({action::try_next, is_timeout(ec) ? failure_reason::header_timeout : failure_reason::write, std::nullopt},
@@ -132,14 +135,8 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
 void upstream_attempt::on_header(boost::system::error_code ec) {
     if (finished_) return;
     if (ec) {
-        const bool nothing_received = up_buffer_.size() == 0;
-        if (reused_ && !retried_stale_ && nothing_received &&
-            (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
-             ec == boost::asio::error::eof)) {
-            up_->close();
-            up_.reset();
-            retried_stale_ = true;
-            start();
+        if (stale_connection(is_closed(ec))) {
+            retry_on_fresh_connection();
             return;
         }
         if (is_timeout(ec))
@@ -147,8 +144,7 @@ void upstream_attempt::on_header(boost::system::error_code ec) {
                  "no response headers within " + format_duration(settings_.response_header_timeout));
         else if (ec == http::error::header_limit)
             fail({action::try_next, failure_reason::bad_response, std::nullopt}, "response headers too large");
-        else if (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
-                 ec == boost::asio::error::eof)
+        else if (is_closed(ec))
             fail({action::try_next, failure_reason::reset, std::nullopt}, "connection closed before a response");
         else
             fail({action::try_next, failure_reason::bad_response, std::nullopt}, "bad response: " + describe(ec));
@@ -158,12 +154,23 @@ void upstream_attempt::on_header(boost::system::error_code ec) {
         read_error_body();
         return;
     }
-    on_error_body({});
+    classify_answer();
+}
+
+bool upstream_attempt::stale_connection(bool closed) const {
+    return closed && reused_ && !retried_stale_ && up_buffer_.size() == 0;
+}
+
+void upstream_attempt::retry_on_fresh_connection() {
+    up_->close();
+    up_.reset();
+    retried_stale_ = true;
+    start();
 }
 
 void upstream_attempt::read_error_body() {
     if (parser_->is_done() || error_body_.size() >= max_error_body) {
-        on_error_body({});
+        classify_answer();
         return;
     }
     auto& body = parser_->get().body();
@@ -177,14 +184,14 @@ void upstream_attempt::read_error_body() {
         self->error_body_.append(self->piece_.get(), got);
         // A broken or stalled error body still gets classified on what arrived.
         if (e) {
-            self->on_error_body({});
+            self->classify_answer();
             return;
         }
         self->read_error_body();
     });
 }
 
-void upstream_attempt::on_error_body(boost::system::error_code) {
+void upstream_attempt::classify_answer() {
     auto& msg = parser_->get();
     const int status = msg.result_int();
     const upstream_answer answer{status,

@@ -28,7 +28,8 @@ namespace clipal::worker {
 
 namespace http = boost::beast::http;
 
-// Everything an attempt needs that outlives it (owned by the forwarder).
+// The timeouts and the clock reading an attempt runs with; the forwarder builds them for
+// each attempt, which keeps its own copy.
 struct attempt_settings {
     connect_timeouts connect;
     std::chrono::steady_clock::duration response_header_timeout;
@@ -49,7 +50,7 @@ struct attempt_outcome {
     enum class kind {
         failed,    // nothing reached the client: the owner may try the next provider
         completed, // the whole response reached the client
-        aborted,   // ended after bytes reached the client (client connection must be aborted), or by abort()
+        aborted,   // broke off after the response to the client began (its connection must be aborted)
     };
     kind what = kind::failed;
     verdict v{action::try_next, std::nullopt, std::nullopt};
@@ -78,15 +79,24 @@ public:
     // a chunk header.
     std::size_t buffered_capacity() const noexcept { return piece_room_ + up_buffer_.capacity(); }
     // Ends the attempt now (client went away): closes the upstream connection so the
-    // provider stops generating. Completes with kind::aborted.
+    // provider stops generating. Reports nothing: `done` is not called afterwards.
     void abort();
 
 private:
     void on_connected(boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s);
     void on_written(boost::system::error_code ec);
     void on_header(boost::system::error_code ec);
+    // A reused pooled connection that failed before anything was received: most likely
+    // the server closed it while it sat idle. `closed` says whether the error looks like
+    // such a close. True at most once per attempt (the retry is on a fresh connection).
+    bool stale_connection(bool closed) const;
+    void retry_on_fresh_connection();
+    // Reads the start of the body of an answer that classify() needs it for (needs_body()),
+    // then classify_answer().
     void read_error_body();
-    void on_error_body(boost::system::error_code ec);
+    // Decides on every answer once its head (and, when needed, its error body) is in:
+    // fail over, or pass it through and start relaying it to the client.
+    void classify_answer();
     void read_body_piece();
     // Parses body bytes already in up_buffer_ into a piece and writes it; false (nothing
     // written) when they hold no body byte yet.

@@ -1,5 +1,5 @@
 // Parsing a provider's base_url with Boost.URL into the pieces the connector, the pool
-// and the forwarder use, and joining client paths onto its base path.
+// and the forwarder use.
 #include "worker/upstream_target.hpp"
 
 #include <boost/url/parse.hpp>
@@ -35,13 +35,6 @@ std::string bracketed(const upstream_target& t) {
 
 std::string upstream_target::key() const {
     return std::string(tls ? "https://" : "http://") + bracketed(*this) + ":" + port;
-}
-
-std::string upstream_target::request_target(std::string_view path_and_query) const {
-    std::string out = base_path;
-    if (path_and_query.empty() || path_and_query.front() != '/') out += '/';
-    out += path_and_query;
-    return out;
 }
 
 std::optional<upstream_target> upstream_target::parse(std::string_view base_url, std::string& error) {

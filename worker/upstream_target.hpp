@@ -1,6 +1,5 @@
 // Where a provider lives: scheme, host, port and base path parsed once from its base_url,
-// plus the strings the upstream client needs on every request (Host header, pool key,
-// origin-form request target).
+// plus the strings the upstream client needs on every request (Host header, pool key).
 #pragma once
 
 #include <optional>
@@ -18,11 +17,6 @@ struct upstream_target {
 
     // "https://host:port" (IPv6 bracketed): identifies interchangeable connections.
     std::string key() const;
-
-    // The origin-form request target for a client path: base_path joined to `path_and_query`
-    // (what follows the stripped prefix, e.g. "/v1/messages?beta=true") with exactly one '/'
-    // at the join. The client's part is kept byte for byte; "" and "?q" mean the root.
-    std::string request_target(std::string_view path_and_query) const;
 
     bool operator==(const upstream_target&) const = default;
 

@@ -84,7 +84,7 @@ int run_worker(const worker_options& opts) {
 #ifdef __GLIBC__
     // Buffers are taken per request and per relayed piece and given back while a stream
     // waits. With glibc's default (128 KiB) every burst returns the top of the heap to the
-    // kernel and faults it in again: +40 µs of CPU per request at 64 connections measured.
+    // kernel and faults it in again (costly page faults, bench/ANALYSIS.md).
     ::mallopt(M_TRIM_THRESHOLD, heap_trim_threshold);
 #endif
     if (opts.channel_fd) return run_supervised(opts);

@@ -1,5 +1,6 @@
 #include "worker/upstream_connector.hpp"
 
+#include "shared/route.hpp"
 #include "worker/tls_context.hpp"
 
 #include "support/temp_dir.hpp"
@@ -13,6 +14,7 @@
 namespace {
 
 using namespace clipal::test;
+using clipal::join_target;
 using clipal::worker::connect_stage;
 using clipal::worker::connect_timeouts;
 using clipal::worker::make_client_tls_context;
@@ -92,7 +94,7 @@ TEST_F(UpstreamConnector, PlainHttpConnectsAndCarriesARequest) {
     ASSERT_TRUE(out.stream);
     EXPECT_FALSE(out.stream->tls());
     EXPECT_FALSE(out.stream->reused());
-    EXPECT_EQ(exchange(ioc_, *out.stream, t.request_target("/v1/x"), t.host_header), "response 1");
+    EXPECT_EQ(exchange(ioc_, *out.stream, join_target(t.base_path, "/v1/x"), t.host_header), "response 1");
     EXPECT_EQ(server.record().targets.at(0), "/base/v1/x");
 }
 
@@ -223,7 +225,7 @@ TEST_F(UpstreamConnector, HttpTargetThroughProxyUsesConnectTunnel) {
     EXPECT_NE(head.find("\r\nHost: 127.0.0.1:" + server.port_string() + "\r\n"), std::string::npos) << head;
     EXPECT_EQ(head.find("Proxy-Authorization"), std::string::npos);
     // Origin-form through the tunnel, answered by the origin itself.
-    EXPECT_EQ(exchange(ioc_, *out.stream, t.request_target("/models"), t.host_header), "response 1");
+    EXPECT_EQ(exchange(ioc_, *out.stream, join_target(t.base_path, "/models"), t.host_header), "response 1");
     EXPECT_EQ(server.record().targets.at(0), "/v1/models");
     EXPECT_EQ(server.record().accepted, 1);
 }
