@@ -60,10 +60,6 @@ std::optional<net::ip::tcp::endpoint> literal_endpoint(const std::string& host, 
     return net::ip::tcp::endpoint(address, number);
 }
 
-std::string bracketed(const std::string& host) {
-    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
-
 } // namespace
 
 const boost::system::error_category& upstream_category() noexcept {
@@ -159,7 +155,7 @@ void upstream_connector::on_connect(error_code ec) {
 
 void upstream_connector::do_proxy_connect() {
     stage_ = connect_stage::proxy;
-    const auto authority = bracketed(target_.host) + ":" + target_.port;
+    const auto authority = target_.bracketed_host() + ":" + target_.port;
     proxy_request_ = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
     if (!proxy_->authorization.empty()) proxy_request_ += "Proxy-Authorization: " + proxy_->authorization + "\r\n";
     proxy_request_ += "\r\n";

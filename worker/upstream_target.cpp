@@ -27,14 +27,14 @@ bool valid_host_name(std::string_view h) {
     });
 }
 
-std::string bracketed(const upstream_target& t) {
-    return t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
-}
-
 } // namespace
 
+std::string upstream_target::bracketed_host() const {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 std::string upstream_target::key() const {
-    return std::string(tls ? "https://" : "http://") + bracketed(*this) + ":" + port;
+    return std::string(tls ? "https://" : "http://") + bracketed_host() + ":" + port;
 }
 
 std::optional<upstream_target> upstream_target::parse(std::string_view base_url, std::string& error) {
@@ -92,7 +92,7 @@ std::optional<upstream_target> upstream_target::parse(std::string_view base_url,
         // "0443" and "443" are the same port; the canonical form keeps pool keys equal.
         t.port = std::to_string(std::stoul(std::string(port)));
     }
-    t.host_header = bracketed(t);
+    t.host_header = t.bracketed_host();
     if (t.port != default_port) t.host_header += ":" + t.port;
     std::string_view path = u.encoded_path();
     // Boost.URL 1.81 accepts "host:12ab" as port 12 and path "ab"; a real path after an

@@ -17,6 +17,8 @@ struct upstream_target {
 
     // "https://host:port" (IPv6 bracketed): identifies interchangeable connections.
     std::string key() const;
+    // The host as it stands in a URL authority or Host header: IPv6 literals in brackets.
+    std::string bracketed_host() const;
 
     bool operator==(const upstream_target&) const = default;
 
