@@ -30,7 +30,7 @@ void add_common(po::options_description& d) {
     d.add_options()
         ("config-dir", po::value<std::string>(), "config directory (default $CLIPAL_CONFIG_DIR, else ~/.clipal)")
         ("listen-addr", po::value<std::string>(), "listen address, overrides config.yaml")
-        ("port", po::value<long long>(), "listen port, overrides config.yaml")
+        ("port", po::value<long long>(), "listen port, overrides config.yaml (0: any free port, see `clipal status`)")
         ("log-level", po::value<std::string>(), "debug | info | warn | error, overrides config.yaml");
 }
 
@@ -41,7 +41,9 @@ common_flags read_common(const po::variables_map& vm) {
     if (vm.count("listen-addr")) f.overrides.listen_addr = vm["listen-addr"].as<std::string>();
     if (vm.count("port")) {
         const auto p = vm["port"].as<long long>();
-        if (p < 1 || p > 65535) throw po::error("--port must be between 1 and 65535, got " + std::to_string(p));
+        // 0 only here, not in config.yaml: a port that changes on every start suits a
+        // one-off run (tests, several instances), not a config tools are pointed at.
+        if (p < 0 || p > 65535) throw po::error("--port must be between 0 and 65535, got " + std::to_string(p));
         f.overrides.port = static_cast<std::uint16_t>(p);
     }
     if (vm.count("log-level")) {

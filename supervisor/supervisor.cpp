@@ -3,12 +3,9 @@
 #include "clipal/version.hpp"
 #include "ipc/config_codec.hpp"
 #include "shared/exit_codes.hpp"
-#include "shared/time_format.hpp"
 #include "supervisor/config_watcher.hpp"
 #include "supervisor/control_server.hpp"
 #include "supervisor/control_socket_path.hpp"
-#include "supervisor/inherited_socket.hpp"
-#include "supervisor/reexec.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -16,21 +13,19 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 namespace clipal::supervisor {
 namespace {
 
 // Editors write in bursts (temp file, rename, chmod): settle before reading.
 constexpr auto watch_debounce = std::chrono::milliseconds(150);
-// How long an upgrade waits for hand-offs to be confirmed and control replies to be sent.
-constexpr auto upgrade_settle_limit = std::chrono::seconds(2);
 
 std::vector<std::string> all_keys(const config& c) {
     std::vector<std::string> keys;
@@ -47,6 +42,12 @@ bool is_loopback(const std::string& address) {
     return !ec && a.is_loopback();
 }
 
+// Where the listener is actually bound: with port 0 the kernel chose the port.
+std::string bound_address(const router& r) {
+    const auto ep = r.local_endpoint();
+    return ep ? fmt::format("{}:{}", ep->address().to_string(), ep->port()) : std::string("-");
+}
+
 } // namespace
 
 supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
@@ -60,13 +61,21 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
       signals_(ioc),
       shutdown_timer_(ioc),
       watchdog_timer_(ioc),
-      upgrade_timer_(ioc),
-      started_at_(clock_.now()) {}
+      executable_(self_executable()),
+      upgrade_(ioc, clock_, log_, router_, runners_,
+               {executable_, opts_.config_dir, opts_.overrides, opts_.command_line,
+                std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline)},
+               {[this](const ipc::log_record& r) { on_worker_log(r); },
+                [this] { return control_ && control_->open_connections() > 0; }}),
+      status_(clock_, router_, runners_, upgrade_, last_reload_, opts_.config_dir) {}
 
 supervisor::~supervisor() = default;
 
 std::string supervisor::worker_config_json(profile p) const {
-    return ipc::to_json(ipc::worker_config{config_->of(p), config_->global});
+    auto g = config_->global;
+    // `--port 0`: workers learn the port the kernel chose (the wire format wants 1–65535).
+    if (const auto ep = router_.local_endpoint(); g.port == 0 && ep) g.port = ep->port();
+    return ipc::to_json(ipc::worker_config{config_->of(p), g});
 }
 
 std::optional<int> supervisor::start() {
@@ -92,17 +101,16 @@ std::optional<int> supervisor::start() {
     if (!inherit_error.empty())
         log_.error("", "re-executed for an upgrade, but the previous image's state is unreadable ({}); "
                        "starting afresh", inherit_error);
-    bool listening = false;
-    if (inherited && inherited->listener_fd >= 0) {
-        auto a = acceptor_from_fd(ioc_, inherited->listener_fd);
-        if (!a) ::close(inherited->listener_fd);
-        listening = a && router_.adopt(std::move(*a), g.listen_addr, g.port);
-        if (listening) log_.info("", "kept the listener on {}:{} open across the upgrade", g.listen_addr, g.port);
-    }
-    std::string error;
-    if (!listening && router_.listen(g.listen_addr, g.port, error)) {
-        log_.error("", "{}", error);
-        return exit_transient;
+    const bool listening =
+        inherited && inherited->listener_fd >= 0 &&
+        upgrade_.adopt_listener(ipc::unique_fd(std::exchange(inherited->listener_fd, -1)), g.listen_addr, g.port);
+    if (!listening) {
+        std::string error;
+        if (router_.listen(g.listen_addr, g.port, error)) {
+            log_.error("", "{}", error);
+            return exit_transient;
+        }
+        if (g.port == 0) log_.info("", "listening on {} (port 0: a free port)", bound_address(router_));
     }
     try {
         control_ = std::make_unique<control_server>(
@@ -117,16 +125,15 @@ std::optional<int> supervisor::start() {
     // CLIPAL_WORKER_EXECUTABLE replaces the worker program: for tests that play a broken
     // worker, and for running workers under a debugger or valgrind.
     const char* worker_exe = std::getenv("CLIPAL_WORKER_EXECUTABLE");
-    executable_ = self_executable();
     const auto exe = worker_exe && *worker_exe ? std::filesystem::path(worker_exe) : executable_;
     for (const auto& p : all_profiles) {
         worker_runner::hooks h;
         h.log_record = [this](const ipc::log_record& r) { on_worker_log(r); };
         h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
-            reroute(std::move(s), std::move(bytes), std::move(addr));
+            router_.reroute(std::move(s), std::move(bytes), std::move(addr));
         };
         h.state_changed = [this] {
-            retire_replaced_workers();
+            upgrade_.retire_replaced_workers();
             check_shutdown_done();
             update_service_status();
         };
@@ -134,7 +141,7 @@ std::optional<int> supervisor::start() {
     }
     apply(std::move(*loaded.cfg), true);
     last_reload_ = {true, clock_.now(), {}};
-    if (inherited) adopt(std::move(*inherited));
+    if (inherited) upgrade_.adopt(std::move(*inherited));
 
     watcher_ = std::make_unique<config_watcher>(ioc_.get_executor(), opts_.config_dir, watch_debounce,
                                                 [this](const std::set<std::string>& changed) {
@@ -145,7 +152,7 @@ std::optional<int> supervisor::start() {
     watcher_->start();
     watch_signals();
     // Previous workers that ended while this image was loading are zombies no signal announces.
-    if (!retiring_.empty()) reap_children();
+    if (!upgrade_.previous_workers().empty()) reap_children();
     if (const auto interval = sd_notify::watchdog_interval()) start_watchdog(*interval / 2);
     started_ = true;
     update_service_status();
@@ -169,7 +176,7 @@ void supervisor::apply(config next, bool first) {
         if (router_.listen(g.listen_addr, g.port, error))
             log_.error("", "{}; still listening on the previous address", error);
         else
-            log_.info("", "now listening on {}:{}", g.listen_addr, g.port);
+            log_.info("", "now listening on {}", bound_address(router_));
     }
     for (const auto& p : all_profiles) {
         const auto i = static_cast<std::size_t>(p.id);
@@ -227,7 +234,7 @@ void supervisor::on_signal(int sig) {
         if (stopping_) {
             log_.warn("", "second signal: stopping now");
             for (auto& r : runners_) r->kill_now();
-            for (auto& r : retiring_) r->kill_now();
+            upgrade_.kill_previous_workers();
             exit_code_ = exit_ok;
             ioc_.stop();
             return;
@@ -240,24 +247,11 @@ void supervisor::reap_children() {
     int status = 0;
     bool retired = false;
     for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
-        bool ours = false;
-        for (auto& r : runners_)
-            if (r && r->on_exit(pid, status)) {
-                ours = true;
-                break;
-            }
-        if (ours) continue;
-        for (auto& r : retiring_)
-            if (r->on_exit(pid)) {
-                log_.info(info(r->id()).tag, "previous worker {} exited", pid);
-                retired = true;
-                break;
-            }
+        const bool ours =
+            std::any_of(runners_.begin(), runners_.end(), [&](const auto& r) { return r && r->on_exit(pid, status); });
+        if (!ours && upgrade_.on_exit(pid)) retired = true;
     }
-    if (retired) {
-        std::erase_if(retiring_, [](const auto& r) { return r->gone(); });
-        check_shutdown_done();
-    }
+    if (retired) check_shutdown_done();
 }
 
 void supervisor::begin_shutdown(std::string_view why) {
@@ -267,15 +261,15 @@ void supervisor::begin_shutdown(std::string_view why) {
     log_.info("", "{}: stopping; in-flight requests get up to {}s to finish", why, opts_.drain_deadline.count());
     router_.stop_accepting();
     if (watcher_) watcher_->stop();
-    upgrade_timer_.cancel();
+    upgrade_.cancel();
     for (auto& r : runners_) r->drain(std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline));
-    for (auto& r : retiring_) r->drain(std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline));
+    upgrade_.drain_previous_workers();
     // The slots kill what does not end by the deadline; this is the last safety net.
     shutdown_timer_.expires_after(opts_.drain_deadline + std::chrono::seconds(10));
     shutdown_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
         for (auto& r : runners_) r->kill_now();
-        for (auto& r : retiring_) r->kill_now();
+        upgrade_.kill_previous_workers();
         ioc_.stop();
     });
     check_shutdown_done();
@@ -285,7 +279,7 @@ void supervisor::check_shutdown_done() {
     if (!stopping_) return;
     for (auto& r : runners_)
         if (r && r->has_process()) return;
-    if (!retiring_.empty()) return;
+    if (!upgrade_.previous_workers().empty()) return;
     shutdown_timer_.cancel();
     watchdog_timer_.cancel();
     if (control_) control_->stop();
@@ -295,7 +289,7 @@ void supervisor::check_shutdown_done() {
 
 void supervisor::handle_control(const std::string& command, std::function<void(boost::json::value)> respond) {
     if (command == "status") {
-        collect_status(std::move(respond));
+        status_.collect(std::move(respond));
     } else if (command == "reload") {
         reload("clipal reload");
         boost::json::object o;
@@ -309,47 +303,10 @@ void supervisor::handle_control(const std::string& command, std::function<void(b
         respond(std::move(o));
         boost::asio::post(ioc_, [this] { begin_shutdown("clipal stop"); });
     } else if (command == "upgrade") {
-        handle_upgrade(std::move(respond));
+        if (stopping_) return respond(control_server::error_reply("clipal is stopping"));
+        upgrade_.request(std::move(respond));
     } else {
         respond(control_server::error_reply("unknown command \"" + command + "\""));
-    }
-}
-
-void supervisor::collect_status(std::function<void(boost::json::value)> respond) {
-    struct gather {
-        std::array<boost::json::object, 3> workers;
-        int pending = 3;
-        std::function<void(boost::json::value)> respond;
-    };
-    auto g = std::make_shared<gather>();
-    g->respond = std::move(respond);
-    for (std::size_t i = 0; i < runners_.size(); ++i) {
-        runners_[i]->status([this, g, i](boost::json::object w) {
-            g->workers[i] = std::move(w);
-            if (--g->pending > 0) return;
-            boost::json::object o;
-            o["version"] = clipal::version;
-            o["pid"] = static_cast<std::int64_t>(::getpid());
-            o["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_at_).count();
-            const auto ep = router_.local_endpoint();
-            o["listen"] = ep ? fmt::format("{}:{}", ep->address().to_string(), ep->port()) : std::string("-");
-            o["config_dir"] = opts_.config_dir.string();
-            boost::json::object lr;
-            lr["ok"] = last_reload_.ok;
-            lr["time"] = iso_utc(last_reload_.time);
-            lr["error"] = last_reload_.ok ? boost::json::value(nullptr) : boost::json::value(last_reload_.error);
-            o["last_reload"] = std::move(lr);
-            boost::json::array ws;
-            for (auto& each : g->workers) ws.push_back(std::move(each));
-            o["workers"] = std::move(ws);
-            boost::json::array previous;
-            for (const auto& r : retiring_)
-                previous.push_back(boost::json::object{
-                    {"profile", info(r->id()).name}, {"pid", r->pid()}, {"draining", r->draining()}});
-            o["previous_workers"] = std::move(previous);
-            o["upgrading"] = upgrading_;
-            g->respond(std::move(o));
-        });
     }
 }
 
@@ -386,120 +343,6 @@ void supervisor::start_watchdog(std::chrono::microseconds every) {
 }
 
 void supervisor::on_worker_log(const ipc::log_record& r) { writer_.write(ipc::from_wire(r)); }
-
-void supervisor::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
-    router_.reroute(std::move(s), std::move(bytes), std::move(addr));
-}
-
-void supervisor::handle_upgrade(std::function<void(boost::json::value)> respond) {
-    if (stopping_) return respond(control_server::error_reply("clipal is stopping"));
-    if (upgrading_) return respond(control_server::error_reply("an upgrade is already under way"));
-    if (::access(executable_.c_str(), X_OK) != 0)
-        return respond(control_server::error_reply(fmt::format(
-            "cannot re-execute {}: {}; restart clipal by hand", executable_.string(), std::strerror(errno))));
-    // The new image loads the config again: a config it would refuse must not take down
-    // a running proxy.
-    if (auto loaded = load_config(opts_.config_dir, opts_.overrides); !loaded.cfg)
-        return respond(control_server::error_reply(fmt::format(
-            "the config in {} has errors ({}); fix them (see `clipal check`) and upgrade again",
-            opts_.config_dir.string(), loaded.errors.empty() ? "unknown" : loaded.errors.front().to_string())));
-    upgrading_ = true;
-    boost::json::object o;
-    o["ok"] = true;
-    o["pid"] = static_cast<std::int64_t>(::getpid());
-    o["executable"] = executable_.string();
-    respond(std::move(o));
-    log_.info("", "upgrade requested: re-executing {} without closing the listener", executable_.string());
-    // New connections wait in the listener's backlog until the new image accepts them.
-    router_.pause_accepting();
-    wait_quiet(clock_.now() + upgrade_settle_limit);
-}
-
-void supervisor::wait_quiet(clock::time_point give_up) {
-    std::size_t unconfirmed = 0;
-    for (const auto& r : runners_) unconfirmed += r->unacknowledged();
-    const bool replying = control_ && control_->open_connections() > 0;
-    if ((unconfirmed == 0 && !replying) || clock_.now() >= give_up) {
-        if (unconfirmed > 0)
-            log_.warn("", "{} hand-off(s) still unconfirmed; the workers received them and keep them", unconfirmed);
-        reexecute();
-        return;
-    }
-    upgrade_timer_.expires_after(std::chrono::milliseconds(5));
-    upgrade_timer_.async_wait([this, give_up](boost::system::error_code ec) {
-        if (!ec) wait_quiet(give_up);
-    });
-}
-
-void supervisor::reexecute() {
-    upgrade_state st;
-    if (const int fd = router_.listener_handle(); fd >= 0) st.listener_fd = ::dup(fd);
-    st.connections = router_.snapshot_reading();
-    for (const auto& r : runners_) {
-        auto held = r->snapshot_held();
-        st.connections.insert(st.connections.end(), std::make_move_iterator(held.begin()),
-                              std::make_move_iterator(held.end()));
-        if (auto w = r->snapshot_worker()) st.workers.push_back(*w);
-    }
-    for (const auto& r : retiring_)
-        if (auto w = r->snapshot()) st.workers.push_back(*w);
-    std::string error;
-    const int state_fd = write_upgrade_state(st, error);
-    std::string why = error;
-    if (state_fd >= 0) {
-        log_.info("", "re-executing now; carried over: the listener, {} connection(s) being routed, {} worker(s)",
-                  st.connections.size(), st.workers.size());
-        sd_notify::reloading();
-        auto argv = opts_.command_line.empty() ? std::vector<std::string>{executable_.string()} : opts_.command_line;
-        argv[0] = executable_.string();
-        why = reexec(argv, st.descriptors(), state_fd);
-        ::close(state_fd);
-    }
-    // Still here: nothing was handed on. The duplicates go; the originals never stopped.
-    for (const int fd : st.descriptors()) ::close(fd);
-    log_.error("", "upgrade failed: {}; still running the previous binary", why);
-    upgrading_ = false;
-    router_.resume_accepting();
-    sd_notify::ready();
-}
-
-void supervisor::adopt(upgrade_state inherited) {
-    for (const auto& w : inherited.workers) {
-        retiring_worker::hooks h;
-        h.log_record = [this](const ipc::log_record& r) { on_worker_log(r); };
-        h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
-            reroute(std::move(s), std::move(bytes), std::move(addr));
-        };
-        retiring_.push_back(std::make_unique<retiring_worker>(ioc_, log_, w.id, w.pid, w.channel_fd, std::move(h)));
-    }
-    std::size_t resumed = 0;
-    for (auto& c : inherited.connections) {
-        auto s = socket_from_fd(ioc_, c.fd);
-        if (!s) {
-            ::close(c.fd);
-            continue;
-        }
-        ++resumed;
-        if (c.routed)
-            reroute(std::move(*s), std::move(c.bytes), std::move(c.addr));
-        else
-            router_.resume(std::move(*s), std::move(c.bytes), std::move(c.addr));
-    }
-    log_.info("", "upgraded to clipal {}: {} connection(s) and {} previous worker(s) carried over", clipal::version,
-              resumed, retiring_.size());
-    retire_replaced_workers();
-}
-
-void supervisor::retire_replaced_workers() {
-    for (auto& r : retiring_) {
-        if (r->draining()) continue;
-        // A previous worker drains once its successor serves, or once there will be none.
-        const auto st = runners_[static_cast<std::size_t>(r->id())]->state();
-        if (st == slot_state::ready || st == slot_state::stopped || st == slot_state::failed ||
-            st == slot_state::config_error)
-            r->drain(std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline));
-    }
-}
 
 int run_supervisor(const supervisor_options& opts) {
     std::signal(SIGPIPE, SIG_IGN);

@@ -7,9 +7,9 @@
 #include "shared/config_loader.hpp"
 #include "shared/log.hpp"
 #include "shared/log_writer.hpp"
-#include "supervisor/retiring_worker.hpp"
 #include "supervisor/router.hpp"
-#include "supervisor/upgrade_state.hpp"
+#include "supervisor/status_document.hpp"
+#include "supervisor/upgrade_coordinator.hpp"
 #include "supervisor/worker_runner.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -56,25 +56,13 @@ private:
     void begin_shutdown(std::string_view why);
     void check_shutdown_done();
     void handle_control(const std::string& command, std::function<void(boost::json::value)> respond);
-    void collect_status(std::function<void(boost::json::value)> respond);
     void watch_signals();
     void wait_signal();
     std::string worker_config_json(profile p) const;
     // systemd notify: STATUS= on every change, READY=1 once every worker settled.
     void update_service_status();
     void start_watchdog(std::chrono::microseconds every);
-    // Upgrade (`clipal update`): wait until no hand-off or control reply is in flight,
-    // then re-execute in place, passing what is open (see upgrade_state.hpp). The new
-    // image adopts it in start(); the previous workers retire one by one.
-    void handle_upgrade(std::function<void(boost::json::value)> respond);
-    void wait_quiet(clock::time_point give_up);
-    void reexecute();
-    void adopt(upgrade_state inherited);
-    void retire_replaced_workers();
-
-    // Worker hooks shared by the runners and the adopted previous workers.
     void on_worker_log(const ipc::log_record& r);
-    void reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr);
 
     boost::asio::io_context& ioc_;
     supervisor_options opts_;
@@ -89,21 +77,15 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer watchdog_timer_;
-    boost::asio::steady_timer upgrade_timer_;
-    std::filesystem::path executable_; // resolved at start: an update replaces the file
-    std::vector<std::unique_ptr<retiring_worker>> retiring_;
-    bool upgrading_ = false;
+    std::filesystem::path executable_; // resolved at construction: an update replaces the file
+    upgrade_coordinator upgrade_;
+    reload_result last_reload_;
+    status_document status_;
     std::string last_status_;
     bool ready_sent_ = false;
     bool started_ = false;
-    clock::time_point started_at_;
     bool stopping_ = false;
     int exit_code_ = 0;
-    struct reload_result {
-        bool ok = true;
-        clock::time_point time;
-        std::string error;
-    } last_reload_;
 };
 
 // `clipal` with no subcommand: runs the supervisor in the foreground until stopped.

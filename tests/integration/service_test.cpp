@@ -3,6 +3,7 @@
 // reload, WATCHDOG=1 pings, STOPPING=1 on SIGTERM, and no NOTIFY_SOCKET for workers);
 // `clipal service` against a stand-in systemctl; and a real systemd user manager where
 // one is reachable.
+#include "integration/supervisor_fixture.hpp"
 #include "support/binaries.hpp"
 #include "support/child_process.hpp"
 #include "support/http_probe.hpp"
@@ -122,8 +123,8 @@ bool has_variable(const std::vector<std::string>& env, std::string_view name) {
 
 class SupervisorNotify : public ::testing::Test {
 protected:
-    SupervisorNotify() : port_(clipal::test::unused_loopback_port()), notify_(dir_.path() / "notify.sock") {
-        dir_.write("config/config.yaml", "port: " + std::to_string(port_) + "\nlog_level: debug\n");
+    SupervisorNotify() : notify_(dir_.path() / "notify.sock") {
+        dir_.write("config/config.yaml", "log_level: debug\n");
         // One profile with a provider, so a worker process runs; it is never contacted.
         dir_.write("config/codex.yaml",
                    "providers:\n  - {name: p1, base_url: \"http://127.0.0.1:9\", api_key: key-p1-000000000000}\n");
@@ -131,10 +132,15 @@ protected:
 
     void start(std::vector<std::pair<std::string, std::string>> env = {}) {
         spawn_options o;
-        o.args = {"--config-dir", (dir_.path() / "config").string()};
+        o.args = {"--config-dir", (dir_.path() / "config").string(), "--port", "0"};
         o.env = std::move(env);
         o.env.emplace_back("NOTIFY_SOCKET", notify_.path().string());
         clipal_ = std::make_unique<child_process>(clipal_binary(), o);
+    }
+
+    // The free port clipal got, from `clipal status --json`; 0 when it does not say.
+    std::uint16_t reported_port() {
+        return clipal::test::listen_port_of(clipal::test::clipal_status(dir_.path() / "config")).value_or(0);
     }
 
     ~SupervisorNotify() override {
@@ -145,7 +151,6 @@ protected:
     }
 
     temp_dir dir_;
-    std::uint16_t port_;
     notify_listener notify_;
     std::unique_ptr<child_process> clipal_;
 };
@@ -156,7 +161,9 @@ TEST_F(SupervisorNotify, ReadyComesOnceItServesAndStoppingOnSigterm) {
     start();
     ASSERT_TRUE(notify_.wait_for("READY=1", 20s)) << clipal_->stdout_text() << clipal_->stderr_text();
     // READY=1 means "serving": /health answers at once, no retry needed.
-    http_probe probe("127.0.0.1", port_, 2s);
+    const auto port = reported_port();
+    ASSERT_NE(port, 0) << clipal_->stdout_text();
+    http_probe probe("127.0.0.1", port, 2s);
     ASSERT_TRUE(probe.connected()) << probe.last_error();
     const auto health = probe.request("GET", "/health", {}, {}, 5s);
     EXPECT_EQ(health.status, 200);
@@ -224,9 +231,11 @@ TEST_F(SupervisorNotify, WatchdogPingsWhenSystemdAsksForThem) {
 TEST_F(SupervisorNotify, WatchdogMeantForAnotherProcessIsIgnored) {
     start({{"WATCHDOG_USEC", "200000"}, {"WATCHDOG_PID", "1"}});
     ASSERT_TRUE(notify_.wait_for("READY=1", 20s)) << clipal_->stdout_text() << clipal_->stderr_text();
+    const auto port = reported_port();
+    ASSERT_NE(port, 0) << clipal_->stdout_text();
     // Several intervals pass while /health is asked; no ping may arrive meanwhile.
     for (int i = 0; i < 10; ++i) {
-        http_probe probe("127.0.0.1", port_, 2s);
+        http_probe probe("127.0.0.1", port, 2s);
         ASSERT_EQ(probe.request("GET", "/health", {}, {}, 5s).status, 200);
         std::this_thread::sleep_for(100ms);
     }
@@ -366,7 +375,10 @@ TEST(ServiceWithSystemd, InstallRunsClipalUntilUninstalled) {
     if (fs::exists(own_unit)) GTEST_SKIP() << "a clipal.service is installed for this user; not replacing " << own_unit;
 
     temp_dir dir;
-    const auto port = clipal::test::unused_loopback_port();
+    // The unit's command line has no --port: the port is named in config.yaml and held
+    // until clipal listens on it (see reserved_port).
+    const clipal::test::reserved_port reserved;
+    const auto port = reserved.port();
     dir.write("config/config.yaml", "port: " + std::to_string(port) + "\nlog_stdout: false\n");
     // The unit runs a copy that lives as long as the test, not the build's binary.
     fs::copy_file(clipal_binary(), dir.path() / "clipal");

@@ -87,7 +87,8 @@ TEST(Supervisor, KilledWorkerServesAgainQuicklyWhileAnotherProfilesStreamContinu
     auto stream = std::async(std::launch::async, [&] {
         return post(s.port(), "/codex/responses", R"({"model":"m","input":"hi","stream":true})", 10s);
     });
-    std::this_thread::sleep_for(200ms);
+    // Streaming has begun once the provider has the request.
+    ASSERT_TRUE(up.wait_for_requests(1, 5s, "cx"));
     const auto killed_at = std::chrono::steady_clock::now();
     ASSERT_EQ(::kill(*victim, SIGKILL), 0);
 
@@ -122,11 +123,7 @@ TEST(Supervisor, WorkerInACrashLoopIsParkedAndAConfigChangeRevivesIt) {
         ASSERT_TRUE(pid) << "restart " << i;
     }
     std::optional<boost::json::object> w;
-    for (int i = 0; i < 100; ++i) {
-        w = s.worker("gemini");
-        if (w && w->at("state").as_string() == "failed") break;
-        std::this_thread::sleep_for(20ms);
-    }
+    wait_until([&] { return (w = s.worker("gemini")) && w->at("state").as_string() == "failed"; }, 5s);
     ASSERT_TRUE(w);
     EXPECT_EQ(w->at("state").as_string(), "failed");
 
@@ -150,10 +147,7 @@ TEST(Supervisor, WorkersDoNotOutliveAKilledSupervisor) {
     const auto b = s.worker_pid("codex");
     ASSERT_TRUE(a && b);
     s.process().signal(SIGKILL);
-    const auto end = std::chrono::steady_clock::now() + 2s;
-    while (std::chrono::steady_clock::now() < end &&
-           !(process_gone(*a) && process_gone(*b)))
-        std::this_thread::sleep_for(20ms);
+    wait_until([&] { return process_gone(*a) && process_gone(*b); }, 2s);
     EXPECT_TRUE(process_gone(*a));
     EXPECT_TRUE(process_gone(*b));
 }
@@ -169,17 +163,10 @@ TEST(Supervisor, ProviderEditByRenameIsLiveWithinASecondAndInFlightStreamsFinish
         std::async(std::launch::async, [&] { return post(s.port(), "/claudecode/v1/messages?slow", stream_body); });
     ASSERT_TRUE(up.wait_for_requests(1, 2s, "old"));
     s.write("claude-code.yaml", provider_yaml({{"new", up.base_url("new")}}));
-    const auto edited = std::chrono::steady_clock::now();
-    bool moved = false;
     // Live within a second here; 3 s leaves room for sanitizer builds on a busy machine.
-    while (std::chrono::steady_clock::now() - edited < 3s) {
-        if (post(s.port(), "/claudecode/v1/messages").body.find("new") != std::string::npos) {
-            moved = true;
-            break;
-        }
-        std::this_thread::sleep_for(50ms);
-    }
-    EXPECT_TRUE(moved) << "the edit was not live within 3 s";
+    EXPECT_TRUE(
+        wait_until([&] { return post(s.port(), "/claudecode/v1/messages").body.find("new") != std::string::npos; }, 3s))
+        << "the edit was not live within 3 s";
 
     auto r = in_flight.get();
     EXPECT_TRUE(r.complete()) << clipal::test::to_string(r.end);
@@ -187,14 +174,13 @@ TEST(Supervisor, ProviderEditByRenameIsLiveWithinASecondAndInFlightStreamsFinish
 
     // An invalid edit keeps the running config and shows up in status.
     s.write("claude-code.yaml", "providers:\n  - {name: broken}\n");
-    bool reported = false;
-    for (int i = 0; i < 50 && !reported; ++i) {
-        auto st = s.status();
-        reported = st.is_object() && !st.at("last_reload").at("ok").as_bool() &&
+    EXPECT_TRUE(wait_until(
+        [&] {
+            auto st = s.status();
+            return st.is_object() && !st.at("last_reload").at("ok").as_bool() &&
                    st.at("last_reload").at("error").as_string().find("base_url") != std::string::npos;
-        if (!reported) std::this_thread::sleep_for(50ms);
-    }
-    EXPECT_TRUE(reported);
+        },
+        5s));
     EXPECT_NE(post(s.port(), "/claudecode/v1/messages").body.find("new"), std::string::npos);
 }
 
@@ -291,21 +277,25 @@ TEST(Supervisor, WorkersDoNotInheritThePublicListener) {
 }
 
 TEST(Supervisor, PortChangeInConfigMovesTheListenerLive) {
+    // Ports named in config.yaml (`--port 0` would override the file), held until clipal
+    // listens on them so that no test running in parallel can take them.
+    const reserved_port first, second;
     fake_upstream_process up(fake_upstream_options{{{"cc"}}});
     supervisor_fixture s;
+    s.listen_on_config_port(first.port());
     s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
     s.start(1);
     const auto old_port = s.port();
-    const auto new_port = unused_loopback_port();
+    ASSERT_EQ(old_port, first.port());
+    const auto new_port = second.port();
     s.write("config.yaml", "port: " + std::to_string(new_port) + "\nlog_level: debug\n");
 
-    bool moved = false;
-    const auto end = std::chrono::steady_clock::now() + 5s;
-    while (!moved && std::chrono::steady_clock::now() < end) {
-        http_probe p("127.0.0.1", new_port, 200ms);
-        moved = p.connected() && p.request("GET", "/health", {}, {}, 1s).status == 200;
-        if (!moved) std::this_thread::sleep_for(20ms);
-    }
+    const bool moved = wait_until(
+        [&] {
+            http_probe p("127.0.0.1", new_port, 200ms);
+            return p.connected() && p.request("GET", "/health", {}, {}, 1s).status == 200;
+        },
+        5s);
     ASSERT_TRUE(moved) << s.process().stdout_text();
     EXPECT_EQ(post(new_port, "/claudecode/v1/messages").status, 200);
     // The old port is closed, not left half-served.
@@ -315,4 +305,5 @@ TEST(Supervisor, PortChangeInConfigMovesTheListenerLive) {
     auto st = s.status();
     ASSERT_TRUE(st.is_object());
     EXPECT_EQ(st.at("listen").as_string(), "127.0.0.1:" + std::to_string(new_port));
+    EXPECT_EQ(listen_port_of(st), new_port);
 }

@@ -1,6 +1,7 @@
 // The last step of `clipal update`, for real: a supervisor under load is asked to
 // re-execute into its replaced binary. No request may fail, a stream spanning the switch
-// must complete, the PID stays (systemd's main PID), the previous workers finish and exit,
+// must complete, the PID and the port stay (systemd's main PID; clipal runs on `--port 0`
+// here, and the port is the listener it hands on), the previous workers finish and exit,
 // and new workers serve.
 #include "app/control_commands.hpp"
 #include "integration/supervisor_fixture.hpp"
@@ -131,7 +132,9 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
         http_probe p("127.0.0.1", s.port(), 2s);
         return p.request("POST", "/codex/responses", json_headers, R"({"model":"m","input":"hi","stream":true})", 15s);
     });
-    std::this_thread::sleep_for(400ms);
+    // The switch happens under load, with the stream under way at its provider.
+    ASSERT_TRUE(wait_until([&] { return clients.ok() >= 10; }, 10s)) << clients.failures().size() << " failed";
+    ASSERT_TRUE(up.wait_for_requests(1, 5s, "cx"));
 
     replace_binary(installed);
     const auto reply = ask(s, "upgrade");
@@ -143,11 +146,10 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
     EXPECT_TRUE(new_cc);
     EXPECT_TRUE(new_cx);
     auto streamed = stream.get();
-    const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while ((!process_gone(*old_cc) || !process_gone(*old_cx)) &&
-           std::chrono::steady_clock::now() < gone_by)
-        std::this_thread::sleep_for(20ms);
-    std::this_thread::sleep_for(300ms); // load on the new workers alone
+    wait_until([&] { return process_gone(*old_cc) && process_gone(*old_cx); }, 10s);
+    // Load on the new workers alone: requests completed after the previous ones are gone.
+    const int before = clients.ok();
+    EXPECT_TRUE(wait_until([&] { return clients.ok() >= before + 10; }, 10s));
     clients.finish();
 
     EXPECT_TRUE(clients.failures().empty()) << clients.failures().size() << " failed, first: "
@@ -171,6 +173,7 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
     ASSERT_TRUE(st.is_object());
     EXPECT_TRUE(st.at("previous_workers").as_array().empty());
     EXPECT_FALSE(st.at("upgrading").as_bool());
+    EXPECT_EQ(listen_port_of(st), s.port());
 }
 
 TEST(Upgrade, TwiceInARowKeepsServing) {
@@ -186,6 +189,7 @@ TEST(Upgrade, TwiceInARowKeepsServing) {
         ASSERT_EQ(reply.result, clipal::app::control_reply::outcome::ok) << reply.error;
         worker = s.wait_worker_ready("claude-code", worker, 10s);
         ASSERT_TRUE(worker) << "round " << round;
+        EXPECT_EQ(s.listen_port(), s.port()) << "round " << round;
         http_probe p("127.0.0.1", s.port(), 2s);
         EXPECT_EQ(p.request("POST", "/claudecode/v1/messages", json_headers, messages_body).status, 200);
     }
