@@ -42,7 +42,9 @@ int run_check(const std::filesystem::path& dir, const config_overrides& override
         for (const auto& pr : pc.providers) {
             fmt::print(out, "  {}. {}  {}  priority {}  key {}{}\n", n++, pr.name, pr.base_url, pr.priority,
                        key_fingerprint(pr.api_key),
-                       pr.auth_header == auth_carrier::automatic ? "" : fmt::format("  auth_header {}", to_string(pr.auth_header)));
+                       pr.auth_header == auth_carrier::automatic
+                           ? ""
+                           : fmt::format("  auth_header {}", to_string(pr.auth_header)));
         }
         for (const auto& pr : pc.disabled) fmt::print(out, "  -  {}  {}  (disabled)\n", pr.name, pr.base_url);
     }

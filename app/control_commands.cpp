@@ -50,7 +50,6 @@ private:
     int fd_;
 };
 
-
 control_reply failed(std::string why) {
     control_reply r;
     r.result = control_reply::outcome::failed;
@@ -109,9 +108,8 @@ std::optional<std::string> refusal(const json::value& v) {
 
 // Shared first half of every command: find the socket, ask, handle the common failures.
 // Returns the reply value, or the exit code already reported on `err`.
-std::variant<json::value, int> ask(const std::filesystem::path& config_dir, std::string_view command,
-                                    std::ostream& err, const control_client_options& options,
-                                    std::string* raw = nullptr) {
+std::variant<json::value, int> ask(const std::filesystem::path& config_dir, std::string_view command, std::ostream& err,
+                                   const control_client_options& options, std::string* raw = nullptr) {
     std::filesystem::path socket;
     try {
         socket = supervisor::control_socket_path(config_dir);
@@ -176,7 +174,8 @@ control_reply ask_supervisor(const std::filesystem::path& socket_path, std::stri
         pollfd p{fd.get(), POLLOUT, 0};
         if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return failed("timed out sending the request to " + path);
         const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) return failed("cannot send to " + path + ": " + errno_text(errno));
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return failed("cannot send to " + path + ": " + errno_text(errno));
         if (n > 0) sent += static_cast<std::size_t>(n);
     }
 
@@ -185,7 +184,8 @@ control_reply ask_supervisor(const std::filesystem::path& socket_path, std::stri
     while (in.find('\n') == std::string::npos) {
         pollfd p{fd.get(), POLLIN, 0};
         if (::poll(&p, 1, remaining_ms(deadline)) <= 0)
-            return failed("no reply from the supervisor within " + std::to_string(options.reply_timeout.count()) + " ms");
+            return failed("no reply from the supervisor within " + std::to_string(options.reply_timeout.count()) +
+                          " ms");
         const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
         if (n == 0) break;
         if (n < 0) {

@@ -65,8 +65,7 @@ std::optional<https_target> parse_target(const boost::urls::url_view_base& u, st
 // Runs `ioc` until `done`: the operations bound their own time (stream expiry or timer).
 void run_until(asio::io_context& ioc, const bool& done) {
     ioc.restart();
-    while (!done && ioc.run_one() != 0) {
-    }
+    while (!done && ioc.run_one() != 0) {}
 }
 
 // Printable ASCII only, at most `max` characters: server text quoted in our errors.
@@ -82,7 +81,9 @@ std::string printable(std::string_view s, std::size_t max = 200) {
     return out;
 }
 
-bool is_redirect(int status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
+bool is_redirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
 
 // One GET over one connection; the owner of its stream, buffer and parser.
 class exchange {
@@ -227,8 +228,10 @@ private:
 
     bool fail(std::string what, error_code ec = {}) {
         error_ = what + " (" + url_ + ")";
-        if (ec == beast::error::timeout) error_ = what + ": timed out (" + url_ + ")";
-        else if (ec) error_ = what + ": " + ec.message() + " (" + url_ + ")";
+        if (ec == beast::error::timeout)
+            error_ = what + ": timed out (" + url_ + ")";
+        else if (ec)
+            error_ = what + ": " + ec.message() + " (" + url_ + ")";
         return false;
     }
 
@@ -303,8 +306,8 @@ https_result https_get(std::string_view url, std::string_view accept, std::uint6
                 return result;
             }
             if (hop >= limits.max_redirects) {
-                result.error = "more than " + std::to_string(limits.max_redirects) + " redirects, starting at " +
-                               printable(url);
+                result.error =
+                    "more than " + std::to_string(limits.max_redirects) + " redirects, starting at " + printable(url);
                 return result;
             }
             boost::urls::url next;

@@ -27,11 +27,11 @@ struct common_flags {
 };
 
 void add_common(po::options_description& d) {
-    d.add_options()
-        ("config-dir", po::value<std::string>(), "config directory (default $CLIPAL_CONFIG_DIR, else ~/.clipal)")
-        ("listen-addr", po::value<std::string>(), "listen address, overrides config.yaml")
-        ("port", po::value<long long>(), "listen port, overrides config.yaml (0: any free port, see `clipal status`)")
-        ("log-level", po::value<std::string>(), "debug | info | warn | error, overrides config.yaml");
+    d.add_options()("config-dir", po::value<std::string>(),
+                    "config directory (default $CLIPAL_CONFIG_DIR, else ~/.clipal)")(
+        "listen-addr", po::value<std::string>(), "listen address, overrides config.yaml")(
+        "port", po::value<long long>(), "listen port, overrides config.yaml (0: any free port, see `clipal status`)")(
+        "log-level", po::value<std::string>(), "debug | info | warn | error, overrides config.yaml");
 }
 
 // Throws po::error with a user-facing message on bad values.
@@ -102,18 +102,19 @@ int main(int argc, char** argv) {
 
     po::options_description desc("flags");
     add_common(desc);
-    desc.add_options()("version", "print the version and exit")("help,h", "show this help")
-        ("json", "status: print the supervisor's JSON instead of the table")
-        ("check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")
-        ("dry-run", "update: look everything up, change nothing")
-        ("force", "update: reinstall the same version, downgrade, or take a pre-release")
-        ("endpoint", po::value<std::string>(), "update: release URL (default $CLIPAL_UPDATE_ENDPOINT, else the project's)");
+    desc.add_options()("version", "print the version and exit")("help,h", "show this help")(
+        "json", "status: print the supervisor's JSON instead of the table")(
+        "check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")(
+        "dry-run", "update: look everything up, change nothing")(
+        "force", "update: reinstall the same version, downgrade, or take a pre-release")(
+        "endpoint", po::value<std::string>(),
+        "update: release URL (default $CLIPAL_UPDATE_ENDPOINT, else the project's)");
     // The worker role is a hidden subcommand: started by the supervisor, or alone for tests.
     po::options_description hidden;
-    hidden.add_options()
-        ("profile", po::value<std::string>(), "worker: claude-code | codex | gemini")
-        ("listen", po::value<std::string>(), "worker: ADDRESS:PORT to accept connections on when run alone")
-        ("channel-fd", po::value<int>(), "worker: descriptor of the supervisor channel");
+    hidden.add_options()("profile", po::value<std::string>(), "worker: claude-code | codex | gemini")(
+        "listen", po::value<std::string>(),
+        "worker: ADDRESS:PORT to accept connections on when run alone")("channel-fd", po::value<int>(),
+                                                                        "worker: descriptor of the supervisor channel");
     po::options_description all;
     all.add(desc).add(hidden);
     try {

@@ -58,8 +58,10 @@ std::optional<release_manifest> parse_release_manifest(std::string_view json_tex
         }
         release_asset asset{std::string(name->get_string()), std::string(url->get_string()), std::nullopt};
         if (const auto* size = ao->if_contains("size"); size != nullptr) {
-            if (size->is_uint64()) asset.size = size->get_uint64();
-            else if (size->is_int64() && size->get_int64() >= 0) asset.size = static_cast<std::uint64_t>(size->get_int64());
+            if (size->is_uint64())
+                asset.size = size->get_uint64();
+            else if (size->is_int64() && size->get_int64() >= 0)
+                asset.size = static_cast<std::uint64_t>(size->get_int64());
         }
         m.assets.push_back(std::move(asset));
     }
@@ -77,7 +79,8 @@ std::optional<std::string> checksum_for(std::string_view checksums_txt, std::str
         if (line.substr(66) != asset_name) continue;
         std::string hex(line.substr(0, 64));
         if (!std::all_of(hex.begin(), hex.end(), [](unsigned char c) { return std::isxdigit(c) != 0; })) continue;
-        std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(hex.begin(), hex.end(), hex.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         return hex;
     }
     return std::nullopt;

@@ -11,17 +11,23 @@
 
 namespace clipal::app {
 
-int run_service(std::string_view action, const std::filesystem::path& config_dir, std::ostream& out,
-                std::ostream& err, const std::filesystem::path& executable) {
+int run_service(std::string_view action, const std::filesystem::path& config_dir, std::ostream& out, std::ostream& err,
+                const std::filesystem::path& executable) {
     using action_fn = int (*)(const service_target&, std::ostream&, std::ostream&);
     action_fn fn = nullptr;
-    if (action == "install") fn = service_backend::install;
-    else if (action == "uninstall") fn = service_backend::uninstall;
-    else if (action == "start") fn = service_backend::start;
-    else if (action == "stop") fn = service_backend::stop;
-    else if (action == "status") fn = service_backend::status;
+    if (action == "install")
+        fn = service_backend::install;
+    else if (action == "uninstall")
+        fn = service_backend::uninstall;
+    else if (action == "start")
+        fn = service_backend::start;
+    else if (action == "stop")
+        fn = service_backend::stop;
+    else if (action == "status")
+        fn = service_backend::status;
     if (fn == nullptr) {
-        err << "clipal service: " << (action.empty() ? "an action is needed" : "unknown action \"" + std::string(action) + "\"")
+        err << "clipal service: "
+            << (action.empty() ? "an action is needed" : "unknown action \"" + std::string(action) + "\"")
             << "; use install, uninstall, start, stop or status\n";
         return exit_usage;
     }

@@ -20,7 +20,7 @@ struct service_target {
 // service manager failed or cannot be reached (with a message saying which command and
 // why), and for `status` the manager's own code (systemd: 3 = installed but not running).
 // `executable` empty means the running binary. Blocking, each manager call bounded.
-int run_service(std::string_view action, const std::filesystem::path& config_dir, std::ostream& out,
-                std::ostream& err, const std::filesystem::path& executable = {});
+int run_service(std::string_view action, const std::filesystem::path& config_dir, std::ostream& out, std::ostream& err,
+                const std::filesystem::path& executable = {});
 
 } // namespace clipal::app

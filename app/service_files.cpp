@@ -19,8 +19,12 @@ std::string systemd_unit(std::string_view exec, std::string_view config_dir) {
            "# clipal reports READY=1 once its listener is bound, STOPPING=1, RELOADING=1 and watchdog pings.\n"
            "Type=notify\n"
            "NotifyAccess=main\n"
-           "ExecStart=" + e + " --config-dir " + d + "\n"
-           "ExecReload=" + e + " reload --config-dir " + d + "\n"
+           "ExecStart=" +
+           e + " --config-dir " + d +
+           "\n"
+           "ExecReload=" +
+           e + " reload --config-dir " + d +
+           "\n"
            "# SIGTERM to the supervisor only: it drains in-flight streams (up to 120 s) and stops its workers.\n"
            "KillMode=mixed\n"
            "TimeoutStopSec=150\n"
@@ -72,20 +76,30 @@ std::string launchd_plist(std::string_view exec, std::string_view config_dir, st
     const auto l = xml_escape(log_dir);
     const auto label = xml_escape(launchd_label);
     return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-           "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+           "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+           "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
            "<!-- clipal as a LaunchAgent (docs/macos.md). `clipal service install` writes this file with the\n"
-           "     real paths; by hand: replace YOU below, copy it to ~/Library/LaunchAgents/" + label + ".plist,\n"
+           "     real paths; by hand: replace YOU below, copy it to ~/Library/LaunchAgents/" +
+           label +
+           ".plist,\n"
            "     mkdir -p ~/Library/Logs/clipal, then: launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/" +
-           label + ".plist -->\n"
+           label +
+           ".plist -->\n"
            "<plist version=\"1.0\">\n"
            "<dict>\n"
            "  <key>Label</key>\n"
-           "  <string>" + label + "</string>\n"
+           "  <string>" +
+           label +
+           "</string>\n"
            "  <key>ProgramArguments</key>\n"
            "  <array>\n"
-           "    <string>" + e + "</string>\n"
+           "    <string>" +
+           e +
+           "</string>\n"
            "    <string>--config-dir</string>\n"
-           "    <string>" + d + "</string>\n"
+           "    <string>" +
+           d +
+           "</string>\n"
            "  </array>\n"
            "  <key>RunAtLoad</key>\n"
            "  <true/>\n"
@@ -101,9 +115,13 @@ std::string launchd_plist(std::string_view exec, std::string_view config_dir, st
            "  <key>ExitTimeOut</key>\n"
            "  <integer>150</integer>\n"
            "  <key>StandardOutPath</key>\n"
-           "  <string>" + l + "/clipal.out.log</string>\n"
+           "  <string>" +
+           l +
+           "/clipal.out.log</string>\n"
            "  <key>StandardErrorPath</key>\n"
-           "  <string>" + l + "/clipal.err.log</string>\n"
+           "  <string>" +
+           l +
+           "/clipal.err.log</string>\n"
            "</dict>\n"
            "</plist>\n";
 }
@@ -138,12 +156,16 @@ std::string windows_task_xml(std::string_view exec, std::string_view config_dir,
            "  <Triggers>\n"
            "    <LogonTrigger>\n"
            "      <Enabled>true</Enabled>\n"
-           "      <UserId>" + u + "</UserId>\n"
+           "      <UserId>" +
+           u +
+           "</UserId>\n"
            "    </LogonTrigger>\n"
            "  </Triggers>\n"
            "  <Principals>\n"
            "    <Principal id=\"Author\">\n"
-           "      <UserId>" + u + "</UserId>\n"
+           "      <UserId>" +
+           u +
+           "</UserId>\n"
            "      <LogonType>InteractiveToken</LogonType>\n"
            "      <RunLevel>LeastPrivilege</RunLevel>\n"
            "    </Principal>\n"
@@ -166,8 +188,12 @@ std::string windows_task_xml(std::string_view exec, std::string_view config_dir,
            "  </Settings>\n"
            "  <Actions Context=\"Author\">\n"
            "    <Exec>\n"
-           "      <Command>" + xml_escape(exec) + "</Command>\n"
-           "      <Arguments>--config-dir " + xml_escape(windows_quote(config_dir)) + "</Arguments>\n"
+           "      <Command>" +
+           xml_escape(exec) +
+           "</Command>\n"
+           "      <Arguments>--config-dir " +
+           xml_escape(windows_quote(config_dir)) +
+           "</Arguments>\n"
            "    </Exec>\n"
            "  </Actions>\n"
            "</Task>\n";

@@ -41,7 +41,8 @@ bool launchctl(const std::vector<std::string>& args, std::ostream& out, std::ost
         out << r.output;
         return true;
     }
-    if (report_failure) err << r.output << "clipal service: `launchctl " << args.front() << "` failed (" << r.describe() << ")\n";
+    if (report_failure)
+        err << r.output << "clipal service: `launchctl " << args.front() << "` failed (" << r.describe() << ")\n";
     return false;
 }
 

@@ -64,10 +64,14 @@ int uninstall(const service_target&, std::ostream& out, std::ostream& err) {
     return 0;
 }
 
-int start(const service_target&, std::ostream&, std::ostream& err) { return schtasks({"/Run", "/TN", task}, err) ? 0 : 1; }
+int start(const service_target&, std::ostream&, std::ostream& err) {
+    return schtasks({"/Run", "/TN", task}, err) ? 0 : 1;
+}
 
 // /End terminates at once, without the drain that SIGTERM gives on POSIX.
-int stop(const service_target&, std::ostream&, std::ostream& err) { return schtasks({"/End", "/TN", task}, err) ? 0 : 1; }
+int stop(const service_target&, std::ostream&, std::ostream& err) {
+    return schtasks({"/End", "/TN", task}, err) ? 0 : 1;
+}
 
 int status(const service_target&, std::ostream&, std::ostream& err) {
     return schtasks({"/Query", "/TN", task, "/V", "/FO", "LIST"}, err) ? 0 : 3;

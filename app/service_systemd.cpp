@@ -27,7 +27,8 @@ fs::path unit_path() {
         return fs::path(xdg) / "systemd" / "user" / systemd_unit_name;
     const char* home = std::getenv("HOME");
     if (home == nullptr || *home == '\0')
-        throw std::runtime_error("cannot find the systemd user unit directory: neither XDG_CONFIG_HOME nor HOME is set");
+        throw std::runtime_error(
+            "cannot find the systemd user unit directory: neither XDG_CONFIG_HOME nor HOME is set");
     return fs::path(home) / ".config" / "systemd" / "user" / systemd_unit_name;
 }
 
@@ -74,7 +75,8 @@ int install(const service_target& t, std::ostream& out, std::ostream& err) {
             f << text;
             if (!f.flush()) throw std::runtime_error("cannot write " + tmp.string());
         }
-        fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+        fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                 fs::perms::others_read);
         fs::rename(tmp, unit);
         out << "wrote " << unit.string() << " (runs " << t.executable.string() << " --config-dir "
             << t.config_dir.string() << ")\n";
@@ -86,7 +88,8 @@ int install(const service_target& t, std::ostream& out, std::ostream& err) {
     if (!systemctl({"enable", "--now", std::string(systemd_unit_name)}, 120s, out, err).succeeded()) return 1;
     out << "clipal is running as a systemd user service and starts with your session.\n"
            "  status: clipal service status   (or systemctl --user status clipal)\n"
-           "  logs:   journalctl --user -u clipal, and the log files in log_dir (log_stdout: false keeps the journal quiet)\n"
+           "  logs:   journalctl --user -u clipal, and the log files in log_dir (log_stdout: false keeps the journal "
+           "quiet)\n"
            "  to keep it running while you are logged out: loginctl enable-linger $USER\n";
     return 0;
 }

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <ostream>
@@ -37,7 +37,6 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t max_release_json = 1024 * 1024;
 constexpr std::uint64_t max_checksums = 256 * 1024;
 constexpr std::uint64_t max_asset = 512ull * 1024 * 1024;
-
 
 class sha256 {
 public:
@@ -304,8 +303,8 @@ int run_update(const update_options& o, std::ostream& out, std::ostream& err) {
         std::string names;
         for (const auto& a : rel->assets) names += (names.empty() ? "" : ", ") + a.name;
         err << "clipal update: release " << rel->tag << " has no asset for this platform ("
-            << asset_name.value_or("this OS/CPU is not published") << "); its assets: "
-            << (names.empty() ? "none" : names) << "\n";
+            << asset_name.value_or("this OS/CPU is not published")
+            << "); its assets: " << (names.empty() ? "none" : names) << "\n";
         return exit_update_failed;
     }
     const auto* sums_asset = rel->find(checksums_asset_name);
@@ -336,8 +335,9 @@ int run_update(const update_options& o, std::ostream& out, std::ostream& err) {
     }
     const fs::path old = exe.string() + ".old";
     if (o.dry_run) {
-        out << "dry run: would download " << asset->url << ", check it against SHA-256 " << *expected << ", run it with --version, replace "
-            << exe.string() << " and keep the current one as " << old.string() << "; nothing was changed\n";
+        out << "dry run: would download " << asset->url << ", check it against SHA-256 " << *expected
+            << ", run it with --version, replace " << exe.string() << " and keep the current one as " << old.string()
+            << "; nothing was changed\n";
         return 0;
     }
 
@@ -364,8 +364,8 @@ int run_update(const update_options& o, std::ostream& out, std::ostream& err) {
             return exit_update_failed;
         }
         if (const auto actual = hash.hex(); actual != *expected) {
-            err << "clipal update: checksum mismatch for " << asset->name << ": " << checksums_asset_name
-                << " says " << *expected << ", the download is " << actual << untouched;
+            err << "clipal update: checksum mismatch for " << asset->name << ": " << checksums_asset_name << " says "
+                << *expected << ", the download is " << actual << untouched;
             return exit_update_failed;
         }
         if (!tmp.finish(write_error)) {

@@ -25,13 +25,13 @@ inline constexpr std::string_view default_update_endpoint =
 inline constexpr const char* update_endpoint_env = "CLIPAL_UPDATE_ENDPOINT";
 
 struct update_options {
-    bool check = false;   // only report; exit 0 / 10 / 1
-    bool dry_run = false; // look everything up, change nothing
-    bool force = false;   // reinstall the same version, downgrade, or take a pre-release
-    std::optional<std::string> endpoint;         // --endpoint; else $CLIPAL_UPDATE_ENDPOINT; else the default
-    std::filesystem::path executable;            // the file to replace; empty: the running executable
-    std::filesystem::path config_dir;            // whose running supervisor is told about the new binary
-    std::string current_version;                 // empty: this build's version
+    bool check = false;                  // only report; exit 0 / 10 / 1
+    bool dry_run = false;                // look everything up, change nothing
+    bool force = false;                  // reinstall the same version, downgrade, or take a pre-release
+    std::optional<std::string> endpoint; // --endpoint; else $CLIPAL_UPDATE_ENDPOINT; else the default
+    std::filesystem::path executable;    // the file to replace; empty: the running executable
+    std::filesystem::path config_dir;    // whose running supervisor is told about the new binary
+    std::string current_version;         // empty: this build's version
     https_limits limits{};
     std::chrono::milliseconds version_probe_timeout{10000}; // for `<new binary> --version`
 };

@@ -16,14 +16,12 @@ namespace clipal::bench {
 
 using steady = std::chrono::steady_clock;
 
-inline double micros_since(steady::time_point t0, steady::time_point t1)
-{
+inline double micros_since(steady::time_point t0, steady::time_point t1) {
     return std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
 // The value at rank p·(n−1), rounded, of `v` sorted (0 when empty); `p` in [0, 1].
-inline double percentile(std::vector<double> v, double p)
-{
+inline double percentile(std::vector<double> v, double p) {
     if (v.empty()) {
         return 0;
     }
@@ -33,8 +31,7 @@ inline double percentile(std::vector<double> v, double p)
 }
 
 // Prints `what` with errno's text and exits with 1.
-[[noreturn]] inline void die(const std::string& what)
-{
+[[noreturn]] inline void die(const std::string& what) {
     std::fprintf(stderr, "clipal_bench: %s: %s\n", what.c_str(), std::strerror(errno));
     std::exit(1);
 }

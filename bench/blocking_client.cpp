@@ -16,8 +16,7 @@ blocking_client::blocking_client(target t) : t_(std::move(t)) {}
 
 blocking_client::~blocking_client() { reset(); }
 
-int blocking_client::request(const std::string& wire)
-{
+int blocking_client::request(const std::string& wire) {
     if (fd_ < 0) {
         fd_ = connect_to(t_, false);
         if (fd_ < 0) {
@@ -49,16 +48,14 @@ int blocking_client::request(const std::string& wire)
     return rr.status();
 }
 
-void blocking_client::reset()
-{
+void blocking_client::reset() {
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;
     }
 }
 
-std::optional<double> poll_until_ok(const target& t, const std::string& path, steady::time_point t0, int timeout_ms)
-{
+std::optional<double> poll_until_ok(const target& t, const std::string& path, steady::time_point t0, int timeout_ms) {
     auto wire = post_request(path, small_body);
     auto deadline = t0 + std::chrono::milliseconds(timeout_ms);
     while (steady::now() < deadline) {

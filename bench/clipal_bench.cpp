@@ -18,26 +18,23 @@
 
 namespace {
 
-int usage()
-{
-    std::fprintf(stderr,
-                 "usage: clipal_bench free-port\n"
-                 "       clipal_bench tree-rss PID...\n"
-                 "       clipal_bench latency COUNT BATCH PORT PATH [PORT PATH]...\n"
-                 "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
-                 "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
-                 "       clipal_bench hold PORT PATH STREAMS\n"
-                 "       clipal_bench failover-warm PORT PATH 503|refused A_PORT B_PORT COUNT sticky|fixed\n"
-                 "       clipal_bench startup PORT PATH -- PROGRAM ARGS...\n"
-                 "       clipal_bench restart PORT PATH PID\n"
-                 "All targets are on 127.0.0.1.\n");
+int usage() {
+    std::fprintf(stderr, "usage: clipal_bench free-port\n"
+                         "       clipal_bench tree-rss PID...\n"
+                         "       clipal_bench latency COUNT BATCH PORT PATH [PORT PATH]...\n"
+                         "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
+                         "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
+                         "       clipal_bench hold PORT PATH STREAMS\n"
+                         "       clipal_bench failover-warm PORT PATH 503|refused A_PORT B_PORT COUNT sticky|fixed\n"
+                         "       clipal_bench startup PORT PATH -- PROGRAM ARGS...\n"
+                         "       clipal_bench restart PORT PATH PID\n"
+                         "All targets are on 127.0.0.1.\n");
     return 64;
 }
 
 } // namespace
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     using namespace clipal::bench;
     std::vector<std::string> a(argv + 1, argv + argc);
     if (a.empty()) {

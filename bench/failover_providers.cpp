@@ -20,14 +20,12 @@ flip_upstream::flip_upstream(int port) : port_(port) { reopen(); }
 
 flip_upstream::~flip_upstream() { refuse(true); }
 
-void flip_upstream::reopen()
-{
+void flip_upstream::reopen() {
     listen_fd_ = listen_loopback(port_);
     accept_thread_ = std::thread([this, fd = listen_fd_] { accept_loop(fd); });
 }
 
-void flip_upstream::refuse(bool reset)
-{
+void flip_upstream::refuse(bool reset) {
     if (listen_fd_ < 0) {
         return;
     }
@@ -50,8 +48,7 @@ void flip_upstream::refuse(bool reset)
     drained_.wait(lock, [this] { return conns_.empty(); });
 }
 
-void flip_upstream::accept_loop(int listen_fd)
-{
+void flip_upstream::accept_loop(int listen_fd) {
     for (;;) {
         int fd = ::accept(listen_fd, nullptr, nullptr);
         if (fd < 0) {
@@ -68,19 +65,19 @@ void flip_upstream::accept_loop(int listen_fd)
     }
 }
 
-void flip_upstream::serve(int fd)
-{
+void flip_upstream::serve(int fd) {
     static const std::string ok_body =
         R"({"id":"msg_bench","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}})";
-    static const std::string fail_body = R"({"type":"error","error":{"type":"api_error","message":"Service unavailable"}})";
-    static const std::string ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-        + std::to_string(ok_body.size()) + "\r\n\r\n" + ok_body;
+    static const std::string fail_body =
+        R"({"type":"error","error":{"type":"api_error","message":"Service unavailable"}})";
+    static const std::string ok =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(ok_body.size()) +
+        "\r\n\r\n" + ok_body;
     static const std::string fail = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                    "request-id: req_bench\r\nContent-Length: "
-        + std::to_string(fail_body.size()) + "\r\n\r\n" + fail_body;
+                                    "request-id: req_bench\r\nContent-Length: " +
+                                    std::to_string(fail_body.size()) + "\r\n\r\n" + fail_body;
     std::string in;
-    while (read_request(fd, in) && send_all(fd, failing_.load() ? fail : ok)) {
-    }
+    while (read_request(fd, in) && send_all(fd, failing_.load() ? fail : ok)) {}
     std::lock_guard lock(mutex_);
     conns_.erase(std::find(conns_.begin(), conns_.end(), fd));
     ::close(fd);
@@ -88,8 +85,7 @@ void flip_upstream::serve(int fd)
 }
 
 int run_failover_warm(const target& t, const std::string& path, const std::string& kind, int a_port, int b_port,
-                      int count, bool sticky)
-{
+                      int count, bool sticky) {
     flip_upstream a(a_port);
     flip_upstream b(b_port);
     if (!poll_until_ok(t, path, steady::now(), 10000)) {

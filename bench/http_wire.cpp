@@ -20,8 +20,7 @@ constexpr std::uint32_t max_head = 64 * 1024;
 // Feeds `in` to `parser` until it is done or needs more bytes; returns the bytes consumed,
 // or nullopt on a parse error.
 template <class Parser>
-std::optional<std::size_t> put_some(Parser& parser, std::string_view in)
-{
+std::optional<std::size_t> put_some(Parser& parser, std::string_view in) {
     std::size_t used = 0;
     while (!parser.is_done() && used < in.size()) {
         boost::beast::error_code ec;
@@ -46,22 +45,20 @@ const std::string small_body = R"({"model":"claude-x","max_tokens":16,"messages"
 const std::string stream_body =
     R"({"model":"claude-x","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
-std::string post_request(const std::string& path, const std::string& body)
-{
-    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           "x-api-key: sk-bench-client\r\nanthropic-version: 2023-06-01\r\nContent-Length: "
-        + std::to_string(body.size()) + "\r\n\r\n" + body;
+std::string post_request(const std::string& path, const std::string& body) {
+    return "POST " + path +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           "x-api-key: sk-bench-client\r\nanthropic-version: 2023-06-01\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-response_reader::response_reader()
-{
+response_reader::response_reader() {
     parser_.eager(true); // parse the body in the same put() as the head: events arrive with it
     parser_.header_limit(max_head);
     parser_.body_limit(boost::none); // a stream lasts as long as the target sends
 }
 
-bool response_reader::feed(std::string_view in)
-{
+bool response_reader::feed(std::string_view in) {
     if (parser_.is_done()) {
         return true;
     }
@@ -87,8 +84,7 @@ bool response_reader::feed(std::string_view in)
     return true;
 }
 
-bool read_request(int fd, std::string& in)
-{
+bool read_request(int fd, std::string& in) {
     http::request_parser<http::string_body> parser;
     parser.eager(true);
     parser.header_limit(max_head);

@@ -10,8 +10,7 @@
 
 namespace clipal::bench {
 
-int run_latency(const std::vector<std::pair<target, std::string>>& targets, int count, int batch)
-{
+int run_latency(const std::vector<std::pair<target, std::string>>& targets, int count, int batch) {
     struct measured {
         measured(const target& t, std::string w) : client(t), wire(std::move(w)) {}
         blocking_client client;

@@ -14,8 +14,7 @@
 
 namespace clipal::bench {
 
-int connect_to(const target& t, bool nonblocking)
-{
+int connect_to(const target& t, bool nonblocking) {
     int fd = ::socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0) {
         die("socket");
@@ -33,8 +32,7 @@ int connect_to(const target& t, bool nonblocking)
     return fd;
 }
 
-int listen_loopback(int port)
-{
+int listen_loopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -55,8 +53,7 @@ int listen_loopback(int port)
     return fd;
 }
 
-bool send_all(int fd, std::string_view data)
-{
+bool send_all(int fd, std::string_view data) {
     while (!data.empty()) {
         auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0) {
@@ -70,8 +67,7 @@ bool send_all(int fd, std::string_view data)
     return true;
 }
 
-int pick_free_port()
-{
+int pick_free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;

@@ -14,8 +14,7 @@ extern char** environ;
 
 namespace clipal::bench {
 
-int run_startup(const target& t, const std::string& path, char** argv)
-{
+int run_startup(const target& t, const std::string& path, char** argv) {
     auto t0 = steady::now();
     // The child must not inherit our stdout: the script reads it to EOF while the child lives on.
     posix_spawn_file_actions_t fa;
@@ -35,8 +34,7 @@ int run_startup(const target& t, const std::string& path, char** argv)
     return us ? 0 : 2;
 }
 
-int run_restart(const target& t, const std::string& path, pid_t pid)
-{
+int run_restart(const target& t, const std::string& path, pid_t pid) {
     auto t0 = steady::now();
     if (::kill(pid, SIGKILL) != 0) {
         die("kill");

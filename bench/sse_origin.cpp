@@ -14,14 +14,12 @@
 
 namespace clipal::bench {
 
-sse_origin::sse_origin(int port, int events, int interval_ms) : events_(events), interval_ms_(interval_ms)
-{
+sse_origin::sse_origin(int port, int events, int interval_ms) : events_(events), interval_ms_(interval_ms) {
     listen_fd_ = listen_loopback(port);
     std::thread([this] { accept_loop(); }).detach();
 }
 
-std::vector<double> sse_origin::take_send_times(steady::time_point epoch)
-{
+std::vector<double> sse_origin::take_send_times(steady::time_point epoch) {
     std::lock_guard lock(mutex_);
     std::vector<double> out;
     for (auto& tp : sends_) {
@@ -31,8 +29,7 @@ std::vector<double> sse_origin::take_send_times(steady::time_point epoch)
     return out;
 }
 
-void sse_origin::accept_loop()
-{
+void sse_origin::accept_loop() {
     for (;;) {
         int fd = ::accept(listen_fd_, nullptr, nullptr);
         if (fd < 0) {
@@ -44,16 +41,13 @@ void sse_origin::accept_loop()
     }
 }
 
-void sse_origin::serve(int fd)
-{
+void sse_origin::serve(int fd) {
     std::string in;
-    while (read_request(fd, in) && send_stream(fd)) {
-    }
+    while (read_request(fd, in) && send_stream(fd)) {}
     ::close(fd);
 }
 
-bool sse_origin::send_stream(int fd)
-{
+bool sse_origin::send_stream(int fd) {
     if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n")) {
         return false;
@@ -77,8 +71,7 @@ bool sse_origin::send_stream(int fd)
     return send_all(fd, "0\r\n\r\n");
 }
 
-int run_sse_origin(const target& t, int origin_port, const std::string& path, int events, int interval_ms, int reps)
-{
+int run_sse_origin(const target& t, int origin_port, const std::string& path, int events, int interval_ms, int reps) {
     sse_origin origin(origin_port, events, interval_ms);
     std::vector<double> delays;
     int coalesced = 0;

@@ -15,8 +15,7 @@ namespace {
 
 // Counts SSE events completed by the newest body bytes; `prev_size` is the body size before
 // them, so a terminator split across two reads is still seen once.
-int count_new_events(stream_state& s, std::size_t prev_size)
-{
+int count_new_events(stream_state& s, std::size_t prev_size) {
     const auto& body = s.rr.body();
     int n = 0;
     std::size_t from = std::max(s.scanned, prev_size > 0 ? prev_size - 1 : 0);
@@ -29,8 +28,7 @@ int count_new_events(stream_state& s, std::size_t prev_size)
 
 } // namespace
 
-stream_run run_streams(const target& t, const std::string& path, int count, bool until_first, int timeout_s)
-{
+stream_run run_streams(const target& t, const std::string& path, int count, bool until_first, int timeout_s) {
     stream_run run;
     run.streams = std::vector<stream_state>(static_cast<std::size_t>(count));
     int ep = ::epoll_create1(0);
@@ -118,8 +116,7 @@ stream_run run_streams(const target& t, const std::string& path, int count, bool
     return run;
 }
 
-void close_streams(stream_run& run)
-{
+void close_streams(stream_run& run) {
     for (auto& s : run.streams) {
         if (s.fd >= 0) {
             ::close(s.fd);
@@ -128,8 +125,7 @@ void close_streams(stream_run& run)
     }
 }
 
-int run_sse(const target& t, const std::string& path, int count, int events, int interval_ms)
-{
+int run_sse(const target& t, const std::string& path, int count, int events, int interval_ms) {
     auto run = run_streams(t, path, count, false, 120);
     std::vector<double> lateness;
     int coalesced = 0;
@@ -149,14 +145,12 @@ int run_sse(const target& t, const std::string& path, int count, int events, int
     return run.failed + short_streams == 0 ? 0 : 2;
 }
 
-int run_hold(const target& t, const std::string& path, int count)
-{
+int run_hold(const target& t, const std::string& path, int count) {
     auto run = run_streams(t, path, count, true, 60);
     std::printf("held %d %d\n", count - run.failed, run.failed);
     std::fflush(stdout);
     char c;
-    while (::read(0, &c, 1) > 0) {
-    }
+    while (::read(0, &c, 1) > 0) {}
     close_streams(run);
     return 0;
 }

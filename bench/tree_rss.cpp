@@ -13,8 +13,7 @@
 
 namespace clipal::bench {
 
-int run_tree_rss(const std::vector<std::string>& pids)
-{
+int run_tree_rss(const std::vector<std::string>& pids) {
     const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     std::unordered_set<std::uint64_t> frames;
     std::vector<std::uint64_t> entries(4096);
@@ -28,8 +27,8 @@ int run_tree_rss(const std::vector<std::string>& pids)
         while (std::getline(maps, line)) {
             std::uint64_t start = 0;
             std::uint64_t end = 0;
-            if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &start, &end) != 2
-                || line.find("[vsyscall]") != std::string::npos) {
+            if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &start, &end) != 2 ||
+                line.find("[vsyscall]") != std::string::npos) {
                 continue;
             }
             for (std::uint64_t vpage = start / page; vpage < end / page;) {

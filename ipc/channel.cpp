@@ -164,8 +164,8 @@ void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds) {
     const auto type = static_cast<message_type>(f.type);
     const std::size_t expected = carries_descriptor(type) ? 1 : 0;
     if (fds.size() != expected)
-        return fail(errc::descriptor_error, fmt::format("{} arrived with {} descriptors, expected {}",
-                                                        to_string(type), fds.size(), expected));
+        return fail(errc::descriptor_error,
+                    fmt::format("{} arrived with {} descriptors, expected {}", to_string(type), fds.size(), expected));
     unique_fd fd = expected ? std::move(fds.front()) : unique_fd{};
 
     // The handler may close() the channel, which clears on_message_: keep the
@@ -249,9 +249,10 @@ void channel::do_write() {
         if (::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
             if (errno == EINTR) continue;
             if (would_block()) {
-                socket_.async_wait(
-                    boost::asio::posix::descriptor_base::wait_write,
-                    [self = shared_from_this()](const boost::system::error_code& ec) { self->on_writable(ec); });
+                socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
+                                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                                       self->on_writable(ec);
+                                   });
                 return;
             }
             const auto ec = errno_code();
@@ -278,9 +279,8 @@ void channel::close_when_flushed(std::chrono::milliseconds deadline) {
     flush_timer_.expires_after(deadline);
     flush_timer_.async_wait([self = shared_from_this(), deadline](const boost::system::error_code& ec) {
         if (ec || self->closed_) return;
-        self->fail(errc::channel_closed,
-                   fmt::format("peer did not read {} queued messages within {} ms", self->queue_.size(),
-                               deadline.count()));
+        self->fail(errc::channel_closed, fmt::format("peer did not read {} queued messages within {} ms",
+                                                     self->queue_.size(), deadline.count()));
     });
 }
 
@@ -319,8 +319,7 @@ void channel::shut() {
 void run_until_closed(boost::asio::io_context& ioc, const channel& ch, std::chrono::milliseconds limit) {
     ioc.restart();
     const auto until = std::chrono::steady_clock::now() + limit;
-    while (ch.is_open() && ioc.run_one_until(until) > 0) {
-    }
+    while (ch.is_open() && ioc.run_one_until(until) > 0) {}
 }
 
 } // namespace clipal::ipc

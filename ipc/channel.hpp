@@ -129,8 +129,8 @@ private:
     std::vector<std::uint8_t> read_buffer_;
     std::deque<outgoing> queue_;
     std::size_t queued_bytes_ = 0;
-    bool writing_ = false;  // a posted do_write, a delayed one, or a wait for writability is pending
-    bool delayed_ = false;  // the pending write is the delayed one (delay_timer_)
+    bool writing_ = false; // a posted do_write, a delayed one, or a wait for writability is pending
+    bool delayed_ = false; // the pending write is the delayed one (delay_timer_)
     bool started_ = false;
     bool closed_ = false;
     bool flushing_ = false; // close_when_flushed was called

@@ -14,12 +14,8 @@ namespace {
 
 json::object provider_to_json(const provider_config& p) {
     return json::object{
-        {"name", p.name},
-        {"base_url", p.base_url},
-        {"api_key", p.api_key},
-        {"priority", p.priority},
-        {"enabled", p.enabled},
-        {"auth_header", to_string(p.auth_header)},
+        {"name", p.name},         {"base_url", p.base_url}, {"api_key", p.api_key},
+        {"priority", p.priority}, {"enabled", p.enabled},   {"auth_header", to_string(p.auth_header)},
     };
 }
 
@@ -141,8 +137,8 @@ bool read_provider(const json::value& v, const std::string& path, provider_confi
     } else if (auto a = auth_carrier_from_string(carrier)) {
         p.auth_header = *a;
     } else {
-        return r.fail("auth_header", fmt::format("is \"{}\", not automatic, x-api-key, bearer or x-goog-api-key",
-                                                 carrier));
+        return r.fail("auth_header",
+                      fmt::format("is \"{}\", not automatic, x-api-key, bearer or x-goog-api-key", carrier));
     }
     return r.no_unknown_fields();
 }
@@ -170,8 +166,7 @@ bool read_global(const json::value& v, global_config& g, std::string& error) {
     object_reader r(*o, "global", error);
     std::string level;
     constexpr auto u64_max = std::numeric_limits<std::uint64_t>::max();
-    if (!(r.str("listen_addr", g.listen_addr, true) && r.number("port", g.port, 1, 65535) &&
-          r.str("log_level", level)))
+    if (!(r.str("listen_addr", g.listen_addr, true) && r.number("port", g.port, 1, 65535) && r.str("log_level", level)))
         return false;
     if (auto l = log_level_from_string(level))
         g.level = *l;

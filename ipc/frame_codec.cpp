@@ -40,8 +40,8 @@ frame_decode_result decode_frame(byte_view input) {
     const std::uint16_t type = load_u16(input.data() + 6);
     const std::uint32_t length = load_u32(input.data() + 8);
     if (version != protocol_version)
-        return fail(errc::bad_version,
-                    fmt::format("peer speaks IPC protocol version {}, this build speaks {}", version, protocol_version));
+        return fail(errc::bad_version, fmt::format("peer speaks IPC protocol version {}, this build speaks {}", version,
+                                                   protocol_version));
     if (length > max_payload_size)
         return fail(errc::frame_too_large, fmt::format("frame of type {} declares a {}-byte payload, the limit is {}",
                                                        type, length, max_payload_size));

@@ -63,8 +63,8 @@ public:
     encode_result finish() {
         encode_result r;
         if (reason_.empty() && out_.size() > max_payload_size)
-            reason_ = fmt::format("{} payload is {} bytes, the limit is {}", to_string(type_), out_.size(),
-                                  max_payload_size);
+            reason_ =
+                fmt::format("{} payload is {} bytes, the limit is {}", to_string(type_), out_.size(), max_payload_size);
         if (!reason_.empty()) {
             r.error = errc::field_too_large;
             r.reason = std::move(reason_);
@@ -125,8 +125,7 @@ public:
     // Every byte must be accounted for: a payload with extra bytes is not one we wrote.
     message_decode_result finish(bool ok, message m) {
         message_decode_result r;
-        if (ok && pos_ != in_.size())
-            fail(fmt::format("{} unexpected bytes after the last field", in_.size() - pos_));
+        if (ok && pos_ != in_.size()) fail(fmt::format("{} unexpected bytes after the last field", in_.size() - pos_));
         if (!reason_.empty()) {
             r.error = errc::malformed_payload;
             r.reason = std::move(reason_);
@@ -172,23 +171,22 @@ message_decode_result read_as(message_type t, byte_view payload, Read read) {
 } // namespace
 
 message_type type_of(const message& m) {
-    return std::visit(
-        overloaded{
-            [](const hello&) { return message_type::hello; },
-            [](const config_push&) { return message_type::config_push; },
-            [](const config_ack&) { return message_type::config_ack; },
-            [](const ready&) { return message_type::ready; },
-            [](const heartbeat&) { return message_type::heartbeat; },
-            [](const status_request&) { return message_type::status_request; },
-            [](const status_reply&) { return message_type::status_reply; },
-            [](const log_record&) { return message_type::log_record; },
-            [](const drain&) { return message_type::drain; },
-            [](const handoff&) { return message_type::handoff; },
-            [](const handoff_back&) { return message_type::handoff_back; },
-            [](const unrecognised&) { return message_type::unrecognised; },
-            [](const handoff_ack&) { return message_type::handoff_ack; },
-        },
-        m);
+    return std::visit(overloaded{
+                          [](const hello&) { return message_type::hello; },
+                          [](const config_push&) { return message_type::config_push; },
+                          [](const config_ack&) { return message_type::config_ack; },
+                          [](const ready&) { return message_type::ready; },
+                          [](const heartbeat&) { return message_type::heartbeat; },
+                          [](const status_request&) { return message_type::status_request; },
+                          [](const status_reply&) { return message_type::status_reply; },
+                          [](const log_record&) { return message_type::log_record; },
+                          [](const drain&) { return message_type::drain; },
+                          [](const handoff&) { return message_type::handoff; },
+                          [](const handoff_back&) { return message_type::handoff_back; },
+                          [](const unrecognised&) { return message_type::unrecognised; },
+                          [](const handoff_ack&) { return message_type::handoff_ack; },
+                      },
+                      m);
 }
 
 std::string_view to_string(message_type t) {
@@ -278,8 +276,8 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
             const auto v = std::get<hello>(*r.value).protocol_version;
             r.value.reset();
             r.error = errc::bad_version;
-            r.reason = fmt::format("hello: peer speaks IPC protocol version {}, this build speaks {}", v,
-                                   protocol_version);
+            r.reason =
+                fmt::format("hello: peer speaks IPC protocol version {}, this build speaks {}", v, protocol_version);
         }
         return r;
     }
@@ -293,7 +291,8 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
                    rd.str(a.error, max_error_text_size, "error");
         });
     case message_type::ready:
-        return read_as<ready>(t, payload, [](payload_reader& rd, ready& r) { return rd.num(r.generation, "generation"); });
+        return read_as<ready>(t, payload,
+                              [](payload_reader& rd, ready& r) { return rd.num(r.generation, "generation"); });
     case message_type::heartbeat:
         return read_as<heartbeat>(t, payload, [](payload_reader& rd, heartbeat& h) { return rd.num(h.seq, "seq"); });
     case message_type::status_request:
@@ -325,8 +324,9 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
         return read_as<unrecognised>(t, payload,
                                      [](payload_reader& rd, unrecognised& u) { return rd.num(u.type, "type"); });
     case message_type::handoff_ack:
-        return read_as<handoff_ack>(t, payload,
-                                    [](payload_reader& rd, handoff_ack& a) { return rd.num(a.connection_id, "connection_id"); });
+        return read_as<handoff_ack>(t, payload, [](payload_reader& rd, handoff_ack& a) {
+            return rd.num(a.connection_id, "connection_id");
+        });
     }
     return {};
 }
@@ -349,8 +349,7 @@ std::string cut(std::string_view s, std::size_t max) {
 log_record to_wire(const clipal::log_record& r) {
     log_record w;
     w.level = r.level;
-    w.unix_time_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(r.time.time_since_epoch()).count();
+    w.unix_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(r.time.time_since_epoch()).count();
     w.tag = cut(r.tag, max_name_size);
     w.message = cut(r.message, max_log_message_size);
     return w;

@@ -136,8 +136,8 @@ struct handoff_ack {
     bool operator==(const handoff_ack&) const = default;
 };
 
-using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply,
-                             log_record, drain, handoff, handoff_back, unrecognised, handoff_ack>;
+using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply, log_record,
+                             drain, handoff, handoff_back, unrecognised, handoff_ack>;
 
 message_type type_of(const message& m);
 std::string_view to_string(message_type t);

@@ -29,7 +29,7 @@ struct provider_config {
     std::string name;
     std::string base_url; // normalised: has a scheme (https:// added when missing)
     std::string api_key;
-    int priority = 0;     // lower first; a provider without `priority` has 0
+    int priority = 0; // lower first; a provider without `priority` has 0
     bool enabled = true;
     auth_carrier auth_header = auth_carrier::automatic;
 

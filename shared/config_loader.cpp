@@ -58,8 +58,7 @@ std::optional<Int> get_int(const YAML::Node& n, const std::string& field, const 
     if (n.IsScalar()) {
         try {
             return n.as<Int>();
-        } catch (const YAML::Exception&) {
-        }
+        } catch (const YAML::Exception&) {}
     }
     rep.error(n, field, "must be a whole number, got " + describe(n));
     return std::nullopt;
@@ -69,8 +68,7 @@ std::optional<bool> get_bool(const YAML::Node& n, const std::string& field, cons
     if (n.IsScalar()) {
         try {
             return n.as<bool>();
-        } catch (const YAML::Exception&) {
-        }
+        } catch (const YAML::Exception&) {}
     }
     rep.error(n, field, "must be true or false, got " + describe(n));
     return std::nullopt;
@@ -87,7 +85,8 @@ std::optional<duration> get_duration(const YAML::Node& n, const std::string& fie
 }
 
 // Parses YAML text into a root node; an empty document is an empty mapping.
-std::optional<YAML::Node> parse_root(std::string_view text, const std::string& file, std::vector<config_issue>& errors) {
+std::optional<YAML::Node> parse_root(std::string_view text, const std::string& file,
+                                     std::vector<config_issue>& errors) {
     YAML::Node root;
     try {
         root = YAML::Load(std::string(text));
@@ -100,7 +99,8 @@ std::optional<YAML::Node> parse_root(std::string_view text, const std::string& f
     }
     if (is_null(root)) return YAML::Node(YAML::NodeType::Map);
     if (!root.IsMap()) {
-        errors.push_back({file, root.Mark().line + 1, "", "the file must be a mapping of fields, got " + describe(root)});
+        errors.push_back(
+            {file, root.Mark().line + 1, "", "the file must be a mapping of fields, got " + describe(root)});
         return std::nullopt;
     }
     return root;
@@ -247,7 +247,8 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
             if (auto b = get_bool(v, key, rep)) g.ignore_count_tokens_failover = *b;
         }
     }
-    if (g.request_body_budget_bytes < g.max_request_body_bytes && root->operator[]("request_body_budget_bytes").IsDefined())
+    if (g.request_body_budget_bytes < g.max_request_body_bytes &&
+        root->operator[]("request_body_budget_bytes").IsDefined())
         rep.error((*root)["request_body_budget_bytes"], "request_body_budget_bytes",
                   "must be at least max_request_body_bytes (" + std::to_string(g.max_request_body_bytes) + ")");
     else if (g.request_body_budget_bytes < g.max_request_body_bytes)
@@ -289,7 +290,8 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 if (s->empty())
                     rep.error(n, at + ".name", "must not be empty");
                 else if (!names.insert(*s).second)
-                    rep.error(n, at + ".name", "\"" + *s + "\" is used by another provider in this file; names must be unique");
+                    rep.error(n, at + ".name",
+                              "\"" + *s + "\" is used by another provider in this file; names must be unique");
                 pr.name = *s;
             }
         }
@@ -304,7 +306,8 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 if (s->empty())
                     rep.error(n, at + ".api_key", "must not be empty");
                 else if (!key_is_header_safe(*s))
-                    rep.error(n, at + ".api_key", "contains spaces or control characters; check for a stray newline or quote");
+                    rep.error(n, at + ".api_key",
+                              "contains spaces or control characters; check for a stray newline or quote");
                 pr.api_key = *s;
             }
         }
@@ -319,7 +322,8 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 if (auto a = auth_carrier_from_string(*s))
                     pr.auth_header = *a;
                 else
-                    rep.error(n, at + ".auth_header", "must be one of x-api-key, bearer, x-goog-api-key (got \"" + *s + "\")");
+                    rep.error(n, at + ".auth_header",
+                              "must be one of x-api-key, bearer, x-goog-api-key (got \"" + *s + "\")");
             }
         }
         if (errors.size() == errors_before) all.push_back(std::move(pr));
@@ -343,7 +347,8 @@ config_load_result load_config(const std::filesystem::path& dir, const config_ov
     cfg.dir = dir.string();
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
-        out.errors.push_back({dir.string(), 0, "", "config directory does not exist (create it, or pass --config-dir)"});
+        out.errors.push_back(
+            {dir.string(), 0, "", "config directory does not exist (create it, or pass --config-dir)"});
         return out;
     }
     auto load_one = [&](std::string_view name) -> std::optional<std::string> {
@@ -351,16 +356,19 @@ config_load_result load_config(const std::filesystem::path& dir, const config_ov
         if (!std::filesystem::exists(path, ec)) return std::nullopt;
         struct stat st {};
         if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-            out.warnings.push_back({path.string(), 0, "",
-                                    "is readable by group or others and may hold API keys; run: chmod 600 " + path.string()});
+            out.warnings.push_back(
+                {path.string(), 0, "",
+                 "is readable by group or others and may hold API keys; run: chmod 600 " + path.string()});
         std::string why;
         auto text = read_file(path, why);
         if (!text) out.errors.push_back({path.string(), 0, "", why});
         return text;
     };
-    if (auto text = load_one("config.yaml")) cfg.global = parse_global_yaml(*text, (dir / "config.yaml").string(), out.errors);
+    if (auto text = load_one("config.yaml"))
+        cfg.global = parse_global_yaml(*text, (dir / "config.yaml").string(), out.errors);
     for (const auto& p : all_profiles)
-        if (auto text = load_one(p.file)) cfg.of(p.id) = parse_profile_yaml(p.id, *text, (dir / p.file).string(), out.errors);
+        if (auto text = load_one(p.file))
+            cfg.of(p.id) = parse_profile_yaml(p.id, *text, (dir / p.file).string(), out.errors);
 
     if (overrides.listen_addr) {
         if (overrides.listen_addr->empty())

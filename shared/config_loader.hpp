@@ -24,7 +24,7 @@ struct config_issue {
 };
 
 struct config_load_result {
-    std::optional<config> cfg;        // set when there were no errors
+    std::optional<config> cfg;          // set when there were no errors
     std::vector<config_issue> errors;   // every error found, not only the first
     std::vector<config_issue> warnings; // e.g. group/world-readable files
 };

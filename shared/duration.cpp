@@ -61,14 +61,16 @@ duration_parse_result parse_duration(std::string_view text) {
                 any_digits = true;
             }
         }
-        if (!any_digits) return fail("invalid duration \"" + std::string(original) + "\" (expected e.g. 90s, 1h30m, 250ms)");
+        if (!any_digits)
+            return fail("invalid duration \"" + std::string(original) + "\" (expected e.g. 90s, 1h30m, 250ms)");
 
         const unit* u = nullptr;
         for (const auto& cand : units) {
             if (text.starts_with(cand.name) && (u == nullptr || cand.name.size() > u->name.size())) u = &cand;
         }
         if (u == nullptr) {
-            if (text.empty()) return fail("missing unit in duration \"" + std::string(original) + "\" (e.g. 30s, 5m, 1h)");
+            if (text.empty())
+                return fail("missing unit in duration \"" + std::string(original) + "\" (e.g. 30s, 5m, 1h)");
             return fail("unknown unit in duration \"" + std::string(original) + "\" (use ns, us, ms, s, m, h)");
         }
         text.remove_prefix(u->name.size());

@@ -74,8 +74,7 @@ std::string error_body(protocol p, int http_status, std::string_view message) {
         v = {{"type", "error"}, {"error", {{"type", anthropic_type(http_status)}, {"message", message}}}};
         break;
     case protocol::openai:
-        v = {{"error",
-              {{"message", message}, {"type", openai_type(http_status)}, {"code", openai_code(http_status)}}}};
+        v = {{"error", {{"message", message}, {"type", openai_type(http_status)}, {"code", openai_code(http_status)}}}};
         break;
     case protocol::gemini:
         v = {{"error", {{"code", http_status}, {"message", message}, {"status", gemini_status(http_status)}}}};

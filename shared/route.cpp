@@ -1,7 +1,6 @@
 // Prefix matching and target joining for the router and the forwarder.
 #include "shared/route.hpp"
 
-
 namespace clipal {
 namespace {
 

@@ -56,8 +56,11 @@ config_watcher::config_watcher(const boost::asio::any_io_executor& ex, std::file
 
 config_watcher::config_watcher(const boost::asio::any_io_executor& ex, std::filesystem::path dir,
                                std::chrono::milliseconds debounce, change_handler on_change, backend b)
-    : ex_(ex), dir_(std::filesystem::absolute(dir).lexically_normal()), debounce_(debounce),
-      on_change_(std::move(on_change)), requested_(b) {
+    : ex_(ex),
+      dir_(std::filesystem::absolute(dir).lexically_normal()),
+      debounce_(debounce),
+      on_change_(std::move(on_change)),
+      requested_(b) {
     // "/a/b/" names the same directory as "/a/b"; the backends need its last component.
     if (!dir_.has_filename() && dir_.has_relative_path()) dir_ = dir_.parent_path();
 }

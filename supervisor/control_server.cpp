@@ -38,7 +38,6 @@ class control_session;
 
 namespace {
 
-
 struct peer_credentials {
     uid_t uid = 0;
     pid_t pid = 0; // 0 where the platform does not tell
@@ -157,15 +156,16 @@ public:
         replying_ = true;
         out_ = json::serialize(reply);
         out_ += '\n';
-        asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](const error_code&, std::size_t) {
-            self->close();
-        });
+        asio::async_write(socket_, asio::buffer(out_),
+                          [self = shared_from_this()](const error_code&, std::size_t) { self->close(); });
     }
 
 private:
     void do_read() {
         asio::async_read_until(socket_, asio::dynamic_buffer(in_, server_->lim.max_request_bytes), '\n',
-                               [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+                               [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                   self->on_read(ec, n);
+                               });
     }
 
     void on_read(const error_code& ec, std::size_t n) {
@@ -267,7 +267,8 @@ control_server::control_server(const asio::any_io_executor& ex, std::filesystem:
 
 control_server::control_server(const asio::any_io_executor& ex, std::filesystem::path socket_path,
                                std::filesystem::path config_dir, handler h, limits l)
-    : socket_path_(std::move(socket_path)), config_dir_(std::move(config_dir)),
+    : socket_path_(std::move(socket_path)),
+      config_dir_(std::move(config_dir)),
       state_(std::make_shared<state>(ex, std::move(h), l)) {}
 
 control_server::~control_server() { stop(); }
@@ -317,8 +318,7 @@ void control_server::start() {
     const stream_protocol::endpoint endpoint(socket_path_.string());
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.bind(endpoint, ec);
-    if (ec)
-        throw std::runtime_error("cannot create control socket " + socket_path_.string() + ": " + ec.message());
+    if (ec) throw std::runtime_error("cannot create control socket " + socket_path_.string() + ": " + ec.message());
     state_->bound = true;
     if (::lstat(socket_path_.c_str(), &st) == 0) {
         state_->socket_dev = st.st_dev;
@@ -328,8 +328,7 @@ void control_server::start() {
     if (::chmod(socket_path_.c_str(), 0600) != 0)
         throw std::runtime_error("cannot restrict control socket " + socket_path_.string() + ": " + errno_text(errno));
     acceptor.listen(static_cast<int>(state_->lim.max_connections) * 4, ec);
-    if (ec)
-        throw std::runtime_error("cannot listen on control socket " + socket_path_.string() + ": " + ec.message());
+    if (ec) throw std::runtime_error("cannot listen on control socket " + socket_path_.string() + ": " + ec.message());
     state_->do_accept();
 }
 

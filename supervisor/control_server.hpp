@@ -27,9 +27,9 @@ public:
     using handler = std::function<void(const std::string& command, responder respond)>;
 
     struct limits {
-        std::size_t max_request_bytes = 4096;  // the request line, newline included
+        std::size_t max_request_bytes = 4096;     // the request line, newline included
         std::chrono::milliseconds deadline{5000}; // per connection, from accept to reply written
-        std::size_t max_connections = 16;      // beyond this, accepting pauses (the backlog waits)
+        std::size_t max_connections = 16;         // beyond this, accepting pauses (the backlog waits)
     };
 
     // `socket_path` is usually control_socket_path(config_dir); `config_dir` is only used

@@ -35,13 +35,11 @@ fs::path canonical_dir(const fs::path& config_dir) {
     return p;
 }
 
-
 // A directory we own and only we can enter. Opened without following symlinks so that
 // nobody can swap in a link between the check and the use.
 void ensure_private_dir(const fs::path& dir) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-        throw std::runtime_error("cannot create control socket directory " + dir.string() + ": " +
-                                 errno_text(errno));
+        throw std::runtime_error("cannot create control socket directory " + dir.string() + ": " + errno_text(errno));
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         const int e = errno;
@@ -56,8 +54,8 @@ void ensure_private_dir(const fs::path& dir) {
     if (stat_ok && st.st_uid == ::geteuid() && (st.st_mode & 0777) != 0700 && ::fchmod(fd, 0700) != 0) {
         const int e = errno;
         ::close(fd);
-        throw std::runtime_error("cannot make control socket directory " + dir.string() + " private (0700): " +
-                                 errno_text(e));
+        throw std::runtime_error("cannot make control socket directory " + dir.string() +
+                                 " private (0700): " + errno_text(e));
     }
     ::close(fd);
     if (!stat_ok)

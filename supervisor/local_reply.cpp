@@ -36,10 +36,11 @@ public:
 private:
     // Reading until the client closes avoids a RST that could destroy the reply.
     void drain() {
-        socket_.async_read_some(boost::asio::buffer(sink_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-            if (ec) return self->finish();
-            self->drain();
-        });
+        socket_.async_read_some(boost::asio::buffer(sink_),
+                                [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                    if (ec) return self->finish();
+                                    self->drain();
+                                });
     }
     void finish() {
         timer_.cancel();

@@ -23,8 +23,8 @@ struct backoff_policy {
 };
 
 struct restart_decision {
-    bool park = false;          // crash loop: do not restart until reset()
-    duration delay{};           // when !park: wait this long before restarting
+    bool park = false;              // crash loop: do not restart until reset()
+    duration delay{};               // when !park: wait this long before restarting
     std::size_t recent_crashes = 0; // crashes within the window, this one included
 };
 
@@ -47,7 +47,7 @@ private:
     duration delay_for(unsigned attempt) const;
 
     backoff_policy policy_;
-    unsigned attempt_ = 0;                // consecutive crashes without a healthy run
+    unsigned attempt_ = 0;                  // consecutive crashes without a healthy run
     std::deque<clock::time_point> crashes_; // within crash_window, oldest first
     bool parked_ = false;
 };

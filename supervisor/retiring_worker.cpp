@@ -44,8 +44,10 @@ void retiring_worker::drain(std::chrono::milliseconds deadline) {
     if (draining_ || gone()) return;
     draining_ = true;
     log_.info(info(id_).tag, "previous worker {} finishes its requests and exits", pid_);
-    if (channel_->is_open()) (void)channel_->send(ipc::drain{static_cast<std::uint32_t>(deadline.count())});
-    else ::kill(pid_, SIGTERM); // without a channel it cannot be asked; SIGTERM drains too
+    if (channel_->is_open())
+        (void)channel_->send(ipc::drain{static_cast<std::uint32_t>(deadline.count())});
+    else
+        ::kill(pid_, SIGTERM); // without a channel it cannot be asked; SIGTERM drains too
     kill_timer_.expires_after(deadline + kill_grace);
     kill_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || gone()) return;

@@ -17,7 +17,11 @@ namespace clipal::supervisor {
 class router::connection : public std::enable_shared_from_this<router::connection> {
 public:
     connection(router& r, boost::asio::ip::tcp::socket s, std::string addr, std::string bytes = {})
-        : router_(r), registry_(r.reading_), socket_(std::move(s)), addr_(std::move(addr)), bytes_(std::move(bytes)),
+        : router_(r),
+          registry_(r.reading_),
+          socket_(std::move(s)),
+          addr_(std::move(addr)),
+          bytes_(std::move(bytes)),
           timer_(socket_.get_executor()) {
         registry_->insert(this);
     }
@@ -85,7 +89,8 @@ private:
         }
         if (bytes_.size() >= http_limits::max_request_head) {
             timer_.cancel();
-            send_and_close(std::move(socket_), error_response(protocol::openai, 431, "request line larger than 64 KiB"));
+            send_and_close(std::move(socket_),
+                           error_response(protocol::openai, 431, "request line larger than 64 KiB"));
             return;
         }
         read();

@@ -43,7 +43,8 @@ bool sd_notify_send_to(std::string_view notify_socket, std::string_view state) {
 
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
-    const ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
+    const ssize_t n =
+        ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
     ::close(fd);
     return n == static_cast<ssize_t>(state.size());
 }
@@ -61,8 +62,8 @@ bool ready() { return sd_notify_send("READY=1"); }
 bool reloading() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    const auto usec = static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
-                      static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL;
+    const auto usec =
+        static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL + static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL;
     return sd_notify_send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

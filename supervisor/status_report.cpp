@@ -67,8 +67,8 @@ std::string count_or_dash(const json::value* v) {
     if (v == nullptr) return "-";
     if (const auto* i = v->if_int64()) return std::to_string(*i);
     if (const auto* u = v->if_uint64()) return std::to_string(*u);
-    if (const auto* d = v->if_double(); d != nullptr && std::isfinite(*d) && std::floor(*d) == *d &&
-                                        std::fabs(*d) < 1e15)
+    if (const auto* d = v->if_double();
+        d != nullptr && std::isfinite(*d) && std::floor(*d) == *d && std::fabs(*d) < 1e15)
         return std::to_string(static_cast<long long>(*d));
     return "-";
 }
@@ -80,8 +80,7 @@ std::string uptime_or_dash(const json::value* v) {
 
 // "2026-11-26T12:00:00Z", optionally with fractional seconds and/or "+00:00".
 std::optional<clock::time_point> parse_utc(std::string_view s) {
-    if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
-        s[16] != ':')
+    if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         return std::nullopt;
     auto num = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
         int v = 0;

@@ -99,8 +99,10 @@ std::optional<int> supervisor::start() {
                   g.listen_addr);
 
     if (!inherit_error.empty())
-        log_.error("", "re-executed for an upgrade, but the previous image's state is unreadable ({}); "
-                       "starting afresh", inherit_error);
+        log_.error("",
+                   "re-executed for an upgrade, but the previous image's state is unreadable ({}); "
+                   "starting afresh",
+                   inherit_error);
     const bool listening =
         inherited && inherited->listener_fd >= 0 &&
         upgrade_.adopt_listener(ipc::unique_fd(std::exchange(inherited->listener_fd, -1)), g.listen_addr, g.port);
@@ -113,9 +115,11 @@ std::optional<int> supervisor::start() {
         if (g.port == 0) log_.info("", "listening on {} (port 0: a free port)", bound_address(router_));
     }
     try {
-        control_ = std::make_unique<control_server>(
-            ioc_.get_executor(), control_socket_path(opts_.config_dir), opts_.config_dir,
-            [this](const std::string& cmd, control_server::responder respond) { handle_control(cmd, std::move(respond)); });
+        control_ = std::make_unique<control_server>(ioc_.get_executor(), control_socket_path(opts_.config_dir),
+                                                    opts_.config_dir,
+                                                    [this](const std::string& cmd, control_server::responder respond) {
+                                                        handle_control(cmd, std::move(respond));
+                                                    });
         control_->start();
     } catch (const std::exception& e) {
         log_.error("", "{}", e.what());
@@ -137,7 +141,8 @@ std::optional<int> supervisor::start() {
             check_shutdown_done();
             update_service_status();
         };
-        runners_[static_cast<std::size_t>(p.id)] = std::make_unique<worker_runner>(ioc_, clock_, log_, p.id, exe, std::move(h));
+        runners_[static_cast<std::size_t>(p.id)] =
+            std::make_unique<worker_runner>(ioc_, clock_, log_, p.id, exe, std::move(h));
     }
     apply(std::move(*loaded.cfg), true);
     last_reload_ = {true, clock_.now(), {}};
@@ -146,7 +151,8 @@ std::optional<int> supervisor::start() {
     watcher_ = std::make_unique<config_watcher>(ioc_.get_executor(), opts_.config_dir, watch_debounce,
                                                 [this](const std::set<std::string>& changed) {
                                                     std::string names;
-                                                    for (const auto& n : changed) names += (names.empty() ? "" : ", ") + n;
+                                                    for (const auto& n : changed)
+                                                        names += (names.empty() ? "" : ", ") + n;
                                                     reload("changed: " + names);
                                                 });
     watcher_->start();

@@ -130,7 +130,8 @@ std::optional<upgrade_state> upgrade_state_from_json(std::string_view text, std:
         const auto* name = w ? field(*w, "profile") : nullptr;
         const auto* pid = w ? field(*w, "pid") : nullptr;
         const auto id = name != nullptr && name->is_string() ? profile_from_name(name->as_string()) : std::nullopt;
-        if (!id || pid == nullptr || !pid->is_int64() || pid->as_int64() <= 0 || !read_fd(*w, "channel_fd", wk.channel_fd)) {
+        if (!id || pid == nullptr || !pid->is_int64() || pid->as_int64() <= 0 ||
+            !read_fd(*w, "channel_fd", wk.channel_fd)) {
             error = "malformed worker entry";
             return std::nullopt;
         }

@@ -19,8 +19,8 @@ inline constexpr const char* upgrade_state_env = "CLIPAL_UPGRADE_STATE";
 struct upgrade_state {
     struct connection {
         int fd = -1;
-        std::string bytes;  // already read from the client, not yet answered
-        std::string addr;   // client address, for the log
+        std::string bytes;   // already read from the client, not yet answered
+        std::string addr;    // client address, for the log
         bool routed = false; // the request line was complete (held for a worker), else still being read
     };
     struct worker {

@@ -33,7 +33,8 @@ boost::system::result<launched_worker> launch_worker(const std::filesystem::path
     const std::string exe_s = exe.string();
     const std::string name(info(id).name);
     const std::string fd_arg = std::to_string(ipc::worker_channel_fd);
-    std::vector<const char*> argv{exe_s.c_str(), "worker", "--profile", name.c_str(), "--channel-fd", fd_arg.c_str(), nullptr};
+    std::vector<const char*> argv{exe_s.c_str(),  "worker",       "--profile", name.c_str(),
+                                  "--channel-fd", fd_arg.c_str(), nullptr};
     std::vector<std::string> env_strings;
     for (char** e = environ; e && *e; ++e) env_strings.emplace_back(*e);
     env_strings = sd_notify::without_notify_variables(std::move(env_strings));

@@ -96,25 +96,28 @@ void worker_runner::spawn() {
     channel_ = ipc::channel::create(ioc_.get_executor(), std::move(launched->channel));
     stderr_ = std::make_unique<boost::asio::posix::stream_descriptor>(ioc_, launched->stderr_out.release());
     const auto ch = channel_;
-    channel_->start([this, ch](ipc::message&& m, ipc::unique_fd fd) {
-        if (ch == channel_) on_message(std::move(m), std::move(fd));
-    },
-                    [this, ch](boost::system::error_code, const std::string& why) {
-                        if (ch != channel_) return;
-                        requeue_unacked();
-                        run(slot_.channel_lost(why));
-                    });
+    channel_->start(
+        [this, ch](ipc::message&& m, ipc::unique_fd fd) {
+            if (ch == channel_) on_message(std::move(m), std::move(fd));
+        },
+        [this, ch](boost::system::error_code, const std::string& why) {
+            if (ch != channel_) return;
+            requeue_unacked();
+            run(slot_.channel_lost(why));
+        });
     read_stderr();
     run(slot_.spawned(pid_));
 }
 
 void worker_runner::read_stderr() {
-    stderr_->async_read_some(boost::asio::buffer(stderr_buf_), [this, fd = stderr_.get()](boost::system::error_code ec, std::size_t n) {
-        if (ec || fd != stderr_.get()) return;
-        stderr_tail_.append(stderr_buf_.data(), n);
-        if (stderr_tail_.size() > stderr_tail_bytes) stderr_tail_.erase(0, stderr_tail_.size() - stderr_tail_bytes);
-        read_stderr();
-    });
+    stderr_->async_read_some(boost::asio::buffer(stderr_buf_),
+                             [this, fd = stderr_.get()](boost::system::error_code ec, std::size_t n) {
+                                 if (ec || fd != stderr_.get()) return;
+                                 stderr_tail_.append(stderr_buf_.data(), n);
+                                 if (stderr_tail_.size() > stderr_tail_bytes)
+                                     stderr_tail_.erase(0, stderr_tail_.size() - stderr_tail_bytes);
+                                 read_stderr();
+                             });
 }
 
 bool worker_runner::on_exit(int pid, int wait_status) {
@@ -125,7 +128,8 @@ bool worker_runner::on_exit(int pid, int wait_status) {
     // Whatever the worker still had to say on stderr explains its death.
     if (stderr_) {
         char buf[4096];
-        for (ssize_t n; (n = ::read(stderr_->native_handle(), buf, sizeof buf)) > 0;) stderr_tail_.append(buf, static_cast<std::size_t>(n));
+        for (ssize_t n; (n = ::read(stderr_->native_handle(), buf, sizeof buf)) > 0;)
+            stderr_tail_.append(buf, static_cast<std::size_t>(n));
         boost::system::error_code ignored;
         stderr_->close(ignored);
         stderr_.reset();
@@ -207,11 +211,8 @@ void worker_runner::route(boost::asio::ip::tcp::socket s, std::string bytes, std
     case slot_state::config_error:
         refuse(std::move(c.socket), "its worker cannot run the current config; see the clipal log");
         return;
-    case slot_state::draining:
-        refuse(std::move(c.socket), "its worker is stopping");
-        return;
-    default:
-        break;
+    case slot_state::draining: refuse(std::move(c.socket), "its worker is stopping"); return;
+    default: break;
     }
     if (held_.size() >= max_held) {
         refuse(std::move(c.socket), "too many connections are waiting for its worker to start");
@@ -267,9 +268,10 @@ void worker_runner::arm_hold_timer() {
 
 void worker_runner::refuse(boost::asio::ip::tcp::socket s, std::string_view why) {
     log_.warn(info(id_).tag, "refused a request: {} cannot serve: {}", info(id_).name, why);
-    send_and_close(std::move(s), error_response(info(id_).proto, 503,
-                                                fmt::format("clipal cannot serve {} right now: {}", info(id_).prefix, why),
-                                                std::chrono::seconds(5)));
+    send_and_close(std::move(s),
+                   error_response(info(id_).proto, 503,
+                                  fmt::format("clipal cannot serve {} right now: {}", info(id_).prefix, why),
+                                  std::chrono::seconds(5)));
 }
 
 std::vector<upgrade_state::connection> worker_runner::snapshot_held() const {
@@ -302,9 +304,11 @@ void worker_runner::status(std::function<void(boost::json::object)> done) {
     o["state"] = std::string(to_string(st.state));
     o["pid"] = st.pid ? boost::json::value(*st.pid) : boost::json::value(nullptr);
     o["restarts"] = st.restarts;
-    o["uptime_seconds"] = st.started_at && st.pid
-                              ? boost::json::value(std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - *st.started_at).count())
-                              : boost::json::value(nullptr);
+    o["uptime_seconds"] =
+        st.started_at && st.pid
+            ? boost::json::value(
+                  std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - *st.started_at).count())
+            : boost::json::value(nullptr);
     o["last_exit"] = st.last_exit.empty() ? boost::json::value(nullptr) : boost::json::value(st.last_exit);
     o["last_reload_error"] =
         st.last_reload_error.empty() ? boost::json::value(nullptr) : boost::json::value(st.last_reload_error);

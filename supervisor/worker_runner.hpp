@@ -27,10 +27,10 @@ namespace clipal::supervisor {
 class worker_runner {
 public:
     struct hooks {
-        std::function<void(const ipc::log_record&)> log_record;  // a worker's log line
+        std::function<void(const ipc::log_record&)> log_record; // a worker's log line
         // A worker gave back a connection whose next request belongs to another profile.
         std::function<void(boost::asio::ip::tcp::socket, std::string bytes, std::string addr)> reroute;
-        std::function<void()> state_changed;                     // e.g. to notice "all workers stopped"
+        std::function<void()> state_changed; // e.g. to notice "all workers stopped"
     };
 
     worker_runner(boost::asio::io_context& ioc, const clock& clk, logger& log, profile id, std::filesystem::path exe,

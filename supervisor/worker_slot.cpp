@@ -149,7 +149,6 @@ slot_actions worker_slot::config_ack_received(std::uint64_t generation, bool ok,
 slot_actions worker_slot::heartbeat_received() {
     if (pid_) last_heartbeat_ = clock_.now();
     return finish({}); // moves the hang deadline
-
 }
 
 slot_actions worker_slot::channel_lost(std::string_view why) {
@@ -186,8 +185,7 @@ slot_actions worker_slot::exited(exit_status s) {
     } else if (s.how == exit_status::kind::exited && s.value == exit_config) {
         state_ = slot_state::config_error;
         log(out, log_level::error,
-            fmt::format("worker pid {} exited with a config error ({}); waiting for a config change", pid,
-                        last_exit_));
+            fmt::format("worker pid {} exited with a config error ({}); waiting for a config change", pid, last_exit_));
     } else {
         crash(fmt::format("pid {} died ({}) after {}", pid, last_exit_, show(uptime)), out);
     }
@@ -279,8 +277,7 @@ slot_actions worker_slot::tick() {
                              show(silent)),
                  out);
         } else if (state_ == slot_state::reloading && now >= ack_deadline_) {
-            kill(true, fmt::format("did not answer config generation {} within {}", pushed_,
-                                   show(policy_.ack_timeout)),
+            kill(true, fmt::format("did not answer config generation {} within {}", pushed_, show(policy_.ack_timeout)),
                  out);
         }
     }
@@ -325,8 +322,8 @@ void worker_slot::crash(std::string reason, slot_actions& out) {
     } else if (d.park) {
         state_ = slot_state::failed;
         log(out, log_level::error,
-            fmt::format("worker {}; it crashed {} times within {}, not restarting it until its config changes",
-                        reason, d.recent_crashes, show(backoff_.policy().crash_window)));
+            fmt::format("worker {}; it crashed {} times within {}, not restarting it until its config changes", reason,
+                        d.recent_crashes, show(backoff_.policy().crash_window)));
     } else {
         state_ = slot_state::backoff;
         restart_at_ = now + d.delay;

@@ -56,39 +56,40 @@ struct slot_policy {
 };
 
 // Actions, performed by the caller in the order returned.
-struct spawn_worker {};                 // start a worker process; then report spawned() or spawn_failed()
-struct push_config {                    // send config_push with the profile's current config,
-    std::uint64_t generation = 0;       // as this generation (always the latest)
+struct spawn_worker {};           // start a worker process; then report spawned() or spawn_failed()
+struct push_config {              // send config_push with the profile's current config,
+    std::uint64_t generation = 0; // as this generation (always the latest)
 };
-struct send_drain {                     // send drain{deadline_ms}
+struct send_drain { // send drain{deadline_ms}
     std::chrono::milliseconds deadline{};
 };
-struct kill_worker {                    // signal the current process
-    bool force = false;                 // SIGKILL; otherwise SIGTERM
+struct kill_worker {    // signal the current process
+    bool force = false; // SIGKILL; otherwise SIGTERM
 };
-struct schedule_tick {                  // call tick() at `at`, replacing any earlier schedule;
-                                        // emitted whenever the nearest deadline changes
+struct schedule_tick { // call tick() at `at`, replacing any earlier schedule;
+                       // emitted whenever the nearest deadline changes
     clock::time_point at;
 };
-struct cancel_tick {};                  // no tick is needed any more
-struct log_line {                       // log with the profile's tag
+struct cancel_tick {}; // no tick is needed any more
+struct log_line {      // log with the profile's tag
     log_level level = log_level::info;
     std::string text;
 };
 
-using slot_action = std::variant<spawn_worker, push_config, send_drain, kill_worker, schedule_tick, cancel_tick, log_line>;
+using slot_action =
+    std::variant<spawn_worker, push_config, send_drain, kill_worker, schedule_tick, cancel_tick, log_line>;
 using slot_actions = std::vector<slot_action>;
 
 struct slot_status {
     profile id = profile::claude_code;
     slot_state state = slot_state::stopped;
     std::optional<int> pid;
-    unsigned restarts = 0;                      // spawns after the first
+    unsigned restarts = 0;                       // spawns after the first
     std::optional<clock::time_point> started_at; // of the current process
     std::optional<clock::time_point> restart_at; // in backoff
-    std::string last_exit;                      // "signal 9 (SIGKILL): missed 3 heartbeats"
-    std::uint64_t generation = 0;               // latest config generation
-    std::string last_reload_error;              // empty once a config was accepted
+    std::string last_exit;                       // "signal 9 (SIGKILL): missed 3 heartbeats"
+    std::uint64_t generation = 0;                // latest config generation
+    std::string last_reload_error;               // empty once a config was accepted
 };
 
 // One per profile. Not thread-safe: call from the supervisor's event loop. Events that
@@ -143,14 +144,14 @@ private:
     restart_backoff backoff_;
 
     slot_state state_ = slot_state::stopped;
-    bool wanted_ = false;        // started and not shutting down
+    bool wanted_ = false; // started and not shutting down
     bool has_providers_ = false;
     std::optional<int> pid_;
     bool hello_seen_ = false;
-    bool kill_sent_ = false;     // SIGKILL already asked for this process
-    std::string kill_reason_;    // why we killed it, appended to the exit description
+    bool kill_sent_ = false;  // SIGKILL already asked for this process
+    std::string kill_reason_; // why we killed it, appended to the exit description
     std::uint64_t generation_ = 0;
-    std::uint64_t pushed_ = 0;   // generation of the last config_push
+    std::uint64_t pushed_ = 0; // generation of the last config_push
     unsigned spawns_ = 0;
     unsigned restarts_ = 0;
     clock::time_point started_at_{};

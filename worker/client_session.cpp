@@ -31,7 +31,11 @@ std::string_view buffer_view(const boost::beast::flat_buffer& b) {
 
 client_session::client_session(boost::asio::ip::tcp::socket socket, session_host& host, std::string initial,
                                std::string client_addr)
-    : socket_(std::move(socket)), host_(host), host_alive_(host.alive()), client_addr_(std::move(client_addr)), deadline_(socket_.get_executor()) {
+    : socket_(std::move(socket)),
+      host_(host),
+      host_alive_(host.alive()),
+      client_addr_(std::move(client_addr)),
+      deadline_(socket_.get_executor()) {
     if (!initial.empty()) {
         auto dst = buffer_.prepare(initial.size());
         std::memcpy(dst.data(), initial.data(), initial.size());
@@ -119,17 +123,20 @@ void client_session::read_request_line() {
         read_head(); // the parser reports the oversized head
         return;
     }
-    arm_deadline(view.empty() ? std::chrono::steady_clock::duration(http_limits::keep_alive_idle) : std::chrono::steady_clock::duration(http_limits::head_timeout));
-    socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->on_request_line_bytes(ec, n);
-    });
+    arm_deadline(view.empty() ? std::chrono::steady_clock::duration(http_limits::keep_alive_idle)
+                              : std::chrono::steady_clock::duration(http_limits::head_timeout));
+    socket_.async_read_some(buffer_.prepare(8192),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                self->on_request_line_bytes(ec, n);
+                            });
 }
 
 void client_session::on_request_line_bytes(boost::system::error_code ec, std::size_t n) {
     if (ec) {
         // EOF or idle timeout between requests is how keep-alive connections end.
         if (buffer_.size() > 0 && ec != boost::asio::error::eof)
-            host_.log().debug(error_tag(), "client {} closed or timed out in the middle of a request head", client_addr_);
+            host_.log().debug(error_tag(), "client {} closed or timed out in the middle of a request head",
+                              client_addr_);
         shutdown_connection();
         return;
     }
@@ -170,7 +177,9 @@ void client_session::read_head() {
     }
     arm_deadline(http_limits::head_timeout);
     http::async_read_header(socket_, buffer_, *parser_,
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_head(ec); });
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                self->on_head(ec);
+                            });
 }
 
 void client_session::on_head(boost::system::error_code ec) {
@@ -308,11 +317,13 @@ void client_session::watch_client() {
     // A read, not async_wait: Asio arms a wait with an epoll_ctl each time, while a read
     // costs one recv that finds nothing, and then the wait is free. A byte it does get is
     // the start of a pipelined request and is kept for that request.
-    socket_.async_read_some(boost::asio::buffer(&watch_byte_, 1), [self = shared_from_this()](
-                                                                      boost::system::error_code ec, std::size_t n) {
+    socket_.async_read_some(boost::asio::buffer(&watch_byte_, 1), [self =
+                                                                       shared_from_this()](boost::system::error_code ec,
+                                                                                           std::size_t n) {
         self->watching_ = false;
         if (n == 1) {
-            self->buffer_.commit(boost::asio::buffer_copy(self->buffer_.prepare(1), boost::asio::buffer(&self->watch_byte_, 1)));
+            self->buffer_.commit(
+                boost::asio::buffer_copy(self->buffer_.prepare(1), boost::asio::buffer(&self->watch_byte_, 1)));
         }
         if (self->next_after_watch_) {
             self->next_after_watch_ = false;
@@ -321,7 +332,8 @@ void client_session::watch_client() {
         }
         if (n == 1) return; // a pipelined next request: the rest waits in the socket until this one is done
         if (ec == boost::asio::error::operation_aborted || !self->forwarder_) return;
-        self->host_.log().info(self->error_tag(), "client {} disconnected; upstream request cancelled", self->client_addr_);
+        self->host_.log().info(self->error_tag(), "client {} disconnected; upstream request cancelled",
+                               self->client_addr_);
         self->forwarder_->abort();
         self->forwarder_.reset();
         self->reservation_.reset();
@@ -370,15 +382,15 @@ void client_session::send_local(const local_response& r, unsigned minor_version,
     local_wire_ = to_wire(r, !close_after, minor_version);
     arm_deadline(local_write_timeout);
     boost::asio::async_write(socket_, boost::asio::buffer(local_wire_),
-                      [self = shared_from_this(), close_after](boost::system::error_code ec, std::size_t) {
-                          self->local_wire_.clear();
-                          self->clear_deadline();
-                          if (ec || close_after) {
-                              self->shutdown_connection();
-                              return;
-                          }
-                          self->request_done(true);
-                      });
+                             [self = shared_from_this(), close_after](boost::system::error_code ec, std::size_t) {
+                                 self->local_wire_.clear();
+                                 self->clear_deadline();
+                                 if (ec || close_after) {
+                                     self->shutdown_connection();
+                                     return;
+                                 }
+                                 self->request_done(true);
+                             });
 }
 
 void client_session::shutdown_connection() {
@@ -393,16 +405,17 @@ void client_session::shutdown_connection() {
 }
 
 void client_session::drain() {
-    socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-        self->buffer_.clear();
-        if (!ec) {
-            self->drain();
-            return;
-        }
-        self->stop_deadline();
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);
-    });
+    socket_.async_read_some(buffer_.prepare(8192),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                self->buffer_.clear();
+                                if (!ec) {
+                                    self->drain();
+                                    return;
+                                }
+                                self->stop_deadline();
+                                boost::system::error_code ignored;
+                                self->socket_.close(ignored);
+                            });
 }
 
 } // namespace clipal::worker

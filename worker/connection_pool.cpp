@@ -34,8 +34,7 @@ acquire_handle connection_pool::acquire(const upstream_target& target, const con
                                         handler_type handler) {
     auto proxy = proxies_.proxy_for(target);
     auto key = key_for(target, proxy);
-    auto connector =
-        std::make_shared<upstream_connector>(ex_, tls_context(target), target, std::move(proxy), timeouts);
+    auto connector = std::make_shared<upstream_connector>(ex_, tls_context(target), target, std::move(proxy), timeouts);
     connector->start([key = std::move(key), h = std::move(handler)](error_code ec, connect_stage stage,
                                                                     std::unique_ptr<upstream_stream> s) {
         if (s) s->set_pool_key(key);
@@ -89,8 +88,10 @@ void connection_pool::watch(const idle_entry& entry) {
     // A plain connection is read from directly: Asio tries the read at once and then waits
     // with no further syscall. Under TLS the bytes belong to OpenSSL, so only readability
     // is awaited.
-    if (entry.stream->tls()) socket.async_wait(net::socket_base::wait_read, std::move(on_event));
-    else socket.async_read_some(net::buffer(&sink_, 1), std::move(on_event));
+    if (entry.stream->tls())
+        socket.async_wait(net::socket_base::wait_read, std::move(on_event));
+    else
+        socket.async_read_some(net::buffer(&sink_, 1), std::move(on_event));
 }
 
 void connection_pool::drop_idle(std::uint64_t id) {

@@ -74,8 +74,7 @@ void forwarder::next() {
 
     const auto& g = runtime_->global();
     const attempt_settings settings{connect_timeouts{}, steady(g.response_header_timeout),
-                                    steady(g.upstream_idle_timeout), steady(client_write_timeout),
-                                    session_->now()};
+                                    steady(g.upstream_idle_timeout), steady(client_write_timeout), session_->now()};
     auto self = shared_from_this();
     attempt_ = std::make_shared<upstream_attempt>(
         session_->socket(), session_->pool(), runtime_->target(provider), build_request(provider),
@@ -115,8 +114,7 @@ void forwarder::on_attempt_done(std::size_t provider, const attempt_outcome& o) 
         session_->providers_changed();
         tried_.push_back({provider, o.v.reason.value_or(failure_reason::bad_response), o.status, o.detail});
         // Providers deactivated by this very failure drop out of the rest of the order.
-        while (next_candidate_ < candidates_.size() &&
-               !runtime_->providers().available(candidates_[next_candidate_]))
+        while (next_candidate_ < candidates_.size() && !runtime_->providers().available(candidates_[next_candidate_]))
             ++next_candidate_;
         const std::string next_name = next_candidate_ < candidates_.size()
                                           ? runtime_->providers().provider(candidates_[next_candidate_]).name

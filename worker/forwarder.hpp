@@ -33,7 +33,8 @@ private:
     void on_attempt_done(std::size_t provider, const attempt_outcome& o);
     void answer_exhausted();
     std::shared_ptr<const upstream_request> build_request(std::size_t provider) const;
-    void log_failure(std::size_t provider, const attempt_outcome& o, failure_effect effect, const std::string& next_name);
+    void log_failure(std::size_t provider, const attempt_outcome& o, failure_effect effect,
+                     const std::string& next_name);
 
     std::shared_ptr<client_session> session_;
     std::shared_ptr<profile_runtime> runtime_;

@@ -20,9 +20,7 @@ clock::time_point later(clock::time_point now, duration d) {
     return now + std::chrono::duration_cast<clock::time_point::duration>(d);
 }
 
-bool is_rate_limit(failure_reason r) {
-    return r == failure_reason::rate_limited || r == failure_reason::overloaded;
-}
+bool is_rate_limit(failure_reason r) { return r == failure_reason::rate_limited || r == failure_reason::overloaded; }
 
 // Local wall-clock time of day, as in log lines.
 std::string time_of_day(clock::time_point t) {

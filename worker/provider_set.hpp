@@ -77,9 +77,9 @@ public:
     std::vector<std::size_t> expire_due();
 
     struct exhausted_answer {
-        int status = 503; // 429 or 503
+        int status = 503;                                // 429 or 503
         std::optional<std::chrono::seconds> retry_after; // whole seconds until the soonest return, >= 1
-        std::string message; // names every provider tried or skipped, and why
+        std::string message;                             // names every provider tried or skipped, and why
     };
 
     // The answer to send when no candidate served the request. `tried` lists the failed
@@ -106,7 +106,7 @@ private:
     struct provider_state {
         provider_config config;
         availability state = availability::active;
-        clock::time_point until{}; // end of deactivation/cooldown
+        clock::time_point until{};            // end of deactivation/cooldown
         std::optional<failure_reason> reason; // why it is unavailable
         std::uint64_t requests = 0;
         std::uint64_t failures = 0;

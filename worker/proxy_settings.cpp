@@ -42,8 +42,7 @@ std::optional<std::string> canonical_port(std::string_view s) {
 
 // The address as 16 bytes and whether it was IPv4 (mapped to ::ffff:a.b.c.d).
 std::optional<std::pair<address_bytes, bool>> parse_ip(std::string_view s) {
-    if (auto v4 = boost::urls::parse_ipv4_address(s))
-        return std::pair{boost::urls::ipv6_address(*v4).to_bytes(), true};
+    if (auto v4 = boost::urls::parse_ipv4_address(s)) return std::pair{boost::urls::ipv6_address(*v4).to_bytes(), true};
     if (auto v6 = boost::urls::parse_ipv6_address(s)) return std::pair{v6->to_bytes(), false};
     return std::nullopt;
 }
@@ -220,8 +219,10 @@ std::optional<proxy_settings::no_proxy_rule> proxy_settings::parse_rule(std::str
     }
     if (bits) return std::nullopt; // a "/n" suffix on something that is not an address
     std::string name = lower(host);
-    if (name.starts_with("*.")) name.erase(0, 2);
-    else if (name.starts_with(".")) name.erase(0, 1);
+    if (name.starts_with("*."))
+        name.erase(0, 2);
+    else if (name.starts_with("."))
+        name.erase(0, 1);
     while (!name.empty() && name.back() == '.') name.pop_back();
     if (name.empty()) return std::nullopt;
     r.name = std::move(name);

@@ -59,12 +59,12 @@ private:
     // One NO_PROXY entry. An IP entry (optionally a CIDR block) matches IP literals only;
     // a name entry matches the name itself and every subdomain of it.
     struct no_proxy_rule {
-        bool any = false;        // "*"
-        bool ip = false;         // address / prefix below apply
+        bool any = false; // "*"
+        bool ip = false;  // address / prefix below apply
         std::array<unsigned char, 16> address{};
-        int prefix_bits = 0;     // of the 16-byte (IPv4-mapped for IPv4) address
-        std::string name;        // lower-case, without leading "*." or "."
-        std::string port;        // empty: any port
+        int prefix_bits = 0; // of the 16-byte (IPv4-mapped for IPv4) address
+        std::string name;    // lower-case, without leading "*." or "."
+        std::string port;    // empty: any port
     };
 
     static std::optional<no_proxy_rule> parse_rule(std::string_view entry);

@@ -19,8 +19,8 @@ using boost::beast::iequals;
 
 // Proxy-Connection is not standard, but old clients still send it as a hop-by-hop header.
 constexpr std::array<std::string_view, 9> hop_by_hop{
-    "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-    "TE",         "Trailer",    "Transfer-Encoding",  "Upgrade"};
+    "Connection",        "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "TE", "Trailer",
+    "Transfer-Encoding", "Upgrade"};
 
 // The header names listed in every Connection header ("close" and "keep-alive" included;
 // erasing a header that is not there is harmless).
@@ -151,7 +151,8 @@ std::string response_head(const http::response_header<>& h) {
     for (const auto& field : h) size += field.name_string().size() + 2 + field.value().size() + 2;
     std::string head;
     head.reserve(size);
-    const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + h.version() / 10), '.', char('0' + h.version() % 10), ' '};
+    const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + h.version() / 10), '.', char('0' + h.version() % 10),
+                            ' '};
     head.append(version, sizeof version).append(status).append(1, ' ').append(reason).append("\r\n");
     for (const auto& field : h) head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
     head.append("\r\n");

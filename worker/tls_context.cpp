@@ -11,8 +11,9 @@ namespace clipal::worker {
 namespace {
 
 [[noreturn]] void throw_openssl(const char* what) {
-    throw boost::system::system_error(
-        boost::system::error_code(static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category()), what);
+    throw boost::system::system_error(boost::system::error_code(static_cast<int>(::ERR_get_error()),
+                                                                boost::asio::error::get_ssl_category()),
+                                      what);
 }
 
 } // namespace

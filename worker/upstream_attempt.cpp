@@ -70,11 +70,11 @@ void upstream_attempt::start() {
         }
     }
     connecting_ = true;
-    pending_connect_ = pool_.acquire(
-        target_, settings_.connect,
-        [self = shared_from_this()](boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s) {
-            self->on_connected(ec, stage, std::move(s));
-        });
+    pending_connect_ = pool_.acquire(target_, settings_.connect,
+                                     [self = shared_from_this()](boost::system::error_code ec, connect_stage stage,
+                                                                 std::unique_ptr<upstream_stream> s) {
+                                         self->on_connected(ec, stage, std::move(s));
+                                     });
 }
 
 void upstream_attempt::abort() {
@@ -129,7 +129,9 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
     if (head_request_) parser_->skip(true);
     up_->tcp().expires_after(settings_.response_header_timeout);
     http::async_read_header(*up_, up_buffer_, *parser_,
-                            [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_header(e); });
+                            [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+                                self->on_header(e);
+                            });
 }
 
 void upstream_attempt::on_header(boost::system::error_code ec) {
@@ -177,18 +179,19 @@ void upstream_attempt::read_error_body() {
     body.data = piece(piece_capacity);
     body.size = piece_room_;
     up_->tcp().expires_after(settings_.response_header_timeout);
-    http::async_read_some(*up_, up_buffer_, *parser_, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
-        if (self->finished_) return;
-        if (e == http::error::need_buffer) e = {};
-        const auto got = self->piece_room_ - self->parser_->get().body().size;
-        self->error_body_.append(self->piece_.get(), got);
-        // A broken or stalled error body still gets classified on what arrived.
-        if (e) {
-            self->classify_answer();
-            return;
-        }
-        self->read_error_body();
-    });
+    http::async_read_some(*up_, up_buffer_, *parser_,
+                          [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+                              if (self->finished_) return;
+                              if (e == http::error::need_buffer) e = {};
+                              const auto got = self->piece_room_ - self->parser_->get().body().size;
+                              self->error_body_.append(self->piece_.get(), got);
+                              // A broken or stalled error body still gets classified on what arrived.
+                              if (e) {
+                                  self->classify_answer();
+                                  return;
+                              }
+                              self->read_error_body();
+                          });
 }
 
 void upstream_attempt::classify_answer() {
@@ -209,8 +212,8 @@ void upstream_attempt::classify_answer() {
     // Passing this answer through: the head waits for the first body byte, so that a
     // stall before it can still fail over.
     strip_hop_by_hop(msg);
-    const bool known_length = msg.has_content_length() || head_request_ || status == 204 || status == 304 ||
-                              (status >= 100 && status < 200);
+    const bool known_length =
+        msg.has_content_length() || head_request_ || status == 204 || status == 304 || (status >= 100 && status < 200);
     const bool keep_alive = client_keep_alive_();
     if (client_version_ >= 11) {
         if (!known_length) msg.chunked(true);
@@ -306,7 +309,9 @@ void upstream_attempt::await_body() {
         });
     }
     up_->tcp().socket().async_wait(boost::asio::socket_base::wait_read,
-                                   [self = shared_from_this()](boost::system::error_code ec) { self->on_body_readable(ec); });
+                                   [self = shared_from_this()](boost::system::error_code ec) {
+                                       self->on_body_readable(ec);
+                                   });
 }
 
 void upstream_attempt::on_body_readable(boost::system::error_code ec) {
@@ -334,7 +339,9 @@ void upstream_attempt::read_body_now() {
     else
         up_->tcp().expires_never();
     http::async_read_some(*up_, up_buffer_, *parser_,
-                          [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_body_piece(e); });
+                          [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+                              self->on_body_piece(e);
+                          });
 }
 
 void upstream_attempt::on_body_piece(boost::system::error_code ec) {
@@ -344,7 +351,8 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
         std::string what = is_timeout(ec) ? "no data for " + format_duration(settings_.idle_timeout)
                                           : "upstream error: " + describe(ec);
         if (!head_sent_) {
-            fail({action::try_next, is_timeout(ec) ? failure_reason::idle_timeout : failure_reason::reset, std::nullopt},
+            fail({action::try_next, is_timeout(ec) ? failure_reason::idle_timeout : failure_reason::reset,
+                  std::nullopt},
                  what + " before the first body byte");
             return;
         }

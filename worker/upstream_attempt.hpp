@@ -35,7 +35,7 @@ struct attempt_settings {
     std::chrono::steady_clock::duration response_header_timeout;
     std::chrono::steady_clock::duration idle_timeout; // zero: no idle bound (upstream_idle_timeout: 0)
     std::chrono::steady_clock::duration client_write_timeout;
-    clock::time_point now;                            // for Retry-After dates
+    clock::time_point now; // for Retry-After dates
 };
 
 // What an attempt sends, the same for a retry: the serialized head (request_head()) and
@@ -70,8 +70,9 @@ public:
     using keep_alive_fn = std::function<bool()>;
 
     upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
-                     std::shared_ptr<const upstream_request> request, bool head_request, keep_alive_fn client_keep_alive,
-                     unsigned client_version, const attempt_settings& settings, on_started started, on_done done);
+                     std::shared_ptr<const upstream_request> request, bool head_request,
+                     keep_alive_fn client_keep_alive, unsigned client_version, const attempt_settings& settings,
+                     on_started started, on_done done);
 
     void start();
     // Bytes of buffer the attempt holds now (relay piece and upstream read buffer). While
@@ -135,7 +136,7 @@ private:
     bool retried_stale_ = false;
     boost::beast::flat_buffer up_buffer_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
-    std::string head_;    // the response head for the client, until it is sent
+    std::string head_;     // the response head for the client, until it is sent
     bool chunked_ = false; // the client gets chunked framing
     std::array<char, 20> chunk_line_{};
     std::array<boost::asio::const_buffer, 4> wire_; // what the client write in flight sends

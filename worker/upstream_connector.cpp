@@ -139,8 +139,9 @@ void upstream_connector::on_resolve(error_code ec, net::ip::tcp::resolver::resul
     if (ec) return finish(ec);
     stage_ = connect_stage::connect;
     stream_ = std::make_unique<upstream_stream>(boost::beast::tcp_stream(ex_));
-    stream_->tcp().async_connect(
-        results, [self = shared_from_this()](error_code e, const net::ip::tcp::endpoint&) { self->on_connect(e); });
+    stream_->tcp().async_connect(results, [self = shared_from_this()](error_code e, const net::ip::tcp::endpoint&) {
+        self->on_connect(e);
+    });
 }
 
 void upstream_connector::on_connect(error_code ec) {
@@ -212,7 +213,8 @@ void upstream_connector::do_tls() {
     }
     arm(timeouts_.tls);
     stream_->ssl().async_handshake(net::ssl::stream_base::client,
-                                   boost::beast::bind_front_handler(&upstream_connector::on_handshake, shared_from_this()));
+                                   boost::beast::bind_front_handler(&upstream_connector::on_handshake,
+                                                                    shared_from_this()));
 }
 
 void upstream_connector::on_handshake(error_code ec) {

@@ -62,8 +62,10 @@ public:
     auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
         return boost::asio::async_initiate<ReadToken, void(boost::beast::error_code, std::size_t)>(
             [this](auto handler, const MutableBufferSequence& b) {
-                if (tls_) tls_->async_read_some(b, std::move(handler));
-                else plain_->async_read_some(b, std::move(handler));
+                if (tls_)
+                    tls_->async_read_some(b, std::move(handler));
+                else
+                    plain_->async_read_some(b, std::move(handler));
             },
             token, buffers);
     }
@@ -72,8 +74,10 @@ public:
     auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
         return boost::asio::async_initiate<WriteToken, void(boost::beast::error_code, std::size_t)>(
             [this](auto handler, const ConstBufferSequence& b) {
-                if (tls_) tls_->async_write_some(b, std::move(handler));
-                else plain_->async_write_some(b, std::move(handler));
+                if (tls_)
+                    tls_->async_write_some(b, std::move(handler));
+                else
+                    plain_->async_write_some(b, std::move(handler));
             },
             token, buffers);
     }

@@ -71,15 +71,9 @@ std::optional<upstream_target> upstream_target::parse(std::string_view base_url,
             return std::nullopt;
         }
         break;
-    case boost::urls::host_type::ipv4:
-        t.host = u.host_ipv4_address().to_string();
-        break;
-    case boost::urls::host_type::ipv6:
-        t.host = u.host_ipv6_address().to_string();
-        break;
-    default:
-        error = "has no usable host";
-        return std::nullopt;
+    case boost::urls::host_type::ipv4: t.host = u.host_ipv4_address().to_string(); break;
+    case boost::urls::host_type::ipv6: t.host = u.host_ipv6_address().to_string(); break;
+    default: error = "has no usable host"; return std::nullopt;
     }
     const std::string_view default_port = t.tls ? "443" : "80";
     const std::string_view port = u.has_port() ? std::string_view(u.port()) : std::string_view();

@@ -9,11 +9,11 @@
 namespace clipal::worker {
 
 struct upstream_target {
-    bool tls = true;           // https
-    std::string host;          // lower-case name or IP literal, IPv6 without brackets
-    std::string port;          // decimal; "443" / "80" when the URL has none
-    std::string base_path;     // encoded path without trailing slashes; "" for the root
-    std::string host_header;   // host[:port], port only when not the scheme default, IPv6 bracketed
+    bool tls = true;         // https
+    std::string host;        // lower-case name or IP literal, IPv6 without brackets
+    std::string port;        // decimal; "443" / "80" when the URL has none
+    std::string base_path;   // encoded path without trailing slashes; "" for the root
+    std::string host_header; // host[:port], port only when not the scheme default, IPv6 bracketed
 
     // "https://host:port" (IPv6 bracketed): identifies interchangeable connections.
     std::string key() const;

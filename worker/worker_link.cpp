@@ -116,7 +116,8 @@ std::string worker_link::status_json() const {
             po["name"] = p.name;
             po["state"] = p.state;
             po["until"] = p.until ? boost::json::value(iso_utc(*p.until)) : boost::json::value(nullptr);
-            po["reason"] = p.reason ? boost::json::value(std::string(to_string(*p.reason))) : boost::json::value(nullptr);
+            po["reason"] =
+                p.reason ? boost::json::value(std::string(to_string(*p.reason))) : boost::json::value(nullptr);
             po["current"] = p.current;
             po["requests"] = p.requests;
             po["failures"] = p.failures;

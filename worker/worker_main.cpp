@@ -1,8 +1,8 @@
 #include "worker/worker_main.hpp"
 
+#include "ipc/socket_pair.hpp"
 #include "shared/exit_codes.hpp"
 #include "shared/log_writer.hpp"
-#include "ipc/socket_pair.hpp"
 #include "worker/worker_link.hpp"
 #include "worker/worker_server.hpp"
 
@@ -126,10 +126,10 @@ int run_worker(const worker_options& opts) {
         return exit_transient;
     }
     // Tests and scripts read the bound address from this line.
-    std::printf("listening %s\n", (bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                                           : bound.address().to_string())
-                                       .append(":" + std::to_string(bound.port()))
-                                       .c_str());
+    std::printf("listening %s\n",
+                (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string())
+                    .append(":" + std::to_string(bound.port()))
+                    .c_str());
     std::fflush(stdout);
     log.info(info(opts.id).tag, "worker for {} serving on port {}", info(opts.id).name, bound.port());
 

@@ -47,8 +47,7 @@ std::string enter_loopback_namespace() {
         // Not privileged: a user namespace grants CAP_NET_ADMIN over a network namespace it owns.
         const auto uid = ::getuid();
         const auto gid = ::getgid();
-        if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
-            return errno_text("unshare(CLONE_NEWUSER | CLONE_NEWNET)");
+        if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) return errno_text("unshare(CLONE_NEWUSER | CLONE_NEWNET)");
         if (!write_file("/proc/self/setgroups", "deny") ||
             !write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
             !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"))

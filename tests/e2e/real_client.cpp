@@ -70,31 +70,32 @@ client_command prepare_client(client c, const std::filesystem::path& home, std::
     case client::claude_code:
         cmd.args = {"-p", prompt};
         cmd.env.insert(cmd.env.end(), {
-            {"ANTHROPIC_BASE_URL", base_url(port, "/claudecode")},
-            {"ANTHROPIC_API_KEY", dummy_credential(c)},
-            {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"},
-            {"DISABLE_TELEMETRY", "1"},
-            {"DISABLE_ERROR_REPORTING", "1"},
-            {"DISABLE_AUTOUPDATER", "1"},
-            {"CLAUDE_CODE_MAX_RETRIES", "3"},
-        });
+                                          {"ANTHROPIC_BASE_URL", base_url(port, "/claudecode")},
+                                          {"ANTHROPIC_API_KEY", dummy_credential(c)},
+                                          {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"},
+                                          {"DISABLE_TELEMETRY", "1"},
+                                          {"DISABLE_ERROR_REPORTING", "1"},
+                                          {"DISABLE_AUTOUPDATER", "1"},
+                                          {"CLAUDE_CODE_MAX_RETRIES", "3"},
+                                      });
         break;
     case client::codex:
         cmd.args = {"exec", "--skip-git-repo-check", prompt};
-        write_text(home / ".codex" / "config.toml",
-                   "model_provider = \"clipal\"\n"
-                   "check_for_update_on_startup = false\n"
-                   "[analytics]\nenabled = false\n"
-                   "[features]\nplugins = false\n"
-                   "[model_providers.clipal]\n"
-                   "name = \"clipal\"\n"
-                   "base_url = \"" + base_url(port, "/codex") + "\"\n"
-                   "wire_api = \"responses\"\n"
-                   "env_key = \"CLIPAL_DUMMY_KEY\"\n");
+        write_text(home / ".codex" / "config.toml", "model_provider = \"clipal\"\n"
+                                                    "check_for_update_on_startup = false\n"
+                                                    "[analytics]\nenabled = false\n"
+                                                    "[features]\nplugins = false\n"
+                                                    "[model_providers.clipal]\n"
+                                                    "name = \"clipal\"\n"
+                                                    "base_url = \"" +
+                                                        base_url(port, "/codex") +
+                                                        "\"\n"
+                                                        "wire_api = \"responses\"\n"
+                                                        "env_key = \"CLIPAL_DUMMY_KEY\"\n");
         cmd.env.insert(cmd.env.end(), {
-            {"CODEX_HOME", (home / ".codex").string()},
-            {"CLIPAL_DUMMY_KEY", dummy_credential(c)},
-        });
+                                          {"CODEX_HOME", (home / ".codex").string()},
+                                          {"CLIPAL_DUMMY_KEY", dummy_credential(c)},
+                                      });
         break;
     case client::gemini:
         cmd.args = {"-p", prompt};
@@ -103,10 +104,10 @@ client_command prepare_client(client c, const std::filesystem::path& home, std::
                    R"({"security":{"auth":{"selectedType":"gemini-api-key"}},)"
                    R"("privacy":{"usageStatisticsEnabled":false},"general":{"enableAutoUpdate":false}})");
         cmd.env.insert(cmd.env.end(), {
-            {"GOOGLE_GEMINI_BASE_URL", base_url(port, "/gemini")},
-            {"GEMINI_API_KEY", dummy_credential(c)},
-            {"GEMINI_CLI_TRUST_WORKSPACE", "true"},
-        });
+                                          {"GOOGLE_GEMINI_BASE_URL", base_url(port, "/gemini")},
+                                          {"GEMINI_API_KEY", dummy_credential(c)},
+                                          {"GEMINI_CLI_TRUST_WORKSPACE", "true"},
+                                      });
         break;
     }
     return cmd;

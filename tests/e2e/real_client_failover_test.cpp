@@ -42,7 +42,7 @@ const std::string prompt = "Reply with a short greeting.";
 const std::string secondary_key = "key-secondary-000000000000";
 
 struct failover_case {
-    const char* name;  // test name suffix
+    const char* name; // test name suffix
     client cli;
     const char* primary_script; // fake-upstream script of the failing primary
 };
@@ -122,10 +122,12 @@ TEST_P(RealClientFailover, SecondaryAnswersWithProviderKeyAndStrippedPrefix) {
         // Codex builds URLs as base_url + "/responses": its providers' base_url ends in /v1.
         const std::string suffix = std::string(file) == "codex.yaml" ? "/v1" : "";
         config.write(file, "providers:\n"
-                           "  - {name: primary, base_url: \"" + upstream.base_url("primary") + suffix +
-                           "\", api_key: key-primary-000000000000, priority: 1}\n"
-                           "  - {name: secondary, base_url: \"" + upstream.base_url("secondary") + suffix +
-                           "\", api_key: " + secondary_key + ", priority: 2}\n");
+                           "  - {name: primary, base_url: \"" +
+                               upstream.base_url("primary") + suffix +
+                               "\", api_key: key-primary-000000000000, priority: 1}\n"
+                               "  - {name: secondary, base_url: \"" +
+                               upstream.base_url("secondary") + suffix + "\", api_key: " + secondary_key +
+                               ", priority: 2}\n");
     }
 
     spawn_options so;
@@ -154,9 +156,10 @@ TEST_P(RealClientFailover, SecondaryAnswersWithProviderKeyAndStrippedPrefix) {
     RecordProperty("cli_ms", static_cast<int>(took.count()));
 
     const auto requests = upstream.requests();
-    const std::string context = "CLI stdout:\n" + cli.stdout_text() + "\nCLI stderr (tail):\n" +
-                                cli.stderr_text().substr(cli.stderr_text().size() > 4000 ? cli.stderr_text().size() - 4000 : 0) +
-                                "\nupstream saw:\n" + describe(requests) + "clipal log:\n" + clipal.stdout_text();
+    const std::string context =
+        "CLI stdout:\n" + cli.stdout_text() + "\nCLI stderr (tail):\n" +
+        cli.stderr_text().substr(cli.stderr_text().size() > 4000 ? cli.stderr_text().size() - 4000 : 0) +
+        "\nupstream saw:\n" + describe(requests) + "clipal log:\n" + clipal.stdout_text();
 
     ASSERT_TRUE(status.has_value()) << "the CLI did not finish within " << cli_time_limit.count() << " s\n" << context;
     EXPECT_TRUE(status->exited_with(0)) << status->describe() << "\n" << context;

@@ -65,9 +65,26 @@ private:
 
     // Values that sit on the decoders' boundaries.
     std::uint32_t interesting() {
-        static constexpr std::uint32_t values[] = {0, 1, 2, 7, 8, 63, 64, 65, 255, 256, 0x7FFF, 0xFFFF, 0x10000,
-                                                   128 * 1024, 128 * 1024 + 1, 256 * 1024 - 12, 256 * 1024 - 11,
-                                                   0x7FFFFFFF, 0x80000000, 0xFFFFFFFF};
+        static constexpr std::uint32_t values[] = {0,
+                                                   1,
+                                                   2,
+                                                   7,
+                                                   8,
+                                                   63,
+                                                   64,
+                                                   65,
+                                                   255,
+                                                   256,
+                                                   0x7FFF,
+                                                   0xFFFF,
+                                                   0x10000,
+                                                   128 * 1024,
+                                                   128 * 1024 + 1,
+                                                   256 * 1024 - 12,
+                                                   256 * 1024 - 11,
+                                                   0x7FFFFFFF,
+                                                   0x80000000,
+                                                   0xFFFFFFFF};
         return values[below(std::size(values))];
     }
 

@@ -48,7 +48,7 @@ inline std::vector<ipc::message> sample_messages() {
         status_request{3},
         status_reply{3, R"({"providers":[{"name":"primary","state":"active"}]})"},
         ipc::log_record{log_level::warn, 1704110406000000000, "claudecode",
-                   "anthropic-direct failed: 503, switching to openrouter"},
+                        "anthropic-direct failed: 503, switching to openrouter"},
         ipc::log_record{log_level::error, -1, "", std::string("bin\0ary\xFF", 8)},
         drain{30000},
         handoff{99, "POST /codex/v1/responses HTTP/1.1\r\nHost: 127.0.0.1:3333\r\n\r\n{", "127.0.0.1:51234"},

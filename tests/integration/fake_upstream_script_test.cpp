@@ -12,7 +12,8 @@ namespace fu = clipal::test::fake_upstream;
 using namespace std::chrono_literals;
 
 TEST(FakeUpstreamScript, StatusStepTakesHeadersBodyAndGzip) {
-    const auto s = fu::parse_script("status:429;retry-after=2;reset-requests=1m;reset-tokens=20ms;body=openai-rate-limit;gzip");
+    const auto s =
+        fu::parse_script("status:429;retry-after=2;reset-requests=1m;reset-tokens=20ms;body=openai-rate-limit;gzip");
     ASSERT_EQ(s.steps.size(), 1u);
     const auto& st = s.steps[0];
     EXPECT_EQ(st.kind, fu::step_kind::status);
@@ -34,7 +35,8 @@ TEST(FakeUpstreamScript, RepeatCountsAndLastStepRepeatForever) {
 }
 
 TEST(FakeUpstreamScript, ArgumentsOfPacingAndStallSteps) {
-    const auto s = fu::parse_script("sse:5:200,stall-mid,stall-mid:4,bytes:1048576,delay:150,ok;delay=20,redirect:http://h:1/x");
+    const auto s =
+        fu::parse_script("sse:5:200,stall-mid,stall-mid:4,bytes:1048576,delay:150,ok;delay=20,redirect:http://h:1/x");
     EXPECT_EQ(s.steps[0].count, 5u);
     EXPECT_EQ(s.steps[0].interval, 200ms);
     EXPECT_EQ(s.steps[1].count, 2u);

@@ -242,8 +242,9 @@ TEST(FakeUpstream, WebSocketUpgradeIsRefusedWithoutUsingAStep) {
 // ---- scripted failures ----
 
 TEST(FakeUpstream, StatusStepCarriesRateLimitHeadersAndGzipBody) {
-    fake_upstream_process fu(one(
-        "o", "status:429;retry-after=7;reset-requests=1m30s;reset-tokens=20ms;body=openai-insufficient-quota;gzip"));
+    fake_upstream_process fu(
+        one("o",
+            "status:429;retry-after=7;reset-requests=1m30s;reset-tokens=20ms;body=openai-insufficient-quota;gzip"));
     const auto r = post(fu, "o", "/v1/responses", "{}");
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.status, 429);

@@ -68,7 +68,8 @@ public:
         const auto end = std::chrono::steady_clock::now() + timeout;
         std::size_t seen = count(line);
         while (seen <= skip) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
             if (left <= 0ms) return false;
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -118,7 +119,8 @@ std::vector<std::string> environment_of(int pid) {
 }
 
 bool has_variable(const std::vector<std::string>& env, std::string_view name) {
-    return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.starts_with(std::string(name) + "="); });
+    return std::any_of(env.begin(), env.end(),
+                       [&](const std::string& e) { return e.starts_with(std::string(name) + "="); });
 }
 
 class SupervisorNotify : public ::testing::Test {
@@ -250,9 +252,10 @@ class ServiceCommand : public ::testing::Test {
 protected:
     ServiceCommand() {
         dir_.write("bin/systemctl",
-                   "#!/bin/sh\necho \"$*\" >> \"" + log_.string() + "\"\n"
-                   "if [ -n \"$FAKE_SYSTEMCTL_FAIL\" ]; then echo \"$FAKE_SYSTEMCTL_FAIL\" >&2; exit 1; fi\n"
-                   "if [ \"$2\" = status ]; then echo 'clipal.service - clipal'; exit 3; fi\n",
+                   "#!/bin/sh\necho \"$*\" >> \"" + log_.string() +
+                       "\"\n"
+                       "if [ -n \"$FAKE_SYSTEMCTL_FAIL\" ]; then echo \"$FAKE_SYSTEMCTL_FAIL\" >&2; exit 1; fi\n"
+                       "if [ \"$2\" = status ]; then echo 'clipal.service - clipal'; exit 3; fi\n",
                    fs::perms::owner_all);
         fs::create_directories(config_dir_);
     }
@@ -301,7 +304,8 @@ TEST_F(ServiceCommand, InstallWritesTheUnitAndEnablesIt) {
     EXPECT_THAT(unit, HasSubstr("\nExecStart=" + exe + " --config-dir \"" + config_dir_.string() + "\"\n"));
     EXPECT_THAT(unit, HasSubstr("\nExecReload=" + exe + " reload --config-dir \"" + config_dir_.string() + "\"\n"));
     EXPECT_THAT(unit, HasSubstr("\nType=notify\n"));
-    EXPECT_EQ(systemctl_calls(), (std::vector<std::string>{"--user daemon-reload", "--user enable --now clipal.service"}));
+    EXPECT_EQ(systemctl_calls(),
+              (std::vector<std::string>{"--user daemon-reload", "--user enable --now clipal.service"}));
     EXPECT_THAT(out_, HasSubstr("wrote " + unit_.string()));
     EXPECT_THAT(out_, HasSubstr("loginctl enable-linger"));
 }
@@ -366,12 +370,14 @@ TEST(ServiceWithSystemd, InstallRunsClipalUntilUninstalled) {
             return false; // no systemctl at all
         }
     };
-    if (!probe()) GTEST_SKIP() << "no systemd user manager reachable (`systemctl --user` fails here); "
-                                  "the systemd path is covered by ServiceCommand with a stand-in systemctl";
+    if (!probe())
+        GTEST_SKIP() << "no systemd user manager reachable (`systemctl --user` fails here); "
+                        "the systemd path is covered by ServiceCommand with a stand-in systemctl";
     const char* home = std::getenv("HOME");
     ASSERT_NE(home, nullptr);
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
-    const fs::path own_unit = fs::path(xdg && *xdg ? xdg : std::string(home) + "/.config") / "systemd/user/clipal.service";
+    const fs::path own_unit =
+        fs::path(xdg && *xdg ? xdg : std::string(home) + "/.config") / "systemd/user/clipal.service";
     if (fs::exists(own_unit)) GTEST_SKIP() << "a clipal.service is installed for this user; not replacing " << own_unit;
 
     temp_dir dir;

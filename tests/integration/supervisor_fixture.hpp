@@ -6,8 +6,8 @@
 
 #include "support/binaries.hpp"
 #include "support/child_process.hpp"
-#include "support/proc_stat.hpp"
 #include "support/http_probe.hpp"
+#include "support/proc_stat.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/json.hpp>
@@ -35,8 +35,8 @@ inline std::string provider_yaml(const std::vector<std::pair<std::string, std::s
     std::string y = "providers:\n";
     int n = 0;
     for (const auto& [name, url] : name_url)
-        y += "  - {name: " + name + ", base_url: \"" + url + "\", api_key: key-" + name + "-000000000000, priority: " +
-             std::to_string(++n) + "}\n";
+        y += "  - {name: " + name + ", base_url: \"" + url + "\", api_key: key-" + name +
+             "-000000000000, priority: " + std::to_string(++n) + "}\n";
     return y;
 }
 

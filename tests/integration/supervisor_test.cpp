@@ -16,12 +16,14 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string messages_body = R"({"model":"m","max_tokens":16,"messages":[{"role":"user","content":"hi"}]})";
-const std::string stream_body = R"({"model":"m","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
+const std::string stream_body =
+    R"({"model":"m","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
 http_response post(std::uint16_t port, const std::string& target, const std::string& body = messages_body,
                    std::chrono::milliseconds timeout = 10s) {
     http_probe p("127.0.0.1", port, 2s);
-    return p.request("POST", target, {{"content-type", "application/json"}, {"x-api-key", "client-key"}}, body, timeout);
+    return p.request("POST", target, {{"content-type", "application/json"}, {"x-api-key", "client-key"}}, body,
+                     timeout);
 }
 
 } // namespace
@@ -189,7 +191,8 @@ TEST(Supervisor, SigtermLetsARunningStreamFinishAndExitsZero) {
     supervisor_fixture s;
     s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
     s.start(1);
-    auto stream = std::async(std::launch::async, [&] { return post(s.port(), "/claudecode/v1/messages", stream_body); });
+    auto stream =
+        std::async(std::launch::async, [&] { return post(s.port(), "/claudecode/v1/messages", stream_body); });
     ASSERT_TRUE(up.wait_for_requests(1, 2s));
     s.process().signal(SIGTERM);
     auto r = stream.get();
@@ -301,7 +304,8 @@ TEST(Supervisor, PortChangeInConfigMovesTheListenerLive) {
     // The old port is closed, not left half-served.
     http_probe old;
     EXPECT_FALSE(old.connect("127.0.0.1", old_port, 500ms));
-    EXPECT_NE(s.process().stdout_text().find("now listening on 127.0.0.1:" + std::to_string(new_port)), std::string::npos);
+    EXPECT_NE(s.process().stdout_text().find("now listening on 127.0.0.1:" + std::to_string(new_port)),
+              std::string::npos);
     auto st = s.status();
     ASSERT_TRUE(st.is_object());
     EXPECT_EQ(st.at("listen").as_string(), "127.0.0.1:" + std::to_string(new_port));

@@ -12,17 +12,17 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -187,9 +187,7 @@ TEST(ChildProcess, SanitizerReportIsDetected) {
     EXPECT_TRUE(asan.has_sanitizer_report());
 }
 
-TEST(ChildProcess, MissingProgramThrows) {
-    EXPECT_THROW(child_process("/nonexistent/program"), std::runtime_error);
-}
+TEST(ChildProcess, MissingProgramThrows) { EXPECT_THROW(child_process("/nonexistent/program"), std::runtime_error); }
 
 // A child that waits to be killed. The tests kill and reap it themselves; should an
 // assertion end a test first, the destructor does, so no child outlives the test.
@@ -232,7 +230,8 @@ TEST(ProcStat, ChildIsSeenWithItsParentUntilItIsKilledAndReaped) {
     ::kill(pid, SIGKILL);
     // Killed and not reaped: a zombie, which still answers kill(0), counts as gone.
     const auto until = std::chrono::steady_clock::now() + 5s;
-    while (!clipal::test::process_gone(pid) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    while (!clipal::test::process_gone(pid) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(5ms);
     EXPECT_TRUE(clipal::test::process_gone(pid));
     EXPECT_EQ(::kill(pid, 0), 0);
 
@@ -319,11 +318,12 @@ private:
 };
 
 TEST(HttpProbe, ChunkedResponseIsDecodedWithArrivalTimes) {
-    canned_server srv({{0ms, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"},
-                       {0ms, "8\r\ndata: 1\n"},
-                       {0ms, "\r\n"},
-                       {200ms, "9\r\ndata: 2\n\n\r\n"},
-                       {0ms, "0\r\n\r\n"}});
+    canned_server srv(
+        {{0ms, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"},
+         {0ms, "8\r\ndata: 1\n"},
+         {0ms, "\r\n"},
+         {200ms, "9\r\ndata: 2\n\n\r\n"},
+         {0ms, "0\r\n\r\n"}});
     http_probe c("127.0.0.1", srv.port());
     ASSERT_TRUE(c.connected()) << c.last_error();
     const auto r = c.request("POST", "/v1/messages", {{"content-type", "application/json"}}, "{}");

@@ -69,9 +69,10 @@ protected:
         const boost::json::object doc{
             {"tag_name", tag},
             {"prerelease", false},
-            {"assets", boost::json::array{
-                           boost::json::object{{"name", name}, {"browser_download_url", server_.url("/asset")}},
-                           boost::json::object{{"name", "checksums.txt"}, {"browser_download_url", server_.url("/sums")}}}}};
+            {"assets",
+             boost::json::array{boost::json::object{{"name", name}, {"browser_download_url", server_.url("/asset")}},
+                                boost::json::object{{"name", "checksums.txt"},
+                                                    {"browser_download_url", server_.url("/sums")}}}}};
         server_.set("/latest", fake_response{200, boost::json::serialize(doc)});
         server_.set("/asset", fake_response{200, asset_});
         server_.set("/sums", fake_response{200, sha256_hex(asset_) + "  " + name + "\n"});

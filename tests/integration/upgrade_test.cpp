@@ -152,8 +152,8 @@ TEST(Upgrade, UnderLoadLosesNoRequest) {
     EXPECT_TRUE(wait_until([&] { return clients.ok() >= before + 10; }, 10s));
     clients.finish();
 
-    EXPECT_TRUE(clients.failures().empty()) << clients.failures().size() << " failed, first: "
-                                            << clients.failures().front();
+    EXPECT_TRUE(clients.failures().empty())
+        << clients.failures().size() << " failed, first: " << clients.failures().front();
     EXPECT_GT(clients.ok(), 20);
     std::cout << "[ upgrade  ] " << clients.ok() << " requests served, " << clients.resent()
               << " resent after an idle keep-alive close\n";

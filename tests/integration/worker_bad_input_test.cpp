@@ -129,7 +129,8 @@ TEST(WorkerBadInput, RequestBodyBudgetRefusesWhatDoesNotFitWith503) {
     // The first request's body stays buffered while its provider stalls.
     auto first = w.connect();
     ASSERT_TRUE(first.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
-                           "Content-Length: 60000\r\n\r\n" + std::string(60000, 'a')));
+                           "Content-Length: 60000\r\n\r\n" +
+                           std::string(60000, 'a')));
     ASSERT_TRUE(fu.wait_for_requests(1, 5s));
 
     const auto second = w.request("POST", "/claudecode/v1/messages", {{"x-api-key", "k"}}, std::string(50000, 'b'));

@@ -118,8 +118,8 @@ INSTANTIATE_TEST_SUITE_P(
                      effect::cooling, 30},
         failover_row{"status504", "status:504;retry-after=30", "server error", effect::cooling, 30},
         failover_row{"status529", "status:529;retry-after=30", "overloaded", effect::cooling, 30},
-        failover_row{"status503CooldownCappedAtOneHour", "status:503;retry-after=7200", "server error",
-                     effect::cooling, 3600},
+        failover_row{"status503CooldownCappedAtOneHour", "status:503;retry-after=7200", "server error", effect::cooling,
+                     3600},
         failover_row{"status503NoRetryAfter", "status:503", "server error", effect::none},
         failover_row{"resetBeforeResponse", "reset", "connection reset", effect::none}),
     [](const auto& p) { return std::string(p.param.label); });
@@ -189,7 +189,8 @@ TEST(WorkerFailover, SuccessIsReturnedWithTheUpstreamsHeadersAndBody) {
 
 TEST(WorkerFailover, AllFailingGives503NamingEachProviderAndWhy) {
     fake_upstream_process fu(fakes({{"a", "status:500"}, {"b", "reset"}}));
-    worker_process w({.providers = {providers_of(fu, {"a", "b"})[0], providers_of(fu, {"a", "b"})[1],
+    worker_process w({.providers = {providers_of(fu, {"a", "b"})[0],
+                                    providers_of(fu, {"a", "b"})[1],
                                     {"c", "http://127.0.0.1:" + std::to_string(unused_loopback_port())}}});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
@@ -207,8 +208,8 @@ TEST(WorkerFailover, AllFailingGives503NamingEachProviderAndWhy) {
 }
 
 TEST(WorkerFailover, AllRateLimitedGives429WithTheSoonestRetryAfter) {
-    fake_upstream_process fu(fakes({{"a", "status:429;body=anthropic-rate-limit;retry-after=30"},
-                                    {"b", "status:529;retry-after=20"}}));
+    fake_upstream_process fu(
+        fakes({{"a", "status:429;body=anthropic-rate-limit;retry-after=30"}, {"b", "status:529;retry-after=20"}}));
     worker_process w({.providers = providers_of(fu, {"a", "b"})});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
@@ -243,8 +244,8 @@ TEST(WorkerFailover, ExhaustedAnswerUsesTheOpenAIShapeOnCodex) {
 TEST(WorkerFailover, ExhaustedAnswerUsesTheGeminiShapeOnGemini) {
     fake_upstream_process fu(fakes({{"a", "status:503"}}));
     worker_process w({.profile = "gemini", .providers = providers_of(fu, {"a"})});
-    const auto r = w.request("POST", "/gemini/v1beta/models/m:generateContent", {{"Content-Type", "application/json"}},
-                             "{}");
+    const auto r =
+        w.request("POST", "/gemini/v1beta/models/m:generateContent", {{"Content-Type", "application/json"}}, "{}");
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.status, 503);
     const auto v = parse_json(r.body);

@@ -68,18 +68,19 @@ public:
         dir_.write(options_.profile + ".yaml", profile_yaml);
 
         spawn_options so;
-        so.args = {"worker", "--profile", options_.profile, "--listen", "127.0.0.1:0", "--config-dir",
-                   dir_.path().string()};
+        so.args = {"worker",      "--profile",    options_.profile,    "--listen",
+                   "127.0.0.1:0", "--config-dir", dir_.path().string()};
         // The machine's own proxy settings must not leak into tests; the proxy tests set theirs.
-        so.unset_env = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
-                        "all_proxy", "ALL_PROXY"};
+        so.unset_env = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                        "no_proxy",   "NO_PROXY",   "all_proxy",   "ALL_PROXY"};
         so.env = options_.env;
         process_ = std::make_unique<child_process>(clipal_binary(), so);
         // Not a std::regex: instantiating one costs every test file that includes this ~4 s of compiling.
         const std::string listening = "listening 127.0.0.1:";
         const auto found = process_->wait_for_output(listening, 10s);
         if (!found || found->rfind(listening, 0) != 0)
-            throw std::runtime_error("clipal worker did not start: " + process_->stdout_text() + process_->stderr_text());
+            throw std::runtime_error("clipal worker did not start: " + process_->stdout_text() +
+                                     process_->stderr_text());
         port_ = static_cast<std::uint16_t>(std::stoi(found->substr(listening.size())));
     }
 
@@ -141,7 +142,8 @@ private:
 };
 
 // A fake-upstream process whose providers are listed in order, ready to become a profile's providers.
-inline std::vector<worker_provider> providers_of(const fake_upstream_process& fu, const std::vector<std::string>& names) {
+inline std::vector<worker_provider> providers_of(const fake_upstream_process& fu,
+                                                 const std::vector<std::string>& names) {
     std::vector<worker_provider> out;
     for (const auto& n : names) out.push_back({n, fu.base_url(n), "sk-" + n + "-key-1234"});
     return out;
@@ -163,7 +165,9 @@ inline boost::json::value parse_json(const std::string& text) {
 // A Claude Code style request: POST /claudecode/v1/messages?beta=true with a small body.
 inline http_response claude_message(const worker_process& w, bool stream = false, const header_list& extra = {},
                                     std::chrono::milliseconds timeout = 10s) {
-    header_list h{{"Content-Type", "application/json"}, {"anthropic-version", "2023-06-01"}, {"x-api-key", "client-key"}};
+    header_list h{{"Content-Type", "application/json"},
+                  {"anthropic-version", "2023-06-01"},
+                  {"x-api-key", "client-key"}};
     h.insert(h.end(), extra.begin(), extra.end());
     return w.request("POST", "/claudecode/v1/messages?beta=true", h,
                      std::string(R"({"model":"claude-x","max_tokens":16,"stream":)") + (stream ? "true" : "false") +

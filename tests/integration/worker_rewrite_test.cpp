@@ -24,7 +24,8 @@ recorded_request only_request(const fake_upstream_process& fu, const http_respon
 
 // No header value anywhere in the request carries `secret`.
 void expect_absent(const recorded_request& q, const std::string& secret) {
-    for (const auto& [name, value] : q.headers) EXPECT_EQ(value.find(secret), std::string::npos) << name << ": " << value;
+    for (const auto& [name, value] : q.headers)
+        EXPECT_EQ(value.find(secret), std::string::npos) << name << ": " << value;
     EXPECT_EQ(q.target.find(secret), std::string::npos) << q.target;
 }
 
@@ -32,9 +33,9 @@ void expect_absent(const recorded_request& q, const std::string& secret) {
 
 struct join_case {
     const char* label;
-    std::string base_path;  // appended to the fake provider's origin
-    std::string client;     // what the client asks for, prefix included
-    std::string upstream;   // what the upstream must see
+    std::string base_path; // appended to the fake provider's origin
+    std::string client;    // what the client asks for, prefix included
+    std::string upstream;  // what the upstream must see
 };
 
 void PrintTo(const join_case& c, std::ostream* os) { *os << c.label; }
@@ -51,15 +52,15 @@ TEST_P(WorkerUrlJoin, UpstreamSeesBasePathJoinedToTheRestByteForByte) {
 
 INSTANTIATE_TEST_SUITE_P(
     Spec, WorkerUrlJoin,
-    ::testing::Values(
-        join_case{"rootBase", "", "/claudecode/v1/messages?beta=true", "/v1/messages?beta=true"},
-        join_case{"basePath", "/api", "/claudecode/v1/messages?beta=true", "/api/v1/messages?beta=true"},
-        join_case{"basePathTrailingSlash", "/api/", "/claudecode/v1/messages?beta=true", "/api/v1/messages?beta=true"},
-        join_case{"encodedSlashKept", "/api", "/claudecode/v1/models/a%2Fb?q=x%2Fy&z=%20",
-                  "/api/v1/models/a%2Fb?q=x%2Fy&z=%20"},
-        join_case{"dotSegmentsAndDoubleSlashesKept", "", "/claudecode/v1/./a/../b//c", "/v1/./a/../b//c"},
-        join_case{"prefixAlone", "/api", "/claudecode", "/api/"},
-        join_case{"prefixWithQueryOnly", "/api", "/claudecode?x=1", "/api/?x=1"}),
+    ::testing::Values(join_case{"rootBase", "", "/claudecode/v1/messages?beta=true", "/v1/messages?beta=true"},
+                      join_case{"basePath", "/api", "/claudecode/v1/messages?beta=true", "/api/v1/messages?beta=true"},
+                      join_case{"basePathTrailingSlash", "/api/", "/claudecode/v1/messages?beta=true",
+                                "/api/v1/messages?beta=true"},
+                      join_case{"encodedSlashKept", "/api", "/claudecode/v1/models/a%2Fb?q=x%2Fy&z=%20",
+                                "/api/v1/models/a%2Fb?q=x%2Fy&z=%20"},
+                      join_case{"dotSegmentsAndDoubleSlashesKept", "", "/claudecode/v1/./a/../b//c", "/v1/./a/../b//c"},
+                      join_case{"prefixAlone", "/api", "/claudecode", "/api/"},
+                      join_case{"prefixWithQueryOnly", "/api", "/claudecode?x=1", "/api/?x=1"}),
     [](const auto& p) { return std::string(p.param.label); });
 
 TEST(WorkerRewrite, GeminiKeyQueryParameterIsRemovedOthersKept) {
@@ -78,9 +79,9 @@ TEST(WorkerRewrite, GeminiKeyQueryParameterIsRemovedOthersKept) {
 struct key_case {
     const char* label;
     std::string profile;
-    std::string auth_header;  // provider override, "" = the profile's rule
-    header_list client_auth;  // what the client sends
-    std::string want_header;  // where the provider key must be
+    std::string auth_header; // provider override, "" = the profile's rule
+    header_list client_auth; // what the client sends
+    std::string want_header; // where the provider key must be
     std::string want_value;
 };
 
@@ -113,29 +114,67 @@ TEST_P(WorkerProviderKey, ClientCredentialReplacedByTheProviderKeyInTheRightHead
 INSTANTIATE_TEST_SUITE_P(
     Spec, WorkerProviderKey,
     ::testing::Values(
-        key_case{"claudeXApiKey", "claude-code", "", {{"x-api-key", "client-secret"}}, "x-api-key",
+        key_case{"claudeXApiKey",
+                 "claude-code",
+                 "",
+                 {{"x-api-key", "client-secret"}},
+                 "x-api-key",
                  "sk-provider-secret-9876"},
-        key_case{"claudeBearerStaysBearer", "claude-code", "", {{"Authorization", "Bearer client-secret"}},
-                 "Authorization", "Bearer sk-provider-secret-9876"},
-        key_case{"claudeBothSentUsesXApiKey", "claude-code", "",
-                 {{"x-api-key", "client-secret"}, {"Authorization", "Bearer client-secret"}}, "x-api-key",
+        key_case{"claudeBearerStaysBearer",
+                 "claude-code",
+                 "",
+                 {{"Authorization", "Bearer client-secret"}},
+                 "Authorization",
+                 "Bearer sk-provider-secret-9876"},
+        key_case{"claudeBothSentUsesXApiKey",
+                 "claude-code",
+                 "",
+                 {{"x-api-key", "client-secret"}, {"Authorization", "Bearer client-secret"}},
+                 "x-api-key",
                  "sk-provider-secret-9876"},
         key_case{"claudeNothingSentUsesXApiKey", "claude-code", "", {}, "x-api-key", "sk-provider-secret-9876"},
-        key_case{"claudeForcedXApiKeyBehindAuthToken", "claude-code", "x-api-key",
-                 {{"Authorization", "Bearer client-secret"}}, "x-api-key", "sk-provider-secret-9876"},
-        key_case{"claudeForcedBearer", "claude-code", "bearer", {{"x-api-key", "client-secret"}}, "Authorization",
+        key_case{"claudeForcedXApiKeyBehindAuthToken",
+                 "claude-code",
+                 "x-api-key",
+                 {{"Authorization", "Bearer client-secret"}},
+                 "x-api-key",
+                 "sk-provider-secret-9876"},
+        key_case{"claudeForcedBearer",
+                 "claude-code",
+                 "bearer",
+                 {{"x-api-key", "client-secret"}},
+                 "Authorization",
                  "Bearer sk-provider-secret-9876"},
-        key_case{"codexBearer", "codex", "", {{"Authorization", "Bearer client-secret"}}, "Authorization",
+        key_case{"codexBearer",
+                 "codex",
+                 "",
+                 {{"Authorization", "Bearer client-secret"}},
+                 "Authorization",
                  "Bearer sk-provider-secret-9876"},
         key_case{"codexNoAuthHeaderGetsBearer", "codex", "", {}, "Authorization", "Bearer sk-provider-secret-9876"},
-        key_case{"codexClientXApiKeyDropped", "codex", "", {{"x-api-key", "client-secret"}}, "Authorization",
+        key_case{"codexClientXApiKeyDropped",
+                 "codex",
+                 "",
+                 {{"x-api-key", "client-secret"}},
+                 "Authorization",
                  "Bearer sk-provider-secret-9876"},
-        key_case{"geminiGoogKey", "gemini", "", {{"x-goog-api-key", "client-secret"}}, "x-goog-api-key",
+        key_case{"geminiGoogKey",
+                 "gemini",
+                 "",
+                 {{"x-goog-api-key", "client-secret"}},
+                 "x-goog-api-key",
                  "sk-provider-secret-9876"},
-        key_case{"geminiBearerMechanism", "gemini", "",
-                 {{"x-goog-api-key", "client-secret"}, {"Authorization", "Bearer client-secret"}}, "x-goog-api-key",
+        key_case{"geminiBearerMechanism",
+                 "gemini",
+                 "",
+                 {{"x-goog-api-key", "client-secret"}, {"Authorization", "Bearer client-secret"}},
+                 "x-goog-api-key",
                  "sk-provider-secret-9876"},
-        key_case{"geminiForcedBearer", "gemini", "bearer", {{"x-goog-api-key", "client-secret"}}, "Authorization",
+        key_case{"geminiForcedBearer",
+                 "gemini",
+                 "bearer",
+                 {{"x-goog-api-key", "client-secret"}},
+                 "Authorization",
                  "Bearer sk-provider-secret-9876"}),
     [](const auto& p) { return std::string(p.param.label); });
 
@@ -149,7 +188,9 @@ TEST(WorkerRewrite, HopByHopHeadersRemovedOthersKeptInOrder) {
     char size_line[16];
     std::snprintf(size_line, sizeof size_line, "%zx", body.size());
     const std::string req = "POST /claudecode/v1/messages?beta=true HTTP/1.1\r\n"
-                            "Host: 127.0.0.1:" + std::to_string(w.port()) + "\r\n"
+                            "Host: 127.0.0.1:" +
+                            std::to_string(w.port()) +
+                            "\r\n"
                             "anthropic-version: 2023-06-01\r\n"
                             "anthropic-beta: a-1,b-2\r\n"
                             "X-Repeat: one\r\n"
@@ -170,8 +211,8 @@ TEST(WorkerRewrite, HopByHopHeadersRemovedOthersKeptInOrder) {
     const auto r = c.read_response();
     const auto q = only_request(fu, r);
 
-    for (const auto* gone : {"Connection", "X-Drop-Me", "Keep-Alive", "TE", "Trailer", "Upgrade",
-                             "Proxy-Authorization", "Proxy-Connection", "Transfer-Encoding"})
+    for (const auto* gone : {"Connection", "X-Drop-Me", "Keep-Alive", "TE", "Trailer", "Upgrade", "Proxy-Authorization",
+                             "Proxy-Connection", "Transfer-Encoding"})
         EXPECT_EQ(q.header_count(gone), 0u) << gone;
     EXPECT_EQ(q.header("anthropic-version"), "2023-06-01");
     EXPECT_EQ(q.header("anthropic-beta"), "a-1,b-2");

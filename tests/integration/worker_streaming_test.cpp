@@ -36,7 +36,9 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
-long ms(clock_type::duration d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
+long ms(clock_type::duration d) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // The kernel's view (/proc/net/tcp) of the TCP sockets whose local port is `port`: for a
 // provider's port, the provider's own ends of its connections.

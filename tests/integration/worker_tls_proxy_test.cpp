@@ -47,8 +47,8 @@ TEST_F(WorkerTls, UntrustedCertificateFailsOverToTheNextProvider) {
     fake_upstream_options good = fakes({{"good", "ok"}});
     good.tls = &pki_;
     fake_upstream_process fu_good(good);
-    worker_process w({.providers = {providers_of(fu_bad, {"bad"})[0], providers_of(fu_good, {"good"})[0]},
-                      .env = trust_test_ca()});
+    worker_process w(
+        {.providers = {providers_of(fu_bad, {"bad"})[0], providers_of(fu_good, {"good"})[0]}, .env = trust_test_ca()});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_TRUE(answered_by(r, "good")) << r.status << " " << r.body;
@@ -62,8 +62,9 @@ TEST_F(WorkerTls, CertificateNotFromATrustedCaIsRejected) {
     o.tls = &pki_;
     fake_upstream_process fu(o);
     // The system store does not know the test CA.
-    worker_process w({.providers = providers_of(fu, {"a"}), .env = {{"SSL_CERT_FILE", pki_.self_signed_cert.string()},
-                                                                     {"SSL_CERT_DIR", pki_dir_.path().string() + "/none"}}});
+    worker_process w({.providers = providers_of(fu, {"a"}),
+                      .env = {{"SSL_CERT_FILE", pki_.self_signed_cert.string()},
+                              {"SSL_CERT_DIR", pki_dir_.path().string() + "/none"}}});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.status, 503);

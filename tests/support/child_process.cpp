@@ -114,8 +114,7 @@ child_process::child_process(const std::filesystem::path& program, spawn_options
     posix_spawn_file_actions_adddup2(&fa.fa, err_fd, 2);
     // Sockets the test itself holds (listeners, clients) must not leak into the child.
     posix_spawn_file_actions_addclosefrom_np(&fa.fa, 3);
-    if (!options.working_dir.empty())
-        posix_spawn_file_actions_addchdir_np(&fa.fa, options.working_dir.c_str());
+    if (!options.working_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa.fa, options.working_dir.c_str());
 
     std::vector<std::string> argv_storage;
     argv_storage.push_back(program.string());
@@ -146,8 +145,7 @@ child_process::~child_process() {
     if (pid_ > 0 && !status_) {
         ::kill(pid_, SIGKILL);
         int st = 0;
-        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
     }
 }
 
@@ -189,17 +187,17 @@ std::optional<std::string> child_process::wait_for_line(const std::function<bool
     }
 }
 
-std::optional<std::string> child_process::wait_for_output(std::string_view needle,
-                                                          std::chrono::milliseconds timeout, std::size_t skip) {
+std::optional<std::string> child_process::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout,
+                                                          std::size_t skip) {
     return wait_for_line([needle](std::string_view line) { return line.find(needle) != std::string_view::npos; },
                          timeout, skip);
 }
 
-std::optional<std::string> child_process::wait_for_output(const std::regex& pattern,
-                                                          std::chrono::milliseconds timeout, std::size_t skip) {
-    return wait_for_line(
-        [&pattern](std::string_view line) { return std::regex_search(line.begin(), line.end(), pattern); }, timeout,
-        skip);
+std::optional<std::string> child_process::wait_for_output(const std::regex& pattern, std::chrono::milliseconds timeout,
+                                                          std::size_t skip) {
+    return wait_for_line([&pattern](
+                             std::string_view line) { return std::regex_search(line.begin(), line.end(), pattern); },
+                         timeout, skip);
 }
 
 void child_process::signal(int sig) {
@@ -231,8 +229,7 @@ exit_status child_process::stop(std::chrono::milliseconds grace) {
 bool child_process::has_sanitizer_report() const {
     const std::string err = stderr_text();
     return err.find("ERROR: AddressSanitizer") != std::string::npos ||
-           err.find("ERROR: LeakSanitizer") != std::string::npos ||
-           err.find("runtime error:") != std::string::npos;
+           err.find("ERROR: LeakSanitizer") != std::string::npos || err.find("runtime error:") != std::string::npos;
 }
 
 } // namespace clipal::test

@@ -26,13 +26,13 @@
 namespace clipal::test {
 
 struct spawn_options {
-    std::vector<std::string> args{}; // argv[1..]
+    std::vector<std::string> args{};                        // argv[1..]
     std::vector<std::pair<std::string, std::string>> env{}; // set (overriding inherited values)
-    std::vector<std::string> unset_env{}; // removed from the inherited environment
-    bool clean_env = false; // start from an empty environment
-    std::filesystem::path working_dir{}; // empty: the test's own
-    std::filesystem::path output_dir{}; // empty: a temp dir owned by the child_process
-    bool stdin_pipe = false; // keep the child's stdin open (see close_stdin)
+    std::vector<std::string> unset_env{};                   // removed from the inherited environment
+    bool clean_env = false;                                 // start from an empty environment
+    std::filesystem::path working_dir{};                    // empty: the test's own
+    std::filesystem::path output_dir{};                     // empty: a temp dir owned by the child_process
+    bool stdin_pipe = false;                                // keep the child's stdin open (see close_stdin)
 };
 
 struct exit_status {

@@ -37,8 +37,7 @@ fake_upstream_process::fake_upstream_process(fake_upstream_options options) : re
     const std::size_t expected = options.providers.size() + (options.connect_proxy ? 1 : 0);
     for (std::size_t i = 0; i < expected; ++i) {
         const auto found = process_->wait_for_output(line, std::chrono::seconds(10), i);
-        if (!found)
-            throw std::runtime_error("fake-upstream did not start: " + process_->stderr_text());
+        if (!found) throw std::runtime_error("fake-upstream did not start: " + process_->stderr_text());
         std::smatch m;
         std::regex_match(*found, m, line);
         const auto port = static_cast<std::uint16_t>(std::stoi(m[2].str()));
@@ -51,7 +50,8 @@ fake_upstream_process::fake_upstream_process(fake_upstream_options options) : re
 
 std::uint16_t fake_upstream_process::port(std::string_view provider) const {
     const auto it = ports_.find(provider);
-    if (it == ports_.end()) throw std::out_of_range("fake_upstream_process: no provider named " + std::string(provider));
+    if (it == ports_.end())
+        throw std::out_of_range("fake_upstream_process: no provider named " + std::string(provider));
     return it->second;
 }
 
@@ -69,7 +69,7 @@ std::vector<recorded_request> fake_upstream_process::requests(std::string_view p
 }
 
 bool fake_upstream_process::wait_for_requests(std::size_t n, std::chrono::milliseconds timeout,
-                                      std::string_view provider) const {
+                                              std::string_view provider) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         if (requests(provider).size() >= n) return true;

@@ -21,7 +21,7 @@ namespace clipal::test {
 
 struct fake_provider {
     std::string name;
-    std::string script = "ok"; // see tests/support/fake_upstream/README.md
+    std::string script = "ok";                                       // see tests/support/fake_upstream/README.md
     std::vector<std::pair<std::string, std::string>> path_scripts{}; // (target substring, script)
 };
 

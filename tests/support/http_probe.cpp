@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -186,8 +186,12 @@ http_probe::http_probe(const std::string& host, std::uint16_t port, std::chrono:
 http_probe::~http_probe() { close(); }
 
 http_probe::http_probe(http_probe&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), host_(std::move(other.host_)), port_(other.port_),
-      error_(std::move(other.error_)), pending_(std::move(other.pending_)), peer_closed_(other.peer_closed_) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      host_(std::move(other.host_)),
+      port_(other.port_),
+      error_(std::move(other.error_)),
+      pending_(std::move(other.pending_)),
+      peer_closed_(other.peer_closed_) {}
 
 http_probe& http_probe::operator=(http_probe&& other) noexcept {
     if (this != &other) {
@@ -341,7 +345,8 @@ http_response http_probe::read_one(clock_type::time_point deadline, bool bodyles
             end = pending_.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
         }
         if (!parse_head(std::string_view(pending_).substr(0, end), r))
-            return fail(end_kind::malformed, "bad status line or header: " + pending_.substr(0, std::min<std::size_t>(end, 200)));
+            return fail(end_kind::malformed,
+                        "bad status line or header: " + pending_.substr(0, std::min<std::size_t>(end, 200)));
         pending_.erase(0, end + 4);
         if (r.status >= 200 || r.status == 101) break;
     }
@@ -361,7 +366,8 @@ http_response http_probe::read_one(clock_type::time_point deadline, bool bodyles
             kind = body_decoder::kind::chunked;
     } else if (auto cl = r.header("Content-Length")) {
         for (const auto& [k, v] : r.headers)
-            if (iequals(k, "Content-Length") && v != *cl) return fail(end_kind::malformed, "conflicting Content-Length");
+            if (iequals(k, "Content-Length") && v != *cl)
+                return fail(end_kind::malformed, "conflicting Content-Length");
         const auto [p, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), length);
         if (cl->empty() || ec != std::errc{} || p != cl->data() + cl->size())
             return fail(end_kind::malformed, "bad Content-Length: " + *cl);
@@ -412,7 +418,11 @@ http_response http_probe::request(std::string_view method, std::string_view targ
     req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
     if (!has("Host")) {
         const bool v6 = host_.find(':') != std::string::npos;
-        req.append("Host: ").append(v6 ? "[" + host_ + "]" : host_).append(":").append(std::to_string(port_)).append("\r\n");
+        req.append("Host: ")
+            .append(v6 ? "[" + host_ + "]" : host_)
+            .append(":")
+            .append(std::to_string(port_))
+            .append("\r\n");
     }
     for (const auto& [k, v] : headers) req.append(k).append(": ").append(v).append("\r\n");
     if (!has("Content-Length") && !has("Transfer-Encoding") && (!body.empty() || method == "POST" || method == "PUT"))

@@ -31,12 +31,12 @@ struct http_response {
     int status = 0;
     std::string reason;
     header_list headers;
-    std::string body; // after removing chunked framing; content encoding untouched
+    std::string body;          // after removing chunked framing; content encoding untouched
     std::size_t raw_bytes = 0; // bytes received for this message, head included
 
     using time_point = std::chrono::steady_clock::time_point;
-    time_point sent_at{};    // when the request's last byte was written (request() only)
-    time_point head_at{};    // when the head was complete
+    time_point sent_at{}; // when the request's last byte was written (request() only)
+    time_point head_at{}; // when the head was complete
     // One entry per recv() that carried body bytes: body size after it, and when it arrived.
     std::vector<std::pair<std::size_t, time_point>> arrivals;
 
@@ -73,13 +73,11 @@ public:
     // Reads one response. Interim 1xx responses other than 101 are skipped. `bodyless`: the
     // response has no body whatever its headers say (answers to HEAD, and 2xx to CONNECT).
     // Bytes past the message stay buffered for the next read.
-    http_response read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                                bool bodyless = false);
+    http_response read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10), bool bodyless = false);
     // Sends `method target HTTP/1.1` with the headers (Host and Content-Length added unless
     // given) and the body, then reads the response on this (kept-alive) connection.
     http_response request(std::string_view method, std::string_view target, const header_list& headers = {},
-                          std::string_view body = {},
-                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                          std::string_view body = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     // Raw access, for tunnels and hand-made protocol violations: returns whatever arrives
     // (buffered bytes first) — empty on timeout or when the peer has closed (see peer_closed).

@@ -17,15 +17,15 @@ struct recorded_request {
     std::string provider; // listener name, or "proxy"
     std::string method;
     std::string target;
-    header_list headers;  // as received, in order
+    header_list headers; // as received, in order
     std::size_t body_length = 0;
     std::string body_sha256;
     std::string body;     // present when < 64 KiB and UTF-8
     std::size_t conn = 0; // connection number on that listener (0-based)
     std::size_t seq = 0;  // request number on that connection (0-based)
     bool tls = false;
-    std::string step;     // script step that answered ("ok", "status", "websocket-refusal"...)
-    int status = 0;       // proxy records: the status answered to CONNECT
+    std::string step; // script step that answered ("ok", "status", "websocket-refusal"...)
+    int status = 0;   // proxy records: the status answered to CONNECT
 
     std::optional<std::string> header(std::string_view name) const; // case-insensitive, first
     std::size_t header_count(std::string_view name) const;

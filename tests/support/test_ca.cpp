@@ -79,8 +79,7 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
     check(X509_add_ext(cert, ext.get(), -1), "X509_add_ext");
 }
 
-x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer_cert, EVP_PKEY* issuer_key,
-                   bool is_ca) {
+x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer_cert, EVP_PKEY* issuer_key, bool is_ca) {
     x509_ptr cert(X509_new());
     if (!cert) fail("X509_new");
     check(X509_set_version(cert.get(), X509_VERSION_3), "X509_set_version");
@@ -90,11 +89,11 @@ x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer_cert, EV
     check(X509_set_pubkey(cert.get(), key), "X509_set_pubkey");
 
     X509_NAME* name = X509_get_subject_name(cert.get());
-    check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                     reinterpret_cast<const unsigned char*>("clipal tests"), -1, -1, 0),
+    check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("clipal tests"),
+                                     -1, -1, 0),
           "subject O");
-    check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                     reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0),
+    check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1,
+                                     -1, 0),
           "subject CN");
     X509* issuer = issuer_cert != nullptr ? issuer_cert : cert.get();
     check(X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer)), "issuer name");

@@ -87,7 +87,8 @@ std::pair<const char*, const char*> openai_type_code(int status) {
 
 // The body and content type of a status step.
 std::pair<std::string, std::string_view> error_body(const step& st, family f) {
-    const std::string message = "fake-upstream: " + std::to_string(st.status) + " " + std::string(reason_phrase(st.status));
+    const std::string message =
+        "fake-upstream: " + std::to_string(st.status) + " " + std::string(reason_phrase(st.status));
     switch (st.body) {
     case body_kind::empty: return {"", json_type};
     case body_kind::text:
@@ -96,22 +97,27 @@ std::pair<std::string, std::string_view> error_body(const step& st, family f) {
     case body_kind::anthropic_overloaded:
         return {R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})", json_type};
     case body_kind::anthropic_rate_limit:
-        return {R"({"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization of 50 requests per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits."}})",
-                json_type};
+        return {
+            R"({"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization of 50 requests per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits."}})",
+            json_type};
     case body_kind::anthropic_auth:
         return {R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})", json_type};
     case body_kind::openai_insufficient_quota:
-        return {R"({"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}})",
-                json_type};
+        return {
+            R"({"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}})",
+            json_type};
     case body_kind::openai_invalid_key:
-        return {R"({"error":{"message":"Incorrect API key provided: sk-fake***********1234. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})",
-                json_type};
+        return {
+            R"({"error":{"message":"Incorrect API key provided: sk-fake***********1234. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})",
+            json_type};
     case body_kind::openai_rate_limit:
-        return {R"({"error":{"message":"Rate limit reached for gpt-5 in organization org-fake on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.","type":"requests","param":null,"code":"rate_limit_exceeded"}})",
-                json_type};
+        return {
+            R"({"error":{"message":"Rate limit reached for gpt-5 in organization org-fake on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.","type":"requests","param":null,"code":"rate_limit_exceeded"}})",
+            json_type};
     case body_kind::gemini_resource_exhausted:
-        return {R"({"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}})",
-                "application/json; charset=UTF-8"};
+        return {
+            R"({"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}})",
+            "application/json; charset=UTF-8"};
     case body_kind::automatic: break;
     }
     switch (f) {
@@ -268,15 +274,18 @@ canned_responses::canned_responses(const std::string& provider_name) {
     const header_fields sse_headers{{"Content-Type", std::string(sse_type)}, {"Cache-Control", "no-cache"}};
 
     // Anthropic Messages (https://docs.claude.com/en/docs/build-with-claude/streaming).
-    const std::string usage_start = R"("usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1})";
+    const std::string usage_start =
+        R"("usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1})";
     anthropic_.json = full_response(
         200, {{"Content-Type", std::string(json_type)}, {"request-id", "req_fake_" + name}},
-        R"({"id":"msg_fake_)" + name + R"(","type":"message","role":"assistant","model":"fake-model","content":[{"type":"text","text":")" +
-            text + R"("}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}})");
+        R"({"id":"msg_fake_)" + name +
+            R"(","type":"message","role":"assistant","model":"fake-model","content":[{"type":"text","text":")" + text +
+            R"("}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}})");
     anthropic_.events = {
-        sse("message_start", R"({"type":"message_start","message":{"id":"msg_fake_)" + name +
-                                 R"(","type":"message","role":"assistant","model":"fake-model","content":[],"stop_reason":null,"stop_sequence":null,)" +
-                                 usage_start + "}}"),
+        sse("message_start",
+            R"({"type":"message_start","message":{"id":"msg_fake_)" + name +
+                R"(","type":"message","role":"assistant","model":"fake-model","content":[],"stop_reason":null,"stop_sequence":null,)" +
+                usage_start + "}}"),
         sse("content_block_start",
             R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
         sse("ping", R"({"type": "ping"})"),
@@ -298,7 +307,8 @@ canned_responses::canned_responses(const std::string& provider_name) {
     const std::string item_done = R"({"id":")" + item_id +
                                   R"(","type":"message","status":"completed","role":"assistant","content":[)" +
                                   part_done + "]}";
-    const std::string usage = R"({"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17})";
+    const std::string usage =
+        R"({"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17})";
     auto response_obj = [&](const char* status, const std::string& output, const std::string& use) {
         return R"({"id":")" + resp_id + R"(","object":"response","created_at":1767225600,"status":")" + status +
                R"(","error":null,"incomplete_details":null,"model":"fake-model","output":[)" + output +
@@ -331,12 +341,14 @@ canned_responses::canned_responses(const std::string& provider_name) {
 
     // OpenAI Chat Completions.
     const std::string chat_prefix =
-        R"({"id":"chatcmpl-fake-)" + name + R"(","object":"chat.completion.chunk","created":1767225600,"model":"fake-model","choices":[{"index":0,)";
+        R"({"id":"chatcmpl-fake-)" + name +
+        R"(","object":"chat.completion.chunk","created":1767225600,"model":"fake-model","choices":[{"index":0,)";
     chat_.json = full_response(
         200, json_headers,
         R"({"id":"chatcmpl-fake-)" + name +
             R"(","object":"chat.completion","created":1767225600,"model":"fake-model","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-            text + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})");
+            text +
+            R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})");
     chat_.events = {
         sse("", chat_prefix + R"("delta":{"role":"assistant","content":""},"finish_reason":null}]})"),
         sse("", chat_prefix + R"("delta":{"content":")" + text + R"("},"finish_reason":null}]})"),
@@ -349,8 +361,9 @@ canned_responses::canned_responses(const std::string& provider_name) {
     auto candidate = [&](const std::string& t, bool last) {
         std::string c = R"({"candidates":[{"content":{"parts":[{"text":")" + t + R"("}],"role":"model"})";
         if (last) c += R"(,"finishReason":"STOP")";
-        c += R"(,"index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":5,"totalTokenCount":17},"modelVersion":"gemini-fake","responseId":"fake-)" +
-             name + R"("})";
+        c +=
+            R"(,"index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":5,"totalTokenCount":17},"modelVersion":"gemini-fake","responseId":"fake-)" +
+            name + R"("})";
         return c;
     };
     const header_fields gemini_json{{"Content-Type", "application/json; charset=UTF-8"}};
@@ -364,13 +377,15 @@ canned_responses::canned_responses(const std::string& provider_name) {
         "data: " + candidate("", true) + "\r\n\r\n",
     };
     gemini_.stream_head = chunked_head(200, {{"Content-Type", "text/event-stream"}});
-    gemini_stream_json_ = full_response(200, gemini_json, "[" + candidate(text, false) + ",\r\n" + candidate("", true) + "]");
+    gemini_stream_json_ =
+        full_response(200, gemini_json, "[" + candidate(text, false) + ",\r\n" + candidate("", true) + "]");
 
     other_.json = full_response(200, json_headers, R"({"ok":true})");
     other_.events = {sse("ping", R"({"ok":true})")};
     other_.stream_head = chunked_head(200, sse_headers);
 
-    for (variant* v : {&anthropic_, &responses_, &chat_, &gemini_, &other_}) v->stream = stream_of(v->stream_head, v->events);
+    for (variant* v : {&anthropic_, &responses_, &chat_, &gemini_, &other_})
+        v->stream = stream_of(v->stream_head, v->events);
 
     websocket_refusal_ = full_response(
         426, {{"Content-Type", std::string(json_type)}},
@@ -406,7 +421,8 @@ const std::string& canned_responses::stream_head(api a) const { return of(a).str
 
 std::string count_tokens_response(api a, std::size_t body_length) {
     const std::string n = std::to_string(body_length / 4 + 1);
-    const std::string body = a == api::gemini_count_tokens ? R"({"totalTokens":)" + n + "}" : R"({"input_tokens":)" + n + "}";
+    const std::string body =
+        a == api::gemini_count_tokens ? R"({"totalTokens":)" + n + "}" : R"({"input_tokens":)" + n + "}";
     return full_response(200, {{"Content-Type", std::string(json_type)}}, body);
 }
 

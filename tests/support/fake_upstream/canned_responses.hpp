@@ -73,9 +73,9 @@ public:
 
 private:
     struct variant {
-        std::string json;            // non-streaming answer
-        std::string stream;          // full streaming answer (head + chunked events)
-        std::string stream_head;     // head of `stream`
+        std::string json;        // non-streaming answer
+        std::string stream;      // full streaming answer (head + chunked events)
+        std::string stream_head; // head of `stream`
         std::vector<std::string> events;
     };
     const variant& of(api a) const;

@@ -63,9 +63,9 @@ std::unique_ptr<net::ssl::context> make_tls(const fu::options& o) {
 
 std::string basic_auth(const std::string& user_pass) {
     std::string out(4 * ((user_pass.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(user_pass.data()),
-                                  static_cast<int>(user_pass.size()));
+    const int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(user_pass.data()), static_cast<int>(user_pass.size()));
     out.resize(static_cast<std::size_t>(n));
     return "Basic " + out;
 }
@@ -87,10 +87,11 @@ public:
 
 private:
     void read() {
-        in_.async_read_some(net::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (ec) return self->ioc_.stop();
-            self->read();
-        });
+        in_.async_read_some(net::buffer(buf_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                                if (ec) return self->ioc_.stop();
+                                self->read();
+                            });
     }
     net::io_context& ioc_;
     net::posix::stream_descriptor in_;
@@ -121,7 +122,8 @@ int run(const fu::options& o) {
             ioc, tcp::endpoint(net::ip::make_address(lo.host), lo.port), [ctx, tls = tls.get()](tcp::socket s) {
                 s.set_option(tcp::no_delay(true));
                 if (tls != nullptr)
-                    std::make_shared<fu::tls_session>(net::ssl::stream<beast::tcp_stream>(beast::tcp_stream(std::move(s)), *tls), ctx)
+                    std::make_shared<fu::tls_session>(
+                        net::ssl::stream<beast::tcp_stream>(beast::tcp_stream(std::move(s)), *tls), ctx)
                         ->run();
                 else
                     std::make_shared<fu::plain_session>(beast::tcp_stream(std::move(s)), ctx)->run();

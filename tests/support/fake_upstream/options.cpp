@@ -9,27 +9,28 @@
 
 namespace clipal::test::fake_upstream {
 
-const char* const usage_text =
-    "usage: fake-upstream [--tls-cert FILE --tls-key FILE] [--record FILE] [--verbose]\n"
-    "                     [--exit-on-stdin-eof]\n"
-    "                     [--listen HOST:PORT [--name NAME] [--script SCRIPT]\n"
-    "                      [--path-script SUBSTRING=SCRIPT]...]...\n"
-    "                     [--connect-proxy HOST:PORT [--proxy-auth USER:PASS]]\n"
-    "Prints \"listening <name> <host>:<port>\" per listener once bound.\n"
-    "Scripts: comma-separated steps, the last repeats; see README.md.\n";
+const char* const usage_text = "usage: fake-upstream [--tls-cert FILE --tls-key FILE] [--record FILE] [--verbose]\n"
+                               "                     [--exit-on-stdin-eof]\n"
+                               "                     [--listen HOST:PORT [--name NAME] [--script SCRIPT]\n"
+                               "                      [--path-script SUBSTRING=SCRIPT]...]...\n"
+                               "                     [--connect-proxy HOST:PORT [--proxy-auth USER:PASS]]\n"
+                               "Prints \"listening <name> <host>:<port>\" per listener once bound.\n"
+                               "Scripts: comma-separated steps, the last repeats; see README.md.\n";
 
 namespace {
 
 std::pair<std::string, unsigned short> parse_endpoint(std::string_view text) {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) throw std::invalid_argument("expected HOST:PORT, got '" + std::string(text) + "'");
+    if (colon == std::string_view::npos)
+        throw std::invalid_argument("expected HOST:PORT, got '" + std::string(text) + "'");
     std::string host(text.substr(0, colon));
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     if (host == "localhost") host = "127.0.0.1";
     const auto port_text = text.substr(colon + 1);
     unsigned port = 0;
     const auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (host.empty() || port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() || port > 65535)
+    if (host.empty() || port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() ||
+        port > 65535)
         throw std::invalid_argument("expected HOST:PORT, got '" + std::string(text) + "'");
     return {host, static_cast<unsigned short>(port)};
 }

@@ -20,8 +20,11 @@ using net::ip::tcp;
 using namespace std::chrono_literals;
 
 proxy_session::proxy_session(tcp::socket client, const proxy_context& ctx)
-    : client_(std::move(client)), upstream_(client_.get_executor()), resolver_(client_.get_executor()),
-      deadline_(client_.get_executor()), ctx_(ctx) {}
+    : client_(std::move(client)),
+      upstream_(client_.get_executor()),
+      resolver_(client_.get_executor()),
+      deadline_(client_.get_executor()),
+      ctx_(ctx) {}
 
 void proxy_session::run() {
     arm(10s);
@@ -94,22 +97,24 @@ void proxy_session::on_connect(const boost::system::error_code& ec) {
     record(200);
     // Bytes the client sent after its CONNECT head go to the target first.
     out_ = "HTTP/1.1 200 Connection established\r\n\r\n";
-    net::async_write(client_, net::buffer(out_), [self = shared_from_this()](const boost::system::error_code& wec, std::size_t) {
-        if (wec) return self->shut();
-        const auto early = self->buffer_.data();
-        net::async_write(self->upstream_, early, [self](const boost::system::error_code& uec, std::size_t) {
-            if (uec) return self->shut();
-            self->buffer_.consume(self->buffer_.size());
-            self->arm(600s);
-            self->pump(self->client_, self->upstream_, self->to_upstream_);
-            self->pump(self->upstream_, self->client_, self->to_client_);
-        });
-    });
+    net::async_write(client_, net::buffer(out_),
+                     [self = shared_from_this()](const boost::system::error_code& wec, std::size_t) {
+                         if (wec) return self->shut();
+                         const auto early = self->buffer_.data();
+                         net::async_write(self->upstream_, early,
+                                          [self](const boost::system::error_code& uec, std::size_t) {
+                                              if (uec) return self->shut();
+                                              self->buffer_.consume(self->buffer_.size());
+                                              self->arm(600s);
+                                              self->pump(self->client_, self->upstream_, self->to_upstream_);
+                                              self->pump(self->upstream_, self->client_, self->to_client_);
+                                          });
+                     });
 }
 
 void proxy_session::pump(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf) {
-    from.async_read_some(net::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
-                                               const boost::system::error_code& ec, std::size_t n) {
+    from.async_read_some(net::buffer(buf), [self = shared_from_this(), &from, &to,
+                                            &buf](const boost::system::error_code& ec, std::size_t n) {
         if (ec) {
             // A clean end is passed on as a half-close so the other side can finish too.
             if (ec != net::error::eof) return self->shut();
@@ -119,21 +124,23 @@ void proxy_session::pump(tcp::socket& from, tcp::socket& to, std::array<char, 16
             return;
         }
         self->arm(600s);
-        net::async_write(to, net::buffer(buf.data(), n), [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
-            if (wec) return self->shut();
-            self->pump(from, to, buf);
-        });
+        net::async_write(to, net::buffer(buf.data(), n),
+                         [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
+                             if (wec) return self->shut();
+                             self->pump(from, to, buf);
+                         });
     });
 }
 
 void proxy_session::reply_and_close(int status, const char* extra_headers) {
     out_ = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n" + extra_headers +
            "Content-Length: 0\r\nConnection: close\r\n\r\n";
-    net::async_write(client_, net::buffer(out_), [self = shared_from_this()](const boost::system::error_code&, std::size_t) {
-        boost::system::error_code ignored;
-        self->client_.shutdown(tcp::socket::shutdown_send, ignored);
-        self->shut();
-    });
+    net::async_write(client_, net::buffer(out_),
+                     [self = shared_from_this()](const boost::system::error_code&, std::size_t) {
+                         boost::system::error_code ignored;
+                         self->client_.shutdown(tcp::socket::shutdown_send, ignored);
+                         self->shut();
+                     });
 }
 
 void proxy_session::record(int status) {

@@ -21,9 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto idle_timeout = 300s;  // between requests on a kept-alive connection
-constexpr auto io_timeout = 60s;     // any single write, or a TLS handshake
-constexpr auto stall_limit = 600s;   // stall steps give up after this even if the client waits
+constexpr auto idle_timeout = 300s; // between requests on a kept-alive connection
+constexpr auto io_timeout = 60s;    // any single write, or a TLS handshake
+constexpr auto stall_limit = 600s;  // stall steps give up after this even if the client waits
 constexpr std::size_t piece_size = 65536;
 constexpr std::size_t record_body_limit = 64 * 1024;
 
@@ -76,7 +76,9 @@ bool valid_utf8(std::string_view s) {
 
 template <class Stream>
 upstream_session<Stream>::upstream_session(Stream stream, session_context ctx)
-    : stream_(std::move(stream)), ctx_(ctx), timer_(stream_.get_executor()),
+    : stream_(std::move(stream)),
+      ctx_(ctx),
+      timer_(stream_.get_executor()),
       connection_id_(ctx.prov.next_connection_id()) {}
 
 template <class Stream>
@@ -95,7 +97,8 @@ void upstream_session<Stream>::run() {
 template <class Stream>
 void upstream_session<Stream>::on_handshake(const boost::system::error_code& ec) {
     if (ec) {
-        if (ctx_.verbose) std::cerr << "fake-upstream: " << ctx_.prov.name() << " TLS handshake: " << ec.message() << "\n";
+        if (ctx_.verbose)
+            std::cerr << "fake-upstream: " << ctx_.prov.name() << " TLS handshake: " << ec.message() << "\n";
         return abort();
     }
     do_read();
@@ -185,8 +188,10 @@ void upstream_session<Stream>::play(const step& st) {
             return respond(scratch_);
         }
         if (a == api::other) return respond(canned.ok(a, false, false));
-        return respond(canned.ok(a, a == api::gemini_stream ? target.find("alt=sse") != std::string_view::npos : wants_stream(body),
-                                 a == api::gemini_generate && wants_json_text(body)));
+        return respond(
+            canned.ok(a,
+                      a == api::gemini_stream ? target.find("alt=sse") != std::string_view::npos : wants_stream(body),
+                      a == api::gemini_generate && wants_json_text(body)));
     case step_kind::status: return respond(ctx_.prov.status_bytes(st, family_of(a)));
     case step_kind::refuse: ctx_.prov.refuse(); return abort();
     case step_kind::reset: return abort();
@@ -202,7 +207,8 @@ void upstream_session<Stream>::play(const step& st) {
         events_left_ = st.count;
         event_seq_ = 0;
         interval_ = st.interval;
-        scratch_ = chunked_head(200, {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-cache"}});
+        scratch_ =
+            chunked_head(200, {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-cache"}});
         return write(scratch_, then::next_event);
     case step_kind::bytes:
         bytes_sent_ = 0;

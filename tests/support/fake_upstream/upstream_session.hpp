@@ -57,7 +57,7 @@ private:
     boost::beast::flat_buffer buffer_;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
     boost::asio::steady_timer timer_;
-    std::string scratch_; // dynamic responses; capacity is reused across requests
+    std::string scratch_;              // dynamic responses; capacity is reused across requests
     std::array<char, 4096> discard_{}; // reads while stalling or closing
     std::size_t connection_id_;
     std::size_t requests_ = 0;

@@ -69,7 +69,8 @@ std::string read_all(int fd, std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     char buf[4096];
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -284,9 +285,9 @@ TEST(ControlServer, HandlerThatNeverRespondsCostsOnlyTheDeadline) {
     lim.deadline = std::chrono::milliseconds(200);
     std::vector<control_server::responder> parked;
     io_thread io;
-    control_server server(io.ioc().get_executor(), path, dir.path(),
-                          [&](const std::string&, control_server::responder r) { parked.push_back(std::move(r)); },
-                          lim);
+    control_server server(
+        io.ioc().get_executor(), path, dir.path(),
+        [&](const std::string&, control_server::responder r) { parked.push_back(std::move(r)); }, lim);
     server.start();
     io.run();
     const auto r = ask_supervisor(path, "status");

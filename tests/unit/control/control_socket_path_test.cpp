@@ -51,8 +51,7 @@ TEST(ControlSocketPath, NameIsSixteenHexCharsOfTheDirHash) {
     EXPECT_TRUE(std::all_of(name.begin(), name.begin() + 16, [](char c) {
         const auto u = static_cast<unsigned char>(c);
         return std::isxdigit(u) && !std::isupper(u);
-    }))
-        << name;
+    })) << name;
 }
 
 TEST(ControlSocketPath, NotYetExistingDirMapsAsItWillOnceCreated) {

@@ -68,7 +68,8 @@ private:
 unsigned long long monotonic_usec() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL + static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL;
+    return static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
+           static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL;
 }
 
 } // namespace
@@ -131,8 +132,8 @@ TEST_F(SdNotify, WatchdogIntervalHonoursWatchdogPid) {
 }
 
 TEST(SdNotifyEnvironment, ChildEnvironmentLosesNotifyVariables) {
-    const std::vector<std::string> env{"PATH=/usr/bin", "NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=1000",
-                                       "WATCHDOG_PID=12", "NOTIFY_SOCKETS_EXTRA=keep", "HOME=/home/u"};
+    const std::vector<std::string> env{"PATH=/usr/bin",   "NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=1000",
+                                       "WATCHDOG_PID=12", "NOTIFY_SOCKETS_EXTRA=keep",         "HOME=/home/u"};
     EXPECT_EQ(sdn::without_notify_variables(env),
               (std::vector<std::string>{"PATH=/usr/bin", "NOTIFY_SOCKETS_EXTRA=keep", "HOME=/home/u"}));
     EXPECT_TRUE(sdn::is_notify_variable("NOTIFY_SOCKET"));

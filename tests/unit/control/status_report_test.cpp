@@ -70,29 +70,28 @@ const char* full_example = R"({
 
 TEST_F(StatusReport, FullExampleRendersHeaderWorkersAndProviders) {
     const auto text = format_status(json::parse(full_example), at_utc(2026, 11, 26, 13, 2, 3));
-    EXPECT_EQ(text,
-              "clipal 0.1.0 (pid 123), up 1h02m\n"
-              "  listen       127.0.0.1:3333\n"
-              "  config dir   /home/u/.clipal\n"
-              "  last reload  ok at 12:00:00\n"
-              "\n"
-              "PROFILE      STATE         PID  RESTARTS  UPTIME  LAST EXIT\n"
-              "claude-code  ready         124  2         11s     signal SIGSEGV\n"
-              "codex        stopped       -    0         -       -\n"
-              "gemini       config_error  -    0         -       exit 78\n"
-              "\n"
-              "claude-code (/claudecode)\n"
-              "     PROVIDER          STATE                                             REQUESTS  FAILURES\n"
-              "     anthropic-direct  deactivated until 14:03:00 (auth)                 10        4\n"
-              "  *  openrouter        active                                            3         1\n"
-              "     backup            cooling until 2026-11-27 01:00:00 (rate_limited)  0         0\n"
-              "\n"
-              "codex (/codex)\n"
-              "  no providers\n"
-              "\n"
-              "gemini (/gemini)\n"
-              "  error: gemini.yaml:4: providers[0].api_key: required\n"
-              "  no providers\n");
+    EXPECT_EQ(text, "clipal 0.1.0 (pid 123), up 1h02m\n"
+                    "  listen       127.0.0.1:3333\n"
+                    "  config dir   /home/u/.clipal\n"
+                    "  last reload  ok at 12:00:00\n"
+                    "\n"
+                    "PROFILE      STATE         PID  RESTARTS  UPTIME  LAST EXIT\n"
+                    "claude-code  ready         124  2         11s     signal SIGSEGV\n"
+                    "codex        stopped       -    0         -       -\n"
+                    "gemini       config_error  -    0         -       exit 78\n"
+                    "\n"
+                    "claude-code (/claudecode)\n"
+                    "     PROVIDER          STATE                                             REQUESTS  FAILURES\n"
+                    "     anthropic-direct  deactivated until 14:03:00 (auth)                 10        4\n"
+                    "  *  openrouter        active                                            3         1\n"
+                    "     backup            cooling until 2026-11-27 01:00:00 (rate_limited)  0         0\n"
+                    "\n"
+                    "codex (/codex)\n"
+                    "  no providers\n"
+                    "\n"
+                    "gemini (/gemini)\n"
+                    "  error: gemini.yaml:4: providers[0].api_key: required\n"
+                    "  no providers\n");
 }
 
 TEST_F(StatusReport, FailedReloadShowsTheErrorText) {
@@ -106,7 +105,13 @@ TEST_F(StatusReport, FailedReloadShowsTheErrorText) {
 
 TEST_F(StatusReport, JunkJsonNeverThrowsAndShowsDashes) {
     const char* junk[] = {
-        "null", "42", "\"text\"", "[]", "{}", R"({"workers":"x"})", R"({"workers":[1,null,"w",[]]})",
+        "null",
+        "42",
+        "\"text\"",
+        "[]",
+        "{}",
+        R"({"workers":"x"})",
+        R"({"workers":[1,null,"w",[]]})",
         R"({"pid":"abc","uptime_seconds":-1,"version":7,"last_reload":{"ok":"yes","time":12}})",
         R"({"uptime_seconds":1e300,"pid":1.5,"workers":[{"profile":5,"state":null,"pid":-3,"restarts":1e30,
             "uptime_seconds":"long","last_exit":[1],"error":3,"providers":[1,null,{"name":[],"until":"garbage",

@@ -94,7 +94,8 @@ TEST(GlobalConfig, EachValidationErrorNamesFileLineAndField) {
     EXPECT_THAT(only_error(global_errors("log_level: verbose\n")),
                 HasSubstr("log_level: must be one of debug, info, warn, error"));
     EXPECT_THAT(only_error(global_errors("reactivate_after: -1s\n")), HasSubstr("reactivate_after: negative"));
-    EXPECT_THAT(only_error(global_errors("upstream_idle_timeout: soon\n")), HasSubstr("upstream_idle_timeout: invalid"));
+    EXPECT_THAT(only_error(global_errors("upstream_idle_timeout: soon\n")),
+                HasSubstr("upstream_idle_timeout: invalid"));
     EXPECT_THAT(only_error(global_errors("response_header_timeout: 0\n")),
                 HasSubstr("response_header_timeout: must be greater than 0"));
     EXPECT_THAT(only_error(global_errors("response_header_timeout: 30\n")), HasSubstr("missing unit"));
@@ -172,9 +173,10 @@ providers:
 
 TEST(ProfileConfig, ReadsAuthHeaderOverride) {
     std::vector<clipal::config_issue> errors;
-    const auto pc = clipal::parse_profile_yaml(clipal::profile::claude_code,
-                                               "providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: x-api-key}\n",
-                                               "claude-code.yaml", errors);
+    const auto pc =
+        clipal::parse_profile_yaml(clipal::profile::claude_code,
+                                   "providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: x-api-key}\n",
+                                   "claude-code.yaml", errors);
     ASSERT_TRUE(errors.empty());
     EXPECT_EQ(pc.providers[0].auth_header, clipal::auth_carrier::x_api_key);
 }
@@ -199,15 +201,19 @@ TEST(ProfileConfig, EachValidationErrorNamesItsField) {
                 HasSubstr("providers[0].api_key: contains spaces or control characters"));
     EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, priority: high}\n")),
                 HasSubstr("providers[0].priority: must be a whole number"));
-    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, enabled: sometimes}\n")),
+    EXPECT_THAT(only_error(
+                    profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, enabled: sometimes}\n")),
                 HasSubstr("providers[0].enabled: must be true or false"));
-    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: basic}\n")),
+    EXPECT_THAT(only_error(
+                    profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, auth_header: basic}\n")),
                 HasSubstr("providers[0].auth_header: must be one of x-api-key, bearer, x-goog-api-key"));
     EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k, weight: 3}\n")),
                 HasSubstr("providers[0].weight: unknown field"));
-    EXPECT_THAT(only_error(profile_errors("provider:\n  - {name: a}\n")), HasSubstr("codex.yaml:1: provider: unknown field"));
+    EXPECT_THAT(only_error(profile_errors("provider:\n  - {name: a}\n")),
+                HasSubstr("codex.yaml:1: provider: unknown field"));
     EXPECT_THAT(only_error(profile_errors("providers: nope\n")), HasSubstr("providers: must be a list"));
-    EXPECT_THAT(only_error(profile_errors("providers:\n  - just-a-string\n")), HasSubstr("providers[0]: must be a mapping"));
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - just-a-string\n")),
+                HasSubstr("providers[0]: must be a mapping"));
     EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_key: k}\n"
                                           "  - {name: a, base_url: y.io, api_key: k2}\n")),
                 HasSubstr("codex.yaml:3: providers[1].name: \"a\" is used by another provider"));
@@ -265,8 +271,9 @@ TEST_F(ConfigDir, ErrorsFromSeveralFilesAreAllReportedWithPaths) {
 }
 
 TEST_F(ConfigDir, GroupReadableFileIsWarnedAbout) {
-    tmp.write("codex.yaml", "providers: []\n", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                                                   std::filesystem::perms::group_read);
+    tmp.write("codex.yaml", "providers: []\n",
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                  std::filesystem::perms::group_read);
     const auto r = clipal::load_config(tmp.path());
     ASSERT_TRUE(r.cfg);
     ASSERT_EQ(r.warnings.size(), 1u);

@@ -39,9 +39,7 @@ TEST(Duration, GarbageIsRejected) {
     }
 }
 
-TEST(Duration, MissingUnitSaysSo) {
-    EXPECT_NE(parse_duration("30").error.find("missing unit"), std::string::npos);
-}
+TEST(Duration, MissingUnitSaysSo) { EXPECT_NE(parse_duration("30").error.find("missing unit"), std::string::npos); }
 
 TEST(Duration, OverflowIsRejected) {
     EXPECT_FALSE(parse_duration("9999999999999h").value);

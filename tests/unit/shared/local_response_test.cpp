@@ -9,9 +9,8 @@ namespace {
 
 TEST(LocalResponse, HealthIsA200WithItsJsonBody) {
     const auto wire = to_wire(health_response(), false);
-    EXPECT_EQ(wire,
-              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n"
-              "Connection: close\r\n\r\n{\"status\":\"healthy\"}");
+    EXPECT_EQ(wire, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n"
+                    "Connection: close\r\n\r\n{\"status\":\"healthy\"}");
 }
 
 TEST(LocalResponse, ErrorsCarryTheProtocolsShapeAndRetryAfter) {

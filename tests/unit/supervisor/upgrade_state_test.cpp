@@ -54,11 +54,13 @@ TEST(UpgradeState, WithoutAListener) {
 
 TEST(UpgradeState, RejectsWhatItDidNotWrite) {
     std::string error;
-    for (const char* text : {"", "[]", R"({"version":2,"listener_fd":3,"connections":[],"workers":[]})",
-                             R"({"version":1,"listener_fd":-5,"connections":[],"workers":[]})",
-                             R"({"version":1,"listener_fd":3,"connections":[{"fd":4,"bytes":"zz","addr":"a","routed":true}],"workers":[]})",
-                             R"({"version":1,"listener_fd":3,"connections":[],"workers":[{"profile":"vim","pid":3,"channel_fd":4}]})",
-                             R"({"version":1,"listener_fd":3,"connections":[],"workers":[{"profile":"codex","pid":0,"channel_fd":4}]})"}) {
+    for (
+        const char* text :
+        {"", "[]", R"({"version":2,"listener_fd":3,"connections":[],"workers":[]})",
+         R"({"version":1,"listener_fd":-5,"connections":[],"workers":[]})",
+         R"({"version":1,"listener_fd":3,"connections":[{"fd":4,"bytes":"zz","addr":"a","routed":true}],"workers":[]})",
+         R"({"version":1,"listener_fd":3,"connections":[],"workers":[{"profile":"vim","pid":3,"channel_fd":4}]})",
+         R"({"version":1,"listener_fd":3,"connections":[],"workers":[{"profile":"codex","pid":0,"channel_fd":4}]})"}) {
         error.clear();
         EXPECT_FALSE(upgrade_state_from_json(text, error)) << text;
         EXPECT_FALSE(error.empty()) << text;

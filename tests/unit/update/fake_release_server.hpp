@@ -38,7 +38,7 @@ struct fake_response {
     std::string body;
     std::optional<std::size_t> content_length{}; // announced length; default body.size()
     std::optional<std::size_t> close_after{};    // send only this many body bytes, then close
-    bool abrupt = false;                          // close without TLS close_notify
+    bool abrupt = false;                         // close without TLS close_notify
     std::vector<std::pair<std::string, std::string>> headers{};
 };
 
@@ -136,8 +136,10 @@ private:
             requests_.push_back(target);
             heads_.push_back(head);
             const auto it = routes_.find(target.substr(0, target.find('?')));
-            if (it != routes_.end()) r = it->second;
-            else r = fake_response{404, "{\"message\":\"Not Found\"}"};
+            if (it != routes_.end())
+                r = it->second;
+            else
+                r = fake_response{404, "{\"message\":\"Not Found\"}"};
         }
         std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
         out += "Content-Length: " + std::to_string(r.content_length.value_or(r.body.size())) + "\r\n";

@@ -48,7 +48,8 @@ TEST_F(HttpsFetch, GetsABodyFromATrustedServer) {
 }
 
 TEST_F(HttpsFetch, FollowsRedirectsLikeGitHubDownloads) {
-    server_.set("/download/asset", fake_response{302, "", std::nullopt, std::nullopt, false, {{"Location", "/objects/asset"}}});
+    server_.set("/download/asset",
+                fake_response{302, "", std::nullopt, std::nullopt, false, {{"Location", "/objects/asset"}}});
     server_.set("/objects/asset", fake_response{200, "bytes"});
     std::string body;
     const auto r = https_get_text(server_.url("/download/asset"), "*/*", 1024, body);
@@ -69,7 +70,8 @@ TEST_F(HttpsFetch, StopsAfterTooManyRedirects) {
 }
 
 TEST_F(HttpsFetch, QuotesTheServerMessageOnHttpErrors) {
-    server_.set("/limited", fake_response{403, R"({"message":"API rate limit exceeded for 1.2.3.4.","documentation_url":"x"})"});
+    server_.set("/limited",
+                fake_response{403, R"({"message":"API rate limit exceeded for 1.2.3.4.","documentation_url":"x"})"});
     std::string body;
     const auto r = https_get_text(server_.url("/limited"), "*/*", 1024, body);
     EXPECT_FALSE(r.ok);
@@ -153,7 +155,8 @@ TEST_F(HttpsFetch, TimesOutOnASilentServer) {
     https_limits limits;
     limits.io_timeout = 300ms;
     std::string body;
-    const auto r = https_get_text("https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/", "*/*", 1024, body, limits);
+    const auto r =
+        https_get_text("https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/", "*/*", 1024, body, limits);
     ::close(fd);
     EXPECT_FALSE(r.ok);
     EXPECT_THAT(r.error, HasSubstr("TLS handshake"));

@@ -45,10 +45,8 @@ TEST(ReleaseManifest, RejectsDocumentsWithSpecificErrors) {
         const char* json;
         const char* says;
     };
-    for (const auto& r : {row{"<html>rate limited</html>", "not JSON"},
-                          row{"[1,2]", "not a JSON object"},
-                          row{R"({"assets":[]})", "no tag_name"},
-                          row{R"({"tag_name":5,"assets":[]})", "no tag_name"},
+    for (const auto& r : {row{"<html>rate limited</html>", "not JSON"}, row{"[1,2]", "not a JSON object"},
+                          row{R"({"assets":[]})", "no tag_name"}, row{R"({"tag_name":5,"assets":[]})", "no tag_name"},
                           row{R"({"tag_name":"v1.0.0"})", "no assets list"},
                           row{R"({"tag_name":"v1.0.0","prerelease":"yes","assets":[]})", "prerelease"},
                           row{R"({"tag_name":"v1.0.0","assets":[{"name":"x"}]})", "browser_download_url"}}) {

@@ -216,8 +216,9 @@ TEST_F(UpdateCommand, InterruptedDownloadLeavesNoPartialFile) {
     publish(r);
     server_.set("/dl/asset", fake_response{200, r.asset, std::nullopt, 70000});
     EXPECT_EQ(run(), 1);
-    EXPECT_THAT(err_.str(), HasSubstr("download failed: the server closed the connection after 70000 body bytes of the " +
-                                      std::to_string(r.asset.size()) + " announced"));
+    EXPECT_THAT(err_.str(),
+                HasSubstr("download failed: the server closed the connection after 70000 body bytes of the " +
+                          std::to_string(r.asset.size()) + " announced"));
     expect_untouched();
 }
 
@@ -265,8 +266,9 @@ TEST_F(UpdateCommand, MissingAssetForThisPlatformIsNamed) {
     r.asset_name = "clipal-plan9-mips";
     publish(r);
     EXPECT_EQ(run(), 1);
-    EXPECT_THAT(err_.str(), HasSubstr("release v9.9.9 has no asset for this platform (" +
-                                      *clipal::app::this_platform_asset() + "); its assets: clipal-plan9-mips, checksums.txt"));
+    EXPECT_THAT(err_.str(),
+                HasSubstr("release v9.9.9 has no asset for this platform (" + *clipal::app::this_platform_asset() +
+                          "); its assets: clipal-plan9-mips, checksums.txt"));
     expect_untouched();
 }
 
@@ -293,8 +295,8 @@ TEST_F(UpdateCommand, HttpErrorsOnTheAssetAreReported) {
     publish(release{});
     server_.set("/dl/asset", fake_response{500, "upstream exploded"});
     EXPECT_EQ(run(), 1);
-    EXPECT_THAT(err_.str(), HasSubstr("download failed: HTTP 500 Internal Server Error from " + server_.url("/dl/asset") +
-                                      ": upstream exploded"));
+    EXPECT_THAT(err_.str(), HasSubstr("download failed: HTTP 500 Internal Server Error from " +
+                                      server_.url("/dl/asset") + ": upstream exploded"));
     expect_untouched();
 }
 
@@ -318,7 +320,8 @@ TEST_F(UpdateCommand, ABinaryThatReportsAnotherVersionIsNotInstalled) {
 
 TEST_F(UpdateCommand, ABinaryThatCannotRunIsNotInstalled) {
     release r;
-    r.asset = "\x7f" "ELF this is not a program";
+    r.asset = "\x7f"
+              "ELF this is not a program";
     publish(r);
     EXPECT_EQ(run(), 1);
     EXPECT_THAT(err_.str(), HasSubstr("the downloaded binary failed `--version`"));
@@ -437,17 +440,16 @@ TEST_F(UpdateCommand, SupervisorThatAcceptsTheUpgradeIsReported) {
     publish(release{});
     boost::asio::io_context ioc;
     std::vector<std::string> commands;
-    clipal::supervisor::control_server server(ioc.get_executor(), clipal::supervisor::control_socket_path(config_dir_),
-                                              config_dir_,
-                                              [&](const std::string& cmd, clipal::supervisor::control_server::responder respond) {
-                                                  commands.push_back(cmd);
-                                                  // The first status comes while the re-execution is still pending.
-                                                  if (cmd == "status")
-                                                      respond(boost::json::object{{"version", "9.9.9"},
-                                                                                  {"upgrading", commands.size() < 3}});
-                                                  else
-                                                      respond(boost::json::object{{"ok", true}});
-                                              });
+    clipal::supervisor::control_server server(
+        ioc.get_executor(), clipal::supervisor::control_socket_path(config_dir_), config_dir_,
+        [&](const std::string& cmd, clipal::supervisor::control_server::responder respond) {
+            commands.push_back(cmd);
+            // The first status comes while the re-execution is still pending.
+            if (cmd == "status")
+                respond(boost::json::object{{"version", "9.9.9"}, {"upgrading", commands.size() < 3}});
+            else
+                respond(boost::json::object{{"ok", true}});
+        });
     server.start();
     std::thread t([&] { ioc.run_for(30s); });
     const int rc = run();

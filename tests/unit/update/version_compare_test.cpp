@@ -28,12 +28,12 @@ TEST(VersionCompare, OrdersByPrecedenceTable) {
         int expected;
     };
     const std::vector<row> table{
-        {"v1.2.10", "v1.2.9", 1},          // numeric, not lexical
+        {"v1.2.10", "v1.2.9", 1}, // numeric, not lexical
         {"1.10.0", "1.9.9", 1},
         {"2.0.0", "1.99.99", 1},
-        {"v1.2.3", "1.2.3", 0},            // the 'v' is decoration
-        {"1.3.0-rc.1", "1.3.0", -1},       // a pre-release precedes its release
-        {"1.3.0-rc.1", "1.2.9", 1},        // but follows the previous release
+        {"v1.2.3", "1.2.3", 0},      // the 'v' is decoration
+        {"1.3.0-rc.1", "1.3.0", -1}, // a pre-release precedes its release
+        {"1.3.0-rc.1", "1.2.9", 1},  // but follows the previous release
         {"1.0.0-alpha", "1.0.0-alpha.1", -1},
         {"1.0.0-alpha.1", "1.0.0-alpha.beta", -1}, // numeric identifiers sort below alphanumeric
         {"1.0.0-alpha.beta", "1.0.0-beta", -1},
@@ -52,9 +52,9 @@ TEST(VersionCompare, OrdersByPrecedenceTable) {
 }
 
 TEST(VersionCompare, RejectsMalformedVersions) {
-    for (const char* bad : {"", "v", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-", "1.2.3-rc..1",
-                            "1.2.3-rc.01", "1.2.3+", "1.2.3-rc_1", "latest", "1.2.x", " 1.2.3", "1.2.3 ",
-                            "18446744073709551616.0.0", "-1.2.3"}) {
+    for (const char* bad :
+         {"", "v", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-", "1.2.3-rc..1", "1.2.3-rc.01", "1.2.3+",
+          "1.2.3-rc_1", "latest", "1.2.x", " 1.2.3", "1.2.3 ", "18446744073709551616.0.0", "-1.2.3"}) {
         EXPECT_FALSE(parse_semver(bad).has_value()) << '"' << bad << '"';
     }
 }

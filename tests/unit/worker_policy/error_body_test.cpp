@@ -32,9 +32,15 @@ TEST(ErrorBody, AnthropicShape) {
 
 TEST(ErrorBody, AnthropicTypeByStatus) {
     const std::pair<int, const char*> cases[] = {
-        {400, "invalid_request_error"}, {401, "authentication_error"}, {404, "not_found_error"},
-        {413, "request_too_large"},     {429, "rate_limit_error"},     {500, "api_error"},
-        {502, "api_error"},             {503, "api_error"},            {504, "api_error"},
+        {400, "invalid_request_error"},
+        {401, "authentication_error"},
+        {404, "not_found_error"},
+        {413, "request_too_large"},
+        {429, "rate_limit_error"},
+        {500, "api_error"},
+        {502, "api_error"},
+        {503, "api_error"},
+        {504, "api_error"},
         {529, "overloaded_error"},
     };
     for (const auto& [status, type] : cases) {
@@ -50,8 +56,10 @@ TEST(ErrorBody, OpenAiShape) {
     EXPECT_EQ(str(e.at("message")), "unknown prefix");
     EXPECT_EQ(str(e.at("type")), "invalid_request_error");
     EXPECT_EQ(str(e.at("code")), "not_found");
-    EXPECT_EQ(str(parse_object(error_body(protocol::openai, 429, "m")).at("error").as_object().at("type")), "rate_limit_error");
-    EXPECT_EQ(str(parse_object(error_body(protocol::openai, 503, "m")).at("error").as_object().at("type")), "server_error");
+    EXPECT_EQ(str(parse_object(error_body(protocol::openai, 429, "m")).at("error").as_object().at("type")),
+              "rate_limit_error");
+    EXPECT_EQ(str(parse_object(error_body(protocol::openai, 503, "m")).at("error").as_object().at("type")),
+              "server_error");
 }
 
 TEST(ErrorBody, GeminiShape) {
@@ -64,9 +72,9 @@ TEST(ErrorBody, GeminiShape) {
 
 TEST(ErrorBody, GeminiStatusByCode) {
     const std::pair<int, const char*> cases[] = {
-        {400, "INVALID_ARGUMENT"}, {401, "UNAUTHENTICATED"}, {404, "NOT_FOUND"}, {413, "INVALID_ARGUMENT"},
-        {429, "RESOURCE_EXHAUSTED"}, {500, "INTERNAL"}, {502, "UNAVAILABLE"}, {503, "UNAVAILABLE"},
-        {504, "DEADLINE_EXCEEDED"},
+        {400, "INVALID_ARGUMENT"}, {401, "UNAUTHENTICATED"},    {404, "NOT_FOUND"},
+        {413, "INVALID_ARGUMENT"}, {429, "RESOURCE_EXHAUSTED"}, {500, "INTERNAL"},
+        {502, "UNAVAILABLE"},      {503, "UNAVAILABLE"},        {504, "DEADLINE_EXCEEDED"},
     };
     for (const auto& [status, name] : cases) {
         const auto o = parse_object(error_body(protocol::gemini, status, "m"));

@@ -54,8 +54,7 @@ std::string openai(std::string_view field, std::string_view value) {
     return std::string(R"({"error":{")") + std::string(field) + R"(":")" + std::string(value) + R"("}})";
 }
 std::string anthropic(std::string_view field, std::string_view value) {
-    return std::string(R"({"type":"error","error":{")") + std::string(field) + R"(":")" + std::string(value) +
-           R"("}})";
+    return std::string(R"({"type":"error","error":{")") + std::string(field) + R"(":")" + std::string(value) + R"("}})";
 }
 std::string flat(std::string_view field, std::string_view value) {
     return std::string(R"({")") + std::string(field) + R"(":")" + std::string(value) + R"("})";
@@ -206,7 +205,8 @@ TEST(FailureClassifier, RateLimit429ErrorAsStringIsReadAsMessage) {
 }
 
 TEST(FailureClassifier, RateLimit429NonStringFieldsAreIgnored) {
-    const auto v = classify_429(R"({"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}})");
+    const auto v =
+        classify_429(R"({"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}})");
     EXPECT_EQ(v.act, action::try_next);
     EXPECT_EQ(v.reason, failure_reason::rate_limited);
     EXPECT_EQ(classify_429(R"({"error":{"code":["invalid_api_key"],"type":null}})").reason,

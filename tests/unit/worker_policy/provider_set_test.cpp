@@ -298,9 +298,8 @@ TEST_F(ProviderSet, ExhaustedWithNothingComingBackIs503AllFailed) {
                                         {2, failure_reason::reset, 0, ""}});
     EXPECT_EQ(a.status, 503);
     EXPECT_FALSE(a.retry_after);
-    EXPECT_EQ(a.message,
-              "all providers failed: main: 503 server error; backup: connect error (connection refused); "
-              "other: connection reset");
+    EXPECT_EQ(a.message, "all providers failed: main: 503 server error; backup: connect error (connection refused); "
+                         "other: connection reset");
 }
 
 TEST_F(ProviderSet, ExhaustedAllRateLimitedIs429WithSoonestRetryAfter) {
@@ -329,8 +328,8 @@ TEST_F(ProviderSet, ExhaustedMixedWithDeactivationIs503WithRetryAfterAndNamesSki
     const auto back = clock_.now() + 1h;
     clock_.advance(1min);
     set_.record_failure(0, lane::main, rate_limited(20s));
-    const auto a = set_.when_exhausted({{0, failure_reason::rate_limited, 429, ""},
-                                        {1, failure_reason::header_timeout, 0, ""}});
+    const auto a =
+        set_.when_exhausted({{0, failure_reason::rate_limited, 429, ""}, {1, failure_reason::header_timeout, 0, ""}});
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.retry_after, 20s);
     EXPECT_NE(a.message.find("main: 429 rate limited"), std::string::npos) << a.message;

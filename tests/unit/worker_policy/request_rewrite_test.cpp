@@ -39,7 +39,8 @@ std::string value(const http::fields& f, std::string_view name) {
 
 // No header of the result may carry the client's credential, whatever its name.
 void expect_no_client_key(const http::fields& f) {
-    for (const auto& h : f) EXPECT_EQ(std::string_view(h.value()).find(client_key), std::string_view::npos) << h.name_string();
+    for (const auto& h : f)
+        EXPECT_EQ(std::string_view(h.value()).find(client_key), std::string_view::npos) << h.name_string();
 }
 
 } // namespace
@@ -159,9 +160,9 @@ TEST(RequestRewrite, HopByHopAndConnectionNamedHeadersAreDropped) {
     c.set(http::field::host, "127.0.0.1:3333");
     c.set("anthropic-beta", "a,b");
     const auto up = rewrite(c, ctx_for(protocol::anthropic));
-    for (const char* gone : {"Connection", "X-Secret-Hop", "x-other-hop", "Keep-Alive", "Proxy-Authenticate",
-                             "Proxy-Authorization", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-                             "Upgrade", "Content-Length", "Expect"})
+    for (const char* gone :
+         {"Connection", "X-Secret-Hop", "x-other-hop", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+          "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Expect"})
         EXPECT_EQ(up.count(gone), 0u) << gone;
     EXPECT_EQ(value(up, "anthropic-beta"), "a,b");
 }
@@ -244,7 +245,8 @@ TEST(UpstreamRequestHead, IsBeastsSerializationOfTheRewrittenRequest) {
 TEST(UpstreamRequestHead, HasNoContentLengthWhenNoneIsGiven) {
     http::fields c;
     c.insert(http::field::authorization, "Bearer client");
-    const auto head = clipal::worker::upstream_request_head("GET", "/v1/models", c, ctx_for(protocol::openai), std::nullopt);
+    const auto head =
+        clipal::worker::upstream_request_head("GET", "/v1/models", c, ctx_for(protocol::openai), std::nullopt);
     EXPECT_EQ(head.substr(0, 25), "GET /v1/models HTTP/1.1\r\n");
     EXPECT_EQ(head.find("Content-Length"), std::string::npos);
     EXPECT_NE(head.find("Authorization: Bearer sk-provider-key-0123456789\r\n"), std::string::npos);

@@ -44,8 +44,9 @@ TEST(RetryAfter, DateInThePastIsZero) {
 }
 
 TEST(RetryAfter, GarbageIsRejected) {
-    for (const char* bad : {"", "soon", "-5", "1.5", "5s", "12abc", "Sun, 06 Nov 1994 08:49:37", "Sun, 31 Feb 1994 08:49:37 GMT",
-                            "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT"})
+    for (const char* bad :
+         {"", "soon", "-5", "1.5", "5s", "12abc", "Sun, 06 Nov 1994 08:49:37", "Sun, 31 Feb 1994 08:49:37 GMT",
+          "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT"})
         EXPECT_FALSE(parse_retry_after(bad, rfc_date)) << bad;
 }
 

@@ -29,8 +29,8 @@ TEST(Route, BarePrefixBecomesRoot) {
 }
 
 TEST(Route, OnlyWholeSegmentsMatch) {
-    for (const char* t : {"/codexx", "/codex-v2/x", "/gemini2", "/claude", "/claudecodex/v1", "/", "", "*",
-                          "codex/v1", "/CODEX/v1", "http://127.0.0.1/codex/v1", "/health", "/x/codex/v1"})
+    for (const char* t : {"/codexx", "/codex-v2/x", "/gemini2", "/claude", "/claudecodex/v1", "/", "", "*", "codex/v1",
+                          "/CODEX/v1", "http://127.0.0.1/codex/v1", "/health", "/x/codex/v1"})
         EXPECT_FALSE(match_route(t)) << t;
 }
 

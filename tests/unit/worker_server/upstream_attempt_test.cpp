@@ -52,7 +52,8 @@ class UpstreamAttempt : public ::testing::Test {
 protected:
     void SetUp() override {
         std::string error;
-        target_ = *upstream_target::parse("http://127.0.0.1:" + std::to_string(upstream_.local_endpoint().port()), error);
+        target_ =
+            *upstream_target::parse("http://127.0.0.1:" + std::to_string(upstream_.local_endpoint().port()), error);
         upstream_.async_accept(provider_, [](boost::system::error_code) {});
         settings_.response_header_timeout = std::chrono::seconds(5);
         settings_.idle_timeout = std::chrono::seconds(5);

@@ -42,14 +42,14 @@ protected:
     }
 
     acquire_handle start(connection_pool& pool, const upstream_target& t, acquired& out) {
-        return pool.acquire(
-            t, connect_timeouts{},
-            [&out](boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s) {
-                out.done = true;
-                out.ec = ec;
-                out.stage = stage;
-                out.stream = std::move(s);
-            });
+        return pool.acquire(t, connect_timeouts{},
+                            [&out](boost::system::error_code ec, connect_stage stage,
+                                   std::unique_ptr<upstream_stream> s) {
+                                out.done = true;
+                                out.ec = ec;
+                                out.stage = stage;
+                                out.stream = std::move(s);
+                            });
     }
 
     // A new connection.
@@ -190,7 +190,8 @@ TEST_F(ConnectionPool, BytesArrivingOnAnIdleConnectionDropIt) {
     // The server sees the connection closed.
     char c;
     bool eof = false;
-    peer.async_read_some(net::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) { eof = ec == net::error::eof; });
+    peer.async_read_some(net::buffer(&c, 1),
+                         [&](boost::system::error_code ec, std::size_t) { eof = ec == net::error::eof; });
     EXPECT_TRUE(run_until(ioc_, [&] { return eof; }));
 }
 
@@ -379,13 +380,12 @@ TEST_F(ConnectionPool, TlsContextIsMadeAtTheFirstHttpsAcquireOnly) {
     http_server secure(ioc_, server_tls_context(pki.server_cert, pki.server_key));
     int made = 0;
     auto ctx = trusting_client_context(pki.ca_cert);
-    auto pool = connection_pool::create(
-        ioc_.get_executor(),
-        [&] {
-            ++made;
-            return ctx;
-        },
-        {}, {});
+    auto pool = connection_pool::create(ioc_.get_executor(),
+                                        [&] {
+                                            ++made;
+                                            return ctx;
+                                        },
+                                        {}, {});
     ASSERT_TRUE(acquire(*pool, target("http://127.0.0.1:" + plain.port_string())));
     EXPECT_EQ(made, 0);
     const auto t = target("https://localhost:" + secure.port_string());

@@ -91,13 +91,12 @@ std::shared_ptr<net::ssl::context> trusting_client_context(const std::filesystem
 }
 
 std::shared_ptr<net::ssl::context> server_tls_context(const std::filesystem::path& cert,
-                                                             const std::filesystem::path& key) {
+                                                      const std::filesystem::path& key) {
     auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
     ctx->use_certificate_chain_file(cert.string());
     ctx->use_private_key_file(key.string(), net::ssl::context::pem);
     return ctx;
 }
-
 
 void http_server::do_accept() {
     acceptor_.async_accept([this](error_code ec, tcp::socket socket) {
@@ -105,7 +104,8 @@ void http_server::do_accept() {
         record_->accepted++;
         if (tls_) {
             using tls_stream = beast::ssl_stream<beast::tcp_stream>;
-            std::make_shared<server_session<tls_stream>>(tls_stream(beast::tcp_stream(std::move(socket)), *tls_), record_)
+            std::make_shared<server_session<tls_stream>>(tls_stream(beast::tcp_stream(std::move(socket)), *tls_),
+                                                         record_)
                 ->run();
         } else {
             std::make_shared<server_session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), record_)->run();
@@ -185,9 +185,8 @@ void fake_proxy::on_head(const std::shared_ptr<tunnel>& t) {
     });
 }
 
-std::optional<std::string> exchange(net::io_context& ioc, worker::upstream_stream& stream,
-                                           const std::string& target, const std::string& host,
-                                           std::chrono::milliseconds timeout) {
+std::optional<std::string> exchange(net::io_context& ioc, worker::upstream_stream& stream, const std::string& target,
+                                    const std::string& host, std::chrono::milliseconds timeout) {
     auto req = std::make_shared<http::request<http::empty_body>>(http::verb::get, target, 11);
     req->set(http::field::host, host);
     req->keep_alive(true);
@@ -206,7 +205,8 @@ std::optional<std::string> exchange(net::io_context& ioc, worker::upstream_strea
             done = true;
         });
     });
-    if (!run_until(ioc, [&] { return done; }, timeout)) {
+    if (!run_until(
+            ioc, [&] { return done; }, timeout)) {
         stream.close();
         run_until(ioc, [&] { return done; });
         return std::nullopt;

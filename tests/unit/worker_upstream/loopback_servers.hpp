@@ -44,12 +44,16 @@ class scoped_env {
 public:
     scoped_env(const char* name, const char* value) : name_(name) {
         if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value, 1);
-        else ::unsetenv(name);
+        if (value)
+            ::setenv(name, value, 1);
+        else
+            ::unsetenv(name);
     }
     ~scoped_env() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
     }
     scoped_env(const scoped_env&) = delete;
     scoped_env& operator=(const scoped_env&) = delete;
@@ -69,10 +73,10 @@ struct server_record {
     int accepted = 0;
     int handshakes = 0;
     int requests = 0;
-    int peer_closed = 0;                  // connections the client closed (EOF or reset)
-    std::vector<std::string> targets;     // request-target of each request
-    std::vector<std::string> hosts;       // Host header of each request
-    std::vector<std::string> sni;         // server name each TLS client sent ("" for none)
+    int peer_closed = 0;                        // connections the client closed (EOF or reset)
+    std::vector<std::string> targets;           // request-target of each request
+    std::vector<std::string> hosts;             // Host header of each request
+    std::vector<std::string> sni;               // server name each TLS client sent ("" for none)
     std::vector<std::function<void()>> closers; // one per live connection
 };
 
@@ -98,7 +102,6 @@ public:
 private:
     void do_accept();
 
-
     tcp::acceptor acceptor_;
     std::shared_ptr<net::ssl::context> tls_;
     std::shared_ptr<server_record> record_ = std::make_shared<server_record>();
@@ -107,7 +110,8 @@ private:
 // A listening socket that never accepts: TCP connects complete (backlog), nothing answers.
 class silent_listener {
 public:
-    explicit silent_listener(net::io_context& ioc) : acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {}
+    explicit silent_listener(net::io_context& ioc)
+        : acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {}
     std::string port_string() const { return std::to_string(acceptor_.local_endpoint().port()); }
 
 private:
@@ -116,7 +120,6 @@ private:
 
 // A port nothing listens on: bound once to learn a free number, then closed.
 std::string closed_port(net::io_context& ioc);
-
 
 struct proxy_record {
     int accepted = 0;
@@ -129,7 +132,9 @@ struct proxy_record {
 class fake_proxy {
 public:
     explicit fake_proxy(net::io_context& ioc, int status = 200, bool silent = false)
-        : ioc_(ioc), acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)), status_(status),
+        : ioc_(ioc),
+          acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
+          status_(status),
           silent_(silent) {
         do_accept();
     }
@@ -152,8 +157,8 @@ private:
 
 // Sends GET `target` with Host `host` over the stream and reads the response; returns the
 // body, or nothing on any failure or after `timeout`.
-std::optional<std::string> exchange(net::io_context& ioc, worker::upstream_stream& stream,
-                                     const std::string& target, const std::string& host,
-                                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
+std::optional<std::string> exchange(net::io_context& ioc, worker::upstream_stream& stream, const std::string& target,
+                                    const std::string& host,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 } // namespace clipal::test

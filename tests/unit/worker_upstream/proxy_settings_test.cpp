@@ -21,8 +21,10 @@ proxy_settings from(const env_map& env, std::vector<std::string>* errors_out = n
             return it->second;
         },
         errors);
-    if (errors_out) *errors_out = errors;
-    else EXPECT_TRUE(errors.empty()) << errors.front();
+    if (errors_out)
+        *errors_out = errors;
+    else
+        EXPECT_TRUE(errors.empty()) << errors.front();
     return s;
 }
 
@@ -58,9 +60,12 @@ TEST(ProxySettings, HttpsProxyDoesNotApplyToHttpTargets) {
 }
 
 TEST(ProxySettings, LowerCaseWinsOverUpperCase) {
-    const auto s = from({{"https_proxy", "http://lower:1"}, {"HTTPS_PROXY", "http://upper:2"},
-                         {"http_proxy", "http://lower-http:3"}, {"HTTP_PROXY", "http://upper-http:4"},
-                         {"no_proxy", "lower.example"}, {"NO_PROXY", "upper.example"}});
+    const auto s = from({{"https_proxy", "http://lower:1"},
+                         {"HTTPS_PROXY", "http://upper:2"},
+                         {"http_proxy", "http://lower-http:3"},
+                         {"HTTP_PROXY", "http://upper-http:4"},
+                         {"no_proxy", "lower.example"},
+                         {"NO_PROXY", "upper.example"}});
     EXPECT_EQ(s.proxy_for(target("https://x.example"))->host, "lower");
     EXPECT_EQ(s.proxy_for(target("http://x.example"))->host, "lower-http");
     EXPECT_FALSE(s.proxy_for(target("https://lower.example")));
@@ -100,8 +105,8 @@ TEST(ProxySettings, NoUserinfoNoAuthorization) {
 
 TEST(ProxySettings, BadProxyUrlIsIgnoredWithAnErrorThatHidesCredentials) {
     std::vector<std::string> errors;
-    const auto s = from({{"HTTPS_PROXY", "socks5://bob:hunter2@proxy:1080"}, {"http_proxy", "http://proxy:99999"}},
-                        &errors);
+    const auto s =
+        from({{"HTTPS_PROXY", "socks5://bob:hunter2@proxy:1080"}, {"http_proxy", "http://proxy:99999"}}, &errors);
     EXPECT_FALSE(s.proxy_for(target("https://x.example")));
     EXPECT_FALSE(s.proxy_for(target("http://x.example")));
     ASSERT_EQ(errors.size(), 2u);

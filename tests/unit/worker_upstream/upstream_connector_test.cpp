@@ -70,7 +70,8 @@ protected:
                     connect_timeouts timeouts = {}, std::shared_ptr<net::ssl::context> ctx = nullptr) {
         outcome out;
         const auto c = start(t, out, std::move(proxy), timeouts, std::move(ctx));
-        EXPECT_TRUE(run_until(ioc_, [&] { return out.done; }, std::chrono::seconds(10)));
+        EXPECT_TRUE(run_until(
+            ioc_, [&] { return out.done; }, std::chrono::seconds(10)));
         last_detail_ = c->detail();
         return out;
     }
@@ -329,7 +330,8 @@ TEST_F(UpstreamConnector, HandlerRunsExactlyOnceWhenCancelledAfterSuccess) {
     });
     ASSERT_TRUE(run_until(ioc_, [&] { return out.done; }));
     c->cancel();
-    run_until(ioc_, [] { return false; }, std::chrono::milliseconds(50));
+    run_until(
+        ioc_, [] { return false; }, std::chrono::milliseconds(50));
     EXPECT_EQ(calls, 1);
     EXPECT_FALSE(out.ec);
     ASSERT_TRUE(out.stream);
