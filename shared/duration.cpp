@@ -77,10 +77,13 @@ duration_parse_result parse_duration(std::string_view text) {
 
         if (whole > max / u->nanos) return fail("duration \"" + std::string(original) + "\" is too large");
         std::int64_t part = whole * u->nanos;
-        // Fraction contribution: frac/scale * nanos, computed without overflow.
-        part += static_cast<std::int64_t>(static_cast<long double>(frac) * static_cast<long double>(u->nanos) /
-                                          static_cast<long double>(scale));
-        if (part < 0 || total > max - part) return fail("duration \"" + std::string(original) + "\" is too large");
+        // Fraction contribution: frac/scale * nanos, at most one unit, checked before it is
+        // added ("9223372036.9s" overflowed here).
+        const auto frac_part = static_cast<std::int64_t>(
+            static_cast<long double>(frac) * static_cast<long double>(u->nanos) / static_cast<long double>(scale));
+        if (frac_part > max - part) return fail("duration \"" + std::string(original) + "\" is too large");
+        part += frac_part;
+        if (total > max - part) return fail("duration \"" + std::string(original) + "\" is too large");
         total += part;
     }
     return {duration(total), {}};

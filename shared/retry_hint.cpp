@@ -84,15 +84,16 @@ std::optional<hms> time_of_day(cursor& c) {
     return hms{*h, *m, *s};
 }
 
-std::optional<clock::time_point> to_time_point(int y, unsigned mon, int d, const hms& t) {
+// In seconds: a four-digit year can lie beyond the ±292 years that nanoseconds reach.
+std::optional<sys_seconds> to_time_point(int y, unsigned mon, int d, const hms& t) {
     if (d < 1 || t.h > 23 || t.m > 59 || t.s > 60) return std::nullopt;
     const year_month_day ymd{year{y}, month{mon}, day{static_cast<unsigned>(d)}};
     if (!ymd.ok()) return std::nullopt;
-    return clock::time_point{sys_days{ymd}} + hours{t.h} + minutes{t.m} + seconds{t.s};
+    return sys_days{ymd} + hours{t.h} + minutes{t.m} + seconds{t.s};
 }
 
 // "Sun, 06 Nov 1994 08:49:37 GMT"
-std::optional<clock::time_point> parse_imf_fixdate(std::string_view s) {
+std::optional<sys_seconds> parse_imf_fixdate(std::string_view s) {
     cursor c(s);
     if (!c.word(3) || !c.lit(", ")) return std::nullopt;
     auto d = c.digits(2);
@@ -107,7 +108,7 @@ std::optional<clock::time_point> parse_imf_fixdate(std::string_view s) {
 }
 
 // "Sunday, 06-Nov-94 08:49:37 GMT"; two-digit years below 70 are taken as 20xx.
-std::optional<clock::time_point> parse_rfc850(std::string_view s) {
+std::optional<sys_seconds> parse_rfc850(std::string_view s) {
     cursor c(s);
     if (!c.word(6) || !c.lit(", ")) return std::nullopt;
     auto d = c.digits(2);
@@ -122,7 +123,7 @@ std::optional<clock::time_point> parse_rfc850(std::string_view s) {
 }
 
 // "Sun Nov  6 08:49:37 1994"
-std::optional<clock::time_point> parse_asctime(std::string_view s) {
+std::optional<sys_seconds> parse_asctime(std::string_view s) {
     cursor c(s);
     if (!c.word(3) || !c.lit(" ")) return std::nullopt;
     auto mon = c.month();
@@ -136,7 +137,7 @@ std::optional<clock::time_point> parse_asctime(std::string_view s) {
     return to_time_point(*y, *mon, *d, *t);
 }
 
-std::optional<clock::time_point> parse_http_date(std::string_view s) {
+std::optional<sys_seconds> parse_http_date(std::string_view s) {
     if (auto t = parse_imf_fixdate(s)) return t;
     if (auto t = parse_rfc850(s)) return t;
     return parse_asctime(s);
@@ -171,8 +172,11 @@ std::optional<duration> parse_retry_after(std::string_view value, clock::time_po
     if (auto secs = parse_digits(value)) return duration{seconds{*secs}};
     auto when = parse_http_date(value);
     if (!when) return std::nullopt;
-    if (*when <= now) return duration::zero();
-    return duration_cast<duration>(*when - now);
+    // Compared in seconds, saturated like delta-seconds, before nanoseconds can overflow.
+    const auto now_s = floor<seconds>(now);
+    const auto ahead = std::min<std::int64_t>((*when - now_s).count(), max_hint_seconds);
+    if (ahead <= 0) return duration::zero();
+    return duration{seconds{ahead}} - (now - now_s);
 }
 
 std::optional<duration> parse_rate_limit_reset(std::string_view value) {

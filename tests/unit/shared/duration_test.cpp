@@ -47,6 +47,14 @@ TEST(Duration, OverflowIsRejected) {
     EXPECT_TRUE(parse_duration("2562047h").value);
 }
 
+// Found by fuzz_hints: the fraction could carry a value just below the limit over it (UB).
+TEST(Duration, OverflowByTheFractionIsRejected) {
+    EXPECT_FALSE(parse_duration("9223372036.9s").value);
+    EXPECT_FALSE(parse_duration("2562047.9h").value);
+    EXPECT_EQ(parse_duration("9223372036.854775807s").value, clipal::duration::max());
+    EXPECT_FALSE(parse_duration("1ns9223372036.854775807s").value);
+}
+
 TEST(Duration, FormatsLikeGo) {
     EXPECT_EQ(clipal::format_duration(0s), "0s");
     EXPECT_EQ(clipal::format_duration(1h), "1h0m0s");

@@ -38,6 +38,21 @@ TEST(RetryAfter, Rfc850AndAsctimeDates) {
     EXPECT_EQ(parse_retry_after("Sun Nov 16 08:49:37 1994", rfc_date), 240h);
 }
 
+// Found by fuzz_hints: a date beyond the ±292 years nanoseconds reach overflowed (UB).
+TEST(RetryAfter, DatesFarOffSaturateOrAreZero) {
+    const auto far = parse_retry_after("Thu Dec 31 23:59:59 3026", rfc_date);
+    ASSERT_TRUE(far);
+    EXPECT_EQ(*far, seconds(1'000'000'000));
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 1013 07:28:00 GMT", rfc_date), 0s);
+    EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", rfc_date), seconds(1'000'000'000));
+    EXPECT_EQ(parse_retry_after("Sat, 01 Jan 0000 00:00:00 GMT", rfc_date), 0s);
+}
+
+TEST(RetryAfter, DateKeepsTheSubSecondPartOfNow) {
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:38 GMT", rfc_date + 250ms), 750ms);
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", rfc_date + 250ms), 0s);
+}
+
 TEST(RetryAfter, DateInThePastIsZero) {
     EXPECT_EQ(parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", rfc_date), 0s);
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", rfc_date), 0s);
