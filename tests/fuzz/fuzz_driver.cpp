@@ -1,9 +1,9 @@
-// Runs fuzz targets without libFuzzer (the default compiler is g++): every seed corpus
+// Runs a fuzz target without libFuzzer (the default compiler is g++): every seed corpus
 // file, then a fixed number of deterministic mutations of them (bit flips, truncations,
-// length-field edits, splices), so CI gets a short, reproducible fuzz pass under
-// ASan/UBSan. `--write-corpus DIR` regenerates the IPC seed corpus.
-#include "fuzz/ipc_samples.hpp"
-
+// length-field edits, splices, copied chunks), so CI gets a short, reproducible fuzz pass
+// under ASan/UBSan. Linked with each target's LLVMFuzzerTestOneInput.
+#include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,11 +14,39 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
 
 using input = std::vector<std::uint8_t>;
+
+// The input being run, for the SIGABRT handler: a failing mutation is saved to a file that
+// libFuzzer or this driver can replay (a signal handler can reach nothing but globals).
+const input* running = nullptr;
+constexpr char failure_file[] = "fuzz-failure.bin";
+
+void save_running_input(int) {
+    if (running != nullptr) {
+        const int fd = ::open(failure_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            [[maybe_unused]] const auto n = ::write(fd, running->data(), running->size());
+            ::close(fd);
+            constexpr char note[] = "fuzz driver: the failing input is in ./fuzz-failure.bin\n";
+            [[maybe_unused]] const auto m = ::write(2, note, sizeof note - 1);
+        }
+    }
+    std::signal(SIGABRT, SIG_DFL);
+    std::raise(SIGABRT);
+}
+
+void run(const input& in) {
+    running = &in;
+    LLVMFuzzerTestOneInput(in.data(), in.size());
+    running = nullptr;
+}
 
 std::vector<input> read_corpus(const std::filesystem::path& dir) {
     std::vector<std::filesystem::path> files;
@@ -31,21 +59,6 @@ std::vector<input> read_corpus(const std::filesystem::path& dir) {
         corpus.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     return corpus;
-}
-
-int write_corpus(const std::filesystem::path& dir) {
-    std::filesystem::create_directories(dir);
-    std::size_t i = 0;
-    for (const auto& m : clipal::test::sample_messages()) {
-        const auto e = clipal::ipc::encode(m);
-        const auto name = std::to_string(i++) + "-" + std::string(to_string(type_of(m))) + ".bin";
-        std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(e.frame.data()), static_cast<std::streamsize>(e.frame.size()));
-    }
-    // The config parser also sees the raw input, so give it a valid document to mutate.
-    std::ofstream(dir / "config.json", std::ios::trunc) << clipal::ipc::to_json(clipal::test::sample_worker_config());
-    std::printf("wrote %zu frames and config.json to %s\n", i, dir.c_str());
-    return 0;
 }
 
 class mutator {
@@ -93,7 +106,7 @@ private:
     }
 
     void apply(input& in, const std::vector<input>& corpus) {
-        switch (below(9)) {
+        switch (below(11)) {
         case 0: // bit flip
             if (!in.empty()) in[below(in.size())] ^= static_cast<std::uint8_t>(1u << below(8));
             break;
@@ -103,13 +116,13 @@ private:
         case 2: // truncate
             in.resize(below(in.size() + 1));
             break;
-        case 3: // the frame's payload length
+        case 3: // an IPC frame's payload length
             put_u32(in, 8, below(2) ? interesting() : static_cast<std::uint32_t>(in.size() - 12 + below(3) - 1));
             break;
         case 4: // a length or count field somewhere in the payload
             if (in.size() > 12) put_u32(in, 12 + below(in.size() - 12), interesting());
             break;
-        case 5: // the message type
+        case 5: // an IPC frame's message type
             if (in.size() >= 8) in[6] = static_cast<std::uint8_t>(below(20));
             break;
         case 6: { // splice: a prefix of this, a suffix of another
@@ -122,6 +135,23 @@ private:
         case 7: { // append another whole frame (a stream of frames)
             const input& other = pick(corpus);
             in.insert(in.end(), other.begin(), other.end());
+            break;
+        }
+        case 8: // repeat a chunk of this input in place (a header twice, nested YAML, ...)
+            if (!in.empty()) {
+                const std::size_t from = below(in.size()), n = 1 + below(std::min<std::size_t>(in.size() - from, 64));
+                const input chunk(in.begin() + static_cast<std::ptrdiff_t>(from),
+                                  in.begin() + static_cast<std::ptrdiff_t>(from + n));
+                in.insert(in.begin() + static_cast<std::ptrdiff_t>(from), chunk.begin(), chunk.end());
+            }
+            break;
+        case 9: { // a chunk of another seed inserted here: tokens of text formats
+            const input& other = pick(corpus);
+            if (other.empty()) break;
+            const std::size_t from = below(other.size()), n = 1 + below(std::min<std::size_t>(other.size() - from, 32));
+            in.insert(in.begin() + static_cast<std::ptrdiff_t>(below(in.size() + 1)),
+                      other.begin() + static_cast<std::ptrdiff_t>(from),
+                      other.begin() + static_cast<std::ptrdiff_t>(from + n));
             break;
         }
         default: { // insert random bytes
@@ -140,9 +170,8 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::string(argv[1]) == "--write-corpus") return write_corpus(argv[2]);
     if (argc < 2 || argc > 4) {
-        std::fprintf(stderr, "usage: %s CORPUS_DIR [ITERATIONS [SEED]] | --write-corpus DIR\n", argv[0]);
+        std::fprintf(stderr, "usage: %s CORPUS_DIR [ITERATIONS [SEED]]\n", argv[0]);
         return 64;
     }
     const auto corpus = read_corpus(argv[1]);
@@ -153,11 +182,12 @@ int main(int argc, char** argv) {
     const unsigned long iterations = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20000;
     const std::uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 1;
 
-    for (const auto& in : corpus) LLVMFuzzerTestOneInput(in.data(), in.size());
+    std::signal(SIGABRT, save_running_input);
+    for (const auto& in : corpus) run(in);
     mutator m(seed);
     for (unsigned long i = 0; i < iterations; ++i) {
         const input in = m.mutate(corpus);
-        LLVMFuzzerTestOneInput(in.data(), in.size());
+        run(in);
     }
     std::printf("%zu corpus files and %lu mutations (seed %llu): no failures\n", corpus.size(), iterations,
                 static_cast<unsigned long long>(seed));

@@ -178,7 +178,7 @@ TEST(Messages, LogRecordKeepsTimeLevelTagAndText) {
 }
 
 // The checked-in fuzz seeds must be what this build encodes; regenerate them with
-// `fuzz_ipc_driver --write-corpus tests/fuzz/corpus/ipc` after a format change.
+// `fuzz_ipc_write_corpus tests/fuzz/corpus/ipc` after a format change.
 TEST(Messages, FuzzSeedCorpusMatchesTheCurrentEncoding) {
     const auto samples = sample_messages();
     for (std::size_t i = 0; i < samples.size(); ++i) {
