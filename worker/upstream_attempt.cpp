@@ -23,6 +23,8 @@ constexpr std::size_t max_error_body = 64 * 1024;
 constexpr std::uint32_t max_response_head = 64 * 1024;
 // The most one read takes from the upstream (and one write gives the client).
 constexpr std::size_t piece_capacity = 16 * 1024;
+// Interim (1xx) heads skipped before the final answer; real servers send one or two.
+constexpr unsigned max_interim_responses = 8;
 
 std::string_view field(const http::response<http::buffer_body>& m, std::string_view name) {
     auto it = m.find(name);
@@ -123,11 +125,18 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
              "sending the request failed: " + describe(ec));
         return;
     }
+    // One deadline for the final head, however many interim heads come first.
+    up_->tcp().expires_after(settings_.response_header_timeout);
+    read_header();
+}
+
+void upstream_attempt::read_header() {
+    // Beast parses a 1xx as a whole message: each head gets a fresh parser, which starts
+    // on whatever of the next head is already in up_buffer_.
     parser_.emplace();
     parser_->header_limit(max_response_head);
     parser_->body_limit(boost::none);
     if (head_request_) parser_->skip(true);
-    up_->tcp().expires_after(settings_.response_header_timeout);
     http::async_read_header(*up_, up_buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                                 self->on_header(e);
@@ -152,15 +161,38 @@ void upstream_attempt::on_header(boost::system::error_code ec) {
             fail({action::try_next, failure_reason::bad_response, std::nullopt}, "bad response: " + describe(ec));
         return;
     }
-    if (needs_body(parser_->get().result_int())) {
+    const int status = parser_->get().result_int();
+    if (status / 100 == 1) {
+        on_interim(status);
+        return;
+    }
+    if (needs_body(status)) {
         read_error_body();
         return;
     }
     classify_answer();
 }
 
+void upstream_attempt::on_interim(int status) {
+    // A 1xx (100 Continue, 102 Processing, 103 Early Hints) comes before the answer and is
+    // never the answer: relayed as it, the real answer would stay unread on a pooled
+    // connection and answer the next request sent there — maybe another client's.
+    if (status == 101 || ++interim_ > max_interim_responses) {
+        // 101: we asked for no upgrade, so the bytes that follow are not HTTP/1.1 for us.
+        // Either way the connection is unfit for the pool.
+        up_->close();
+        up_.reset();
+        fail({action::try_next, failure_reason::bad_response, std::nullopt},
+             status == 101 ? std::string("unexpected 101 Switching Protocols")
+                           : fmt::format("more than {} interim (1xx) responses", max_interim_responses));
+        return;
+    }
+    read_header();
+}
+
 bool upstream_attempt::stale_connection(bool closed) const {
-    return closed && reused_ && !retried_stale_ && up_buffer_.size() == 0;
+    // After an interim head the provider has the request: a close then is no stale connection.
+    return closed && reused_ && !retried_stale_ && interim_ == 0 && up_buffer_.size() == 0;
 }
 
 void upstream_attempt::retry_on_fresh_connection() {
@@ -212,8 +244,7 @@ void upstream_attempt::classify_answer() {
     // Passing this answer through: the head waits for the first body byte, so that a
     // stall before it can still fail over.
     strip_hop_by_hop(msg);
-    const bool known_length =
-        msg.has_content_length() || head_request_ || status == 204 || status == 304 || (status >= 100 && status < 200);
+    const bool known_length = msg.has_content_length() || head_request_ || status == 204 || status == 304;
     const bool keep_alive = client_keep_alive_();
     if (client_version_ >= 11) {
         if (!known_length) msg.chunked(true);

@@ -86,7 +86,12 @@ public:
 private:
     void on_connected(boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s);
     void on_written(boost::system::error_code ec);
+    // Reads the next response head into a fresh parser.
+    void read_header();
     void on_header(boost::system::error_code ec);
+    // Skips an interim (1xx) head and reads the next one; fails the attempt on a 101 or on
+    // too many of them.
+    void on_interim(int status);
     // A reused pooled connection that failed before anything was received: most likely
     // the server closed it while it sat idle. `closed` says whether the error looks like
     // such a close. True at most once per attempt (the retry is on a fresh connection).
@@ -134,6 +139,7 @@ private:
     std::unique_ptr<upstream_stream> up_;
     bool reused_ = false;
     bool retried_stale_ = false;
+    unsigned interim_ = 0; // interim (1xx) heads skipped so far
     boost::beast::flat_buffer up_buffer_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::string head_;     // the response head for the client, until it is sent

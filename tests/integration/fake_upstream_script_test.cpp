@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <vector>
 
 namespace {
 
@@ -48,9 +49,21 @@ TEST(FakeUpstreamScript, ArgumentsOfPacingAndStallSteps) {
     EXPECT_EQ(s.steps[6].location, "http://h:1/x");
 }
 
+TEST(FakeUpstreamScript, InterimOptionListsCodesInOrder) {
+    const auto s = fu::parse_script("echo;interim=103+100+102;delay=50,ok;interim=101,ok");
+    EXPECT_EQ(s.steps[0].interim, (std::vector<int>{103, 100, 102}));
+    EXPECT_EQ(s.steps[0].delay, 50ms);
+    EXPECT_EQ(s.steps[1].interim, std::vector<int>{101});
+    EXPECT_TRUE(s.steps[2].interim.empty());
+    EXPECT_EQ(fu::interim_response(103),
+              "HTTP/1.1 103 Early Hints\r\nLink: </hint.css>; rel=preload; as=style\r\n\r\n");
+    EXPECT_EQ(fu::interim_response(100), "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
 TEST(FakeUpstreamScript, MistakesAreRejectedWithTheStep) {
-    for (const char* bad : {"", "ok,", "nope", "status", "status:abc", "status:42", "sse:1", "ok*0",
-                            "status:500;body=unknown", "status:500;colour=red", "ok:1"}) {
+    for (const char* bad :
+         {"", "ok,", "nope", "status", "status:abc", "status:42", "sse:1", "ok*0", "status:500;body=unknown",
+          "status:500;colour=red", "ok:1", "ok;interim=200", "ok;interim=99", "ok;interim=103+", "ok;interim=x"}) {
         try {
             fu::parse_script(bad);
             ADD_FAILURE() << "accepted '" << bad << "'";

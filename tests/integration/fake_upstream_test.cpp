@@ -227,6 +227,20 @@ TEST(FakeUpstream, ExpectContinueIsAnsweredBeforeTheBody) {
     EXPECT_EQ(json(r.body).at("body_length").as_int64(), 3);
 }
 
+TEST(FakeUpstream, InterimHeadsComeBeforeTheDelayedAnswer) {
+    fake_upstream_process fu(one("a", "echo;interim=103+100;delay=100"));
+    http_probe c("127.0.0.1", fu.port("a"));
+    ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"));
+    // Both interim heads arrive before the answer, which waits for the delay.
+    const auto interim = c.read_until("HTTP/1.1 100 Continue\r\n\r\n", 2s);
+    EXPECT_EQ(interim.rfind("HTTP/1.1 103 Early Hints\r\nLink: ", 0), 0u) << interim;
+    EXPECT_EQ(interim.find("HTTP/1.1 200"), std::string::npos) << interim;
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.complete()) << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(json(r.body).at("body_length").as_int64(), 2);
+}
+
 TEST(FakeUpstream, WebSocketUpgradeIsRefusedWithoutUsingAStep) {
     fake_upstream_process fu(one("a", "status:503,ok"));
     http_probe c("127.0.0.1", fu.port("a"));

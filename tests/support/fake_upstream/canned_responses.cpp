@@ -167,6 +167,9 @@ family family_of(api a) {
 std::string_view reason_phrase(int status) {
     switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 102: return "Processing";
+    case 103: return "Early Hints";
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
@@ -208,6 +211,15 @@ std::string full_response(int status, const header_fields& headers, std::string_
         out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
     out.append("\r\n").append(body);
     return out;
+}
+
+std::string interim_response(int status) {
+    // Each code with the headers it comes with in the wild, so a client parses what it would meet.
+    switch (status) {
+    case 101: return head_lines(status, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}}) + "\r\n";
+    case 103: return head_lines(status, {{"Link", "</hint.css>; rel=preload; as=style"}}) + "\r\n";
+    default: return head_lines(status, {}) + "\r\n";
+    }
 }
 
 std::string chunked_head(int status, const header_fields& headers) {

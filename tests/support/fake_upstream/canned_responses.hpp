@@ -33,6 +33,8 @@ using header_fields = std::vector<std::pair<std::string_view, std::string>>;
 
 // A complete response with Content-Length (omitted for 1xx/204/304).
 std::string full_response(int status, const header_fields& headers, std::string_view body);
+// An interim (1xx) response: a head alone.
+std::string interim_response(int status);
 // A response head announcing a chunked body.
 std::string chunked_head(int status, const header_fields& headers);
 // One chunk of a chunked body; the terminator is last_chunk.

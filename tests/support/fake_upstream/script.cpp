@@ -142,6 +142,13 @@ step parse_step(std::string_view text) {
             st.reset_tokens = std::string(value);
         } else if (name == "body") {
             st.body = parse_body_kind(text, value);
+        } else if (name == "interim") {
+            // '+' separates the codes: ',' and ';' already separate steps and options.
+            for (const auto code : split(value, '+')) {
+                const auto v = number(text, code, "interim status");
+                if (v < 100 || v > 199) bad(text, "interim status must be 100-199, got '" + std::string(code) + "'");
+                st.interim.push_back(static_cast<int>(v));
+            }
         } else {
             bad(text, "unknown option '" + std::string(name) + "'");
         }

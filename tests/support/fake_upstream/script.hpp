@@ -56,6 +56,7 @@ struct step {
     std::size_t count = 0;                 // sse/stall-mid events, bytes length
     std::chrono::milliseconds interval{0}; // between sse events
     std::string location;                  // redirect target; empty: /redirected on this listener
+    std::vector<int> interim;              // 1xx heads sent, in order, before the delay and the answer
     std::size_t repeat = 1;                // "*N" suffix: this step serves N requests
 };
 
@@ -68,7 +69,7 @@ struct script {
 };
 
 // Parses a script such as
-//   "status:429;retry-after=2;body=anthropic-rate-limit*2,delay:150,ok;delay=50"
+//   "status:429;retry-after=2;body=anthropic-rate-limit*2,delay:150,ok;delay=50;interim=103+100"
 // Throws std::invalid_argument naming the offending step on any syntax error.
 script parse_script(std::string_view text);
 

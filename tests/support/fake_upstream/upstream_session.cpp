@@ -150,6 +150,18 @@ void upstream_session<Stream>::on_read(const boost::system::error_code& ec) {
     }
     const step& st = ctx_.prov.next_step(req.target());
     record_request(&st);
+    step_ = &st;
+    if (st.interim.empty()) return answer();
+    // All interim heads in one write, ahead of the delay: with a delay the answer comes in
+    // a later segment than they do, without one usually in the same.
+    scratch_.clear();
+    for (const int code : st.interim) scratch_ += interim_response(code);
+    write(scratch_, then::answer);
+}
+
+template <class Stream>
+void upstream_session<Stream>::answer() {
+    const step& st = *step_;
     if (st.delay.count() > 0) {
         timer_.expires_after(st.delay);
         timer_.async_wait([self = this->shared_from_this(), &st](const boost::system::error_code& wait_ec) {
@@ -259,6 +271,7 @@ void upstream_session<Stream>::on_write(const boost::system::error_code& ec, the
         });
         return;
     case then::next_piece: return write_piece();
+    case then::answer: return answer();
     }
 }
 

@@ -34,12 +34,14 @@ public:
 
 private:
     // What to do once the current write completes.
-    enum class then { read_next, close, abort, stall, next_event, next_piece };
+    enum class then { read_next, close, abort, stall, next_event, next_piece, answer };
 
     void on_handshake(const boost::system::error_code& ec);
     void do_read();
     void on_header(const boost::system::error_code& ec);
     void on_read(const boost::system::error_code& ec);
+    // The current step's delay, then play() it.
+    void answer();
     void play(const step& st);
     void write(const std::string& bytes, then next);
     void on_write(const boost::system::error_code& ec, then next);
@@ -62,6 +64,7 @@ private:
     std::size_t connection_id_;
     std::size_t requests_ = 0;
     bool keep_alive_ = true;
+    const step* step_ = nullptr; // of the current request; steps live as long as the provider
     // Progress of multi-write steps.
     std::size_t events_left_ = 0;
     std::size_t event_seq_ = 0;
