@@ -1,6 +1,5 @@
 #include "shared/config_loader.hpp"
 
-#include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -164,18 +163,9 @@ std::optional<auth_carrier> auth_carrier_from_string(std::string_view s) {
     return std::nullopt;
 }
 
-std::string normalize_base_url(std::string& url) {
+std::optional<base_url> normalize_base_url(std::string& url, std::string& error) {
     if (url.find("://") == std::string::npos) url = "https://" + url;
-    auto parsed = boost::urls::parse_absolute_uri(url);
-    if (!parsed) return "is not a valid URL (\"" + url + "\")";
-    const auto scheme = parsed->scheme_id();
-    if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
-        return "must start with http:// or https:// (got \"" + std::string(parsed->scheme()) + "://\")";
-    if (parsed->encoded_host().empty()) return "has no host (\"" + url + "\")";
-    if (parsed->has_query() || parsed->has_fragment())
-        return "must not contain a query string or fragment (\"" + url + "\")";
-    if (parsed->has_userinfo()) return "must not contain user:password@ (put the key in api_key)";
-    return {};
+    return parse_base_url(url, error);
 }
 
 global_config parse_global_yaml(std::string_view text, const std::string& file, std::vector<config_issue>& errors) {
@@ -257,7 +247,7 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
 }
 
 profile_config parse_profile_yaml(profile p, std::string_view text, const std::string& file,
-                                  std::vector<config_issue>& errors) {
+                                  std::vector<config_issue>& errors, std::vector<config_issue>* warnings) {
     profile_config pc;
     pc.id = p;
     const reporter rep{file, errors};
@@ -295,10 +285,15 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 pr.name = *s;
             }
         }
+        // The worker parses base_url with the same validator: what passes here, it can use.
+        std::optional<base_url> url;
+        const auto of_provider = pr.name.empty() ? std::string() : " (provider \"" + pr.name + "\")";
         if (auto n = item["base_url"]; !is_null(n)) {
             if (auto s = get_string(n, at + ".base_url", rep)) {
                 pr.base_url = *s;
-                if (auto why = normalize_base_url(pr.base_url); !why.empty()) rep.error(n, at + ".base_url", why);
+                std::string why;
+                url = normalize_base_url(pr.base_url, why);
+                if (!url) rep.error(n, at + ".base_url", why + of_provider);
             }
         }
         if (auto n = item["api_key"]; !is_null(n)) {
@@ -325,6 +320,14 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                     rep.error(n, at + ".auth_header",
                               "must be one of x-api-key, bearer, x-goog-api-key (got \"" + *s + "\")");
             }
+        }
+        if (errors.size() == errors_before && warnings && pr.enabled && url && !url->tls && !url->loopback) {
+            // Plain http is fine to a relay on this machine; beyond it anyone on the path reads the key.
+            warnings->push_back({file, item["base_url"].Mark().line + 1, at + ".base_url",
+                                 pr.base_url +
+                                     " sends the API key and every prompt unencrypted to a host that is not this "
+                                     "machine; use https://" +
+                                     of_provider});
         }
         if (errors.size() == errors_before) all.push_back(std::move(pr));
     }
@@ -368,7 +371,7 @@ config_load_result load_config(const std::filesystem::path& dir, const config_ov
         cfg.global = parse_global_yaml(*text, (dir / "config.yaml").string(), out.errors);
     for (const auto& p : all_profiles)
         if (auto text = load_one(p.file))
-            cfg.of(p.id) = parse_profile_yaml(p.id, *text, (dir / p.file).string(), out.errors);
+            cfg.of(p.id) = parse_profile_yaml(p.id, *text, (dir / p.file).string(), out.errors, &out.warnings);
 
     if (overrides.listen_addr) {
         if (overrides.listen_addr->empty())

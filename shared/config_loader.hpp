@@ -2,6 +2,7 @@
 // config lives here; yaml-cpp exceptions stop at this module's edge.
 #pragma once
 
+#include "shared/base_url.hpp"
 #include "shared/config.hpp"
 
 #include <filesystem>
@@ -43,12 +44,13 @@ std::filesystem::path resolve_config_dir(const std::optional<std::string>& flag)
 config_load_result load_config(const std::filesystem::path& dir, const config_overrides& overrides = {});
 
 // The pieces load_config is made of, for tests and for reloading a single file.
-// `file` names the file in messages; problems are appended to `errors`.
+// `file` names the file in messages; problems are appended to `errors` (and, when given,
+// `warnings`: an http:// base_url to a host that is not loopback).
 global_config parse_global_yaml(std::string_view text, const std::string& file, std::vector<config_issue>& errors);
 profile_config parse_profile_yaml(profile p, std::string_view text, const std::string& file,
-                                  std::vector<config_issue>& errors);
+                                  std::vector<config_issue>& errors, std::vector<config_issue>* warnings = nullptr);
 
-// "https://" is added to a base_url without a scheme; returns the error text or empty.
-std::string normalize_base_url(std::string& url);
+// "https://" is added to a base_url without a scheme, then parse_base_url checks it.
+std::optional<base_url> normalize_base_url(std::string& url, std::string& error);
 
 } // namespace clipal

@@ -22,9 +22,8 @@ struct upstream_target {
 
     bool operator==(const upstream_target&) const = default;
 
-    // Parses an absolute http:// or https:// URL. Returns nothing and sets `error` to a
-    // sentence naming the problem when the URL has another scheme, no host, a bad port,
-    // userinfo, a query or a fragment.
+    // Parses an absolute http:// or https:// URL with parse_base_url (shared/base_url.hpp),
+    // whose words `error` gets when it refuses.
     static std::optional<upstream_target> parse(std::string_view base_url, std::string& error);
 };
 

@@ -225,6 +225,20 @@ TEST(ProfileConfig, ErrorsNeverEchoTheKey) {
     EXPECT_EQ(errors[0].to_string().find("sk-very-secret"), std::string::npos);
 }
 
+// The worker parses base_url with the same validator, so what passes here it can use:
+// this URL used to pass `clipal check` and then park the worker in config_error.
+TEST(ProfileConfig, BaseUrlIsRefusedInTheWorkersWordsNamingTheProvider) {
+    EXPECT_EQ(only_error(profile_errors("providers:\n  - {name: a, base_url: \"https://h:443x/v1\", api_key: k}\n")),
+              "codex.yaml:2: providers[0].base_url: has an invalid port (must be 1-65535) (provider \"a\")");
+    EXPECT_EQ(only_error(profile_errors("providers:\n  - {name: a, base_url: \"h:65536\", api_key: k}\n")),
+              "codex.yaml:2: providers[0].base_url: has an invalid port (must be 1-65535) (provider \"a\")");
+    EXPECT_THAT(only_error(profile_errors("providers:\n  - {name: a, base_url: \"https://bad!host/\", api_key: k}\n")),
+                HasSubstr("providers[0].base_url: has an invalid host name"));
+    const auto leaked =
+        only_error(profile_errors("providers:\n  - {name: a, base_url: \"https://h/v1?key=sk-9876\", api_key: k}\n"));
+    EXPECT_EQ(leaked.find("sk-9876"), std::string::npos) << leaked;
+}
+
 TEST(ProfileConfig, EmptyFileAndEmptyListMeanNoProviders) {
     EXPECT_TRUE(profile_errors("").empty());
     EXPECT_TRUE(profile_errors("# only a comment\n").empty());
@@ -278,6 +292,24 @@ TEST_F(ConfigDir, GroupReadableFileIsWarnedAbout) {
     ASSERT_TRUE(r.cfg);
     ASSERT_EQ(r.warnings.size(), 1u);
     EXPECT_THAT(r.warnings[0].to_string(), HasSubstr("chmod 600"));
+}
+
+TEST_F(ConfigDir, PlainHttpToAnotherHostIsWarnedAbout) {
+    tmp.write("codex.yaml", "providers:\n"
+                            "  - {name: local, base_url: \"http://127.0.0.1:8080/v1\", api_key: k1}\n"
+                            "  - {name: named-local, base_url: \"http://localhost:8080\", api_key: k2}\n"
+                            "  - {name: off, base_url: \"http://relay.example\", api_key: k3, enabled: false}\n"
+                            "  - {name: tls, base_url: \"https://relay.example\", api_key: k4}\n"
+                            "  - {name: relay, base_url: \"http://relay.example/v1\", api_key: sk-relay-5555}\n");
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg) << "a warning refuses nothing";
+    EXPECT_EQ(r.cfg->of(clipal::profile::codex).providers.size(), 4u);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0].to_string(),
+              (tmp.path() / "codex.yaml").string() +
+                  ":6: providers[4].base_url: http://relay.example/v1 sends the API key and every prompt unencrypted "
+                  "to a host that is not this machine; use https:// (provider \"relay\")");
+    EXPECT_EQ(r.warnings[0].to_string().find("sk-relay"), std::string::npos);
 }
 
 TEST_F(ConfigDir, MissingDirectoryIsAnError) {
