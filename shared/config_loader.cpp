@@ -1,5 +1,7 @@
 #include "shared/config_loader.hpp"
 
+#include "shared/text.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -47,6 +49,11 @@ void reject_unknown(const YAML::Node& map, const std::set<std::string_view>& kno
 std::optional<std::string> get_string(const YAML::Node& n, const std::string& field, const reporter& rep) {
     if (!n.IsScalar()) {
         rep.error(n, field, "must be a string, got " + describe(n));
+        return std::nullopt;
+    }
+    // Workers get the config as JSON, whose strings are UTF-8: refuse here what they could not read.
+    if (!is_utf8(n.Scalar())) {
+        rep.error(n, field, "is not UTF-8 text (save the file as UTF-8)");
         return std::nullopt;
     }
     return n.Scalar();

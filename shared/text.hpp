@@ -14,6 +14,33 @@ constexpr std::string_view trim_ows(std::string_view s) {
     return s;
 }
 
+// True when s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF), the only text a JSON string, and so the worker's config, can carry.
+constexpr bool is_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c < 0xC2 || c > 0xF4) return false;
+        const std::size_t n = c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3; // continuation bytes
+        unsigned char lo = 0x80, hi = 0xBF;                    // the second byte's range
+        if (c == 0xE0) lo = 0xA0;                              // overlong
+        if (c == 0xED) hi = 0x9F;                              // UTF-16 surrogates
+        if (c == 0xF0) lo = 0x90;                              // overlong
+        if (c == 0xF4) hi = 0x8F;                              // above U+10FFFF
+        if (s.size() - i <= n) return false;
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
 // The words for an errno value ("No such file or directory"), for error messages.
 inline std::string errno_text(int e) { return std::generic_category().message(e); }
 

@@ -239,6 +239,17 @@ TEST(ProfileConfig, BaseUrlIsRefusedInTheWorkersWordsNamingTheProvider) {
     EXPECT_EQ(leaked.find("sk-9876"), std::string::npos) << leaked;
 }
 
+// Found by fuzz_config: a name that is not UTF-8 passed `clipal check`, and the worker could
+// not read the config JSON it was sent ("config is not valid JSON: syntax error").
+TEST(ProfileConfig, TextThatIsNotUtf8IsRefusedByField) {
+    EXPECT_EQ(only_error(
+                  profile_errors("providers:\n  - {name: \"go\xC3\x97\xCB\x7F\", base_url: h.io, api_key: k}\n")),
+              "codex.yaml:2: providers[0].name: is not UTF-8 text (save the file as UTF-8)");
+    EXPECT_EQ(only_error(global_errors("log_dir: \"/var/log/cl\xE9pal\"\n")),
+              "config.yaml:1: log_dir: is not UTF-8 text (save the file as UTF-8)");
+    EXPECT_TRUE(profile_errors("providers:\n  - {name: \"caf\xC3\xA9\", base_url: h.io, api_key: k}\n").empty());
+}
+
 TEST(ProfileConfig, EmptyFileAndEmptyListMeanNoProviders) {
     EXPECT_TRUE(profile_errors("").empty());
     EXPECT_TRUE(profile_errors("# only a comment\n").empty());
