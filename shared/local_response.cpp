@@ -18,6 +18,7 @@ std::string_view reason_of(int status) {
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -34,7 +35,7 @@ local_response error_response(protocol p, int status, std::string_view message,
     return {status, error_body(p, status, message), retry_after};
 }
 
-std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_version) {
+std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_version, bool head_request) {
     std::string out = fmt::format("HTTP/1.{} {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
                                   minor_version == 0 ? 0 : 1, r.status, reason_of(r.status), r.body.size());
     if (r.retry_after) out += fmt::format("Retry-After: {}\r\n", r.retry_after->count());
@@ -43,7 +44,7 @@ std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_ver
     else if (minor_version == 0)
         out += "Connection: keep-alive\r\n";
     out += "\r\n";
-    out += r.body;
+    if (!head_request) out += r.body;
     return out;
 }
 

@@ -27,7 +27,8 @@ local_response error_response(protocol p, int status, std::string_view message,
 
 // The bytes on the wire: status line of HTTP/1.`minor_version` (0 or 1), Content-Type,
 // Content-Length, Retry-After when set, and the Connection header that `keep_alive` needs
-// in that version ("close" when false; "keep-alive" for HTTP/1.0 when true).
-std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_version = 1);
+// in that version ("close" when false; "keep-alive" for HTTP/1.0 when true). `head_request`:
+// the answer to a HEAD, the same headers (Content-Length included) without the body.
+std::string to_wire(const local_response& r, bool keep_alive, unsigned minor_version = 1, bool head_request = false);
 
 } // namespace clipal

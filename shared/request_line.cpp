@@ -14,6 +14,13 @@ std::optional<std::string_view> first_line(std::string_view bytes) {
     return bytes.substr(0, eol);
 }
 
+std::optional<std::size_t> head_length(std::string_view bytes) {
+    bytes.remove_prefix(leading_empty_lines(bytes));
+    const auto end = bytes.find("\r\n\r\n");
+    if (end == std::string_view::npos) return std::nullopt;
+    return end + 4;
+}
+
 std::optional<request_line> parse_request_line(std::string_view line) {
     const auto sp1 = line.find(' ');
     if (sp1 == std::string_view::npos) return std::nullopt;

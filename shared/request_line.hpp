@@ -23,6 +23,11 @@ std::size_t leading_empty_lines(std::string_view bytes);
 // until the whole line has arrived.
 std::optional<std::string_view> first_line(std::string_view bytes);
 
+// The length of the head at the start of `bytes` (after empty lines), up to and including
+// the empty line that ends it; nullopt until that has arrived. A head is read whole, and
+// its size checked, before anything is decided from it.
+std::optional<std::size_t> head_length(std::string_view bytes);
+
 // "METHOD SP request-target SP HTTP-version"; nullopt when the line has fewer than two spaces.
 std::optional<request_line> parse_request_line(std::string_view line);
 

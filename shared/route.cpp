@@ -27,6 +27,13 @@ std::string without_key_param(std::string_view query) {
     return removed ? out : std::string(query);
 }
 
+// The length of the segment separator at the start of `s`, 0 when there is none.
+std::size_t separator_at(std::string_view s) {
+    if (s.starts_with('/') || s.starts_with('\\')) return 1;
+    const auto code = s.substr(0, 3);
+    return code == "%2f" || code == "%2F" || code == "%5c" || code == "%5C" ? 3 : 0;
+}
+
 } // namespace
 
 std::optional<route_match> match_route(std::string_view target) {
@@ -59,6 +66,29 @@ std::string join_target(std::string_view base_path, std::string_view rest) {
         }
     }
     return out;
+}
+
+bool has_dot_segment(std::string_view rest) {
+    std::string_view path = rest.substr(0, rest.find('?'));
+    int dots = 0; // dots in the current segment (3 stands for more); -1 once it holds anything else
+    while (true) {
+        const std::size_t sep = separator_at(path);
+        if (sep > 0 || path.empty()) {
+            if (dots == 1 || dots == 2) return true;
+            if (path.empty()) return false;
+            dots = 0;
+            path.remove_prefix(sep);
+            continue;
+        }
+        std::size_t used = 1;
+        if (path.front() == '.' || path.starts_with("%2e") || path.starts_with("%2E")) {
+            if (dots >= 0 && dots < 3) ++dots;
+            used = path.front() == '.' ? 1 : 3;
+        } else {
+            dots = -1;
+        }
+        path.remove_prefix(used);
+    }
 }
 
 bool is_count_tokens(std::string_view method, std::string_view rest) {

@@ -28,6 +28,12 @@ std::optional<route_match> match_route(std::string_view target);
 // other parameters and their order intact; a query left empty loses its '?'.
 std::string join_target(std::string_view base_path, std::string_view rest);
 
+// True when the path of `rest` (before any '?') has a dot-segment, "." or "..", which could
+// climb out of a provider's base path; no API path has one. A dot may be percent-encoded
+// (%2e, %2E), and a segment also ends at a backslash, %2F or %5C (some servers take those
+// for '/'). Such targets are refused, never cleaned up: paths are forwarded as sent.
+bool has_dot_segment(std::string_view rest);
+
 // True for POST /v1/messages/count_tokens (any query), the Claude Code call that
 // ignore_count_tokens_failover keeps on its own lane.
 bool is_count_tokens(std::string_view method, std::string_view rest);

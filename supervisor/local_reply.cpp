@@ -56,8 +56,8 @@ private:
 
 } // namespace
 
-void send_and_close(boost::asio::ip::tcp::socket s, const local_response& r) {
-    std::make_shared<reply_op>(std::move(s), to_wire(r, false))->start();
+void send_and_close(boost::asio::ip::tcp::socket s, const local_response& r, bool head_request) {
+    std::make_shared<reply_op>(std::move(s), to_wire(r, false, 1, head_request))->start();
 }
 
 } // namespace clipal::supervisor

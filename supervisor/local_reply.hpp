@@ -8,7 +8,8 @@
 
 namespace clipal::supervisor {
 
-// Writes `r` with Connection: close (bounded by a deadline) and closes the socket.
-void send_and_close(boost::asio::ip::tcp::socket s, const local_response& r);
+// Writes `r` with Connection: close (bounded by a deadline) and closes the socket;
+// `head_request`: without the body (the answer to a HEAD).
+void send_and_close(boost::asio::ip::tcp::socket s, const local_response& r, bool head_request = false);
 
 } // namespace clipal::supervisor

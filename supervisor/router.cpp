@@ -28,8 +28,7 @@ public:
     ~connection() { registry_->erase(this); }
 
     void start() {
-        // Clients may open a connection well before their first request.
-        timer_.expires_after(http_limits::keep_alive_idle);
+        timer_.expires_after(http_limits::new_connection_idle);
         timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (ec) return;
             boost::system::error_code ignored;
@@ -72,28 +71,20 @@ private:
                 self->socket_.close(ignored);
             });
         }
-        if (const auto line = first_line(bytes_)) {
-            if (request_target(*line) == "/health") {
-                // The supervisor answers /health itself once the head is complete.
-                if (bytes_.find("\r\n\r\n") == std::string::npos && bytes_.size() < http_limits::max_request_head) {
-                    read();
-                    return;
-                }
-                timer_.cancel();
-                send_and_close(std::move(socket_), health_response());
-                return;
-            }
-            timer_.cancel();
-            router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_));
+        // The whole head is read here, within one deadline from its first byte, so the worker
+        // gets it complete and cannot restart the clock (a head trickled in byte by byte).
+        if (!head_length(bytes_) && bytes_.size() < http_limits::max_request_head) {
+            read();
             return;
         }
-        if (bytes_.size() >= http_limits::max_request_head) {
-            timer_.cancel();
+        timer_.cancel();
+        if (!first_line(bytes_)) {
             send_and_close(std::move(socket_),
                            error_response(protocol::openai, 431, "request line larger than 64 KiB"));
             return;
         }
-        read();
+        // An oversized head with a whole request line goes on: its worker answers 431.
+        router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_));
     }
 
     router& router_;
@@ -218,9 +209,11 @@ void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::str
 
 void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
     const auto line = first_line(bytes);
-    const auto target = line ? request_target(*line) : std::string_view{};
+    const auto parsed = line ? parse_request_line(*line) : std::nullopt;
+    const auto target = parsed ? parsed->target : std::string_view{};
+    const bool head_request = parsed && parsed->method == "HEAD";
     if (target == "/health") {
-        send_and_close(std::move(s), health_response());
+        send_and_close(std::move(s), health_response(), head_request);
         return;
     }
     if (const auto m = match_route(target)) {
@@ -228,9 +221,11 @@ void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::stri
         return;
     }
     log_.debug("", "unknown path from {}: {}", addr, std::string(target.substr(0, 200)));
-    send_and_close(std::move(s), error_response(protocol::openai, 404,
-                                                "unknown path prefix; clipal serves /claudecode, /codex and /gemini "
-                                                "(and /health)"));
+    send_and_close(std::move(s),
+                   error_response(protocol::openai, 404,
+                                  "unknown path prefix; clipal serves /claudecode, /codex and /gemini "
+                                  "(and /health)"),
+                   head_request);
 }
 
 } // namespace clipal::supervisor

@@ -1,4 +1,4 @@
-// The public listener and prefix router: reads each connection's first request line,
+// The public listener and prefix router: reads each connection's first request head,
 // answers /health and unknown prefixes itself, and passes the connection — descriptor
 // plus the bytes already read — to the profile's worker. The router never relays data.
 #pragma once
@@ -42,7 +42,7 @@ public:
 
     // A connection with bytes already read (a worker handed it back): route it again.
     void reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr);
-    // A connection whose request line was still being read by the previous image.
+    // A connection whose first request head was still being read by the previous image.
     void resume(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr);
 
     // Duplicates of the connections still being read, with what was read so far, for a

@@ -1,6 +1,7 @@
 #include "worker/client_session.hpp"
 
 #include "shared/http_limits.hpp"
+#include "shared/request_framing.hpp"
 #include "shared/request_line.hpp"
 #include "shared/route.hpp"
 #include "worker/forwarder.hpp"
@@ -13,7 +14,9 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace clipal::worker {
 namespace {
@@ -21,6 +24,20 @@ namespace {
 constexpr auto body_timeout = std::chrono::seconds(120);
 constexpr auto local_write_timeout = std::chrono::seconds(30);
 constexpr auto linger_timeout = std::chrono::seconds(2);
+// The body of a request clipal answers itself is read and dropped up to this size (the
+// connection stays open); a larger or chunked one closes the connection after the answer.
+constexpr std::uint64_t max_discarded_body = 64 * 1024;
+
+// The header fields that decide framing, every occurrence of each, for shared/request_framing.
+std::vector<header_field> framing_fields_of(const http::fields& f) {
+    std::vector<header_field> out;
+    for (const auto& field : f) {
+        const auto name = field.name();
+        if (name == http::field::host || name == http::field::transfer_encoding || name == http::field::content_length)
+            out.push_back({field.name_string(), field.value()});
+    }
+    return out;
+}
 
 std::string_view buffer_view(const boost::beast::flat_buffer& b) {
     const auto d = b.data();
@@ -63,7 +80,11 @@ std::string_view client_session::error_tag() const { return runtime_ ? runtime_-
 protocol client_session::proto() const { return runtime_->info().proto; }
 
 void client_session::arm_deadline(std::chrono::steady_clock::duration d) {
-    deadline_at_ = std::chrono::steady_clock::now() + d;
+    arm_deadline_at(std::chrono::steady_clock::now() + d);
+}
+
+void client_session::arm_deadline_at(std::chrono::steady_clock::time_point at) {
+    deadline_at_ = at;
     // A wait that ends no later than the new deadline is left alone: when it fires it moves
     // on to deadline_at_ (on_deadline). Re-arming it would post its cancelled handler, a
     // trip through the io_context's queue, several times per request.
@@ -104,10 +125,24 @@ void client_session::read_request_line() {
         return;
     }
     runtime_ = host_.runtime();
+    // The head's time runs from its first byte (empty lines before it included) to its end,
+    // however the bytes trickle in; until a byte comes, the connection is idle.
+    if (!head_deadline_ && buffer_.size() > 0)
+        head_deadline_ = std::chrono::steady_clock::now() + http_limits::head_timeout;
     buffer_.consume(leading_empty_lines(buffer_view(buffer_)));
     const auto view = buffer_view(buffer_);
-    if (const auto line = first_line(view)) {
-        const auto route = match_route(request_target(*line));
+    // Decided on the whole head, so that a connection handed to another worker arrives with
+    // its head complete and in time. Its size is checked here: Beast's header_limit bounds
+    // each parse call's window, not a head parsed in several calls.
+    const auto head_len = head_length(view);
+    if (head_len ? *head_len > http_limits::max_request_head : view.size() >= http_limits::max_request_head) {
+        head_request_ = false;
+        on_head(http::error::header_limit);
+        return;
+    }
+    if (head_len) {
+        const auto line = first_line(view);
+        const auto route = line ? match_route(request_target(*line)) : std::nullopt;
         if (route && route->id != runtime_->id()) {
             // Another profile's request on this kept-alive connection: its own worker serves it.
             if (host_.hand_back(socket_, view, client_addr_)) {
@@ -119,12 +154,10 @@ void client_session::read_request_line() {
         read_head();
         return;
     }
-    if (view.size() >= http_limits::max_request_head) {
-        read_head(); // the parser reports the oversized head
-        return;
-    }
-    arm_deadline(view.empty() ? std::chrono::steady_clock::duration(http_limits::keep_alive_idle)
-                              : std::chrono::steady_clock::duration(http_limits::head_timeout));
+    if (head_deadline_)
+        arm_deadline_at(*head_deadline_);
+    else
+        arm_deadline(http_limits::keep_alive_idle);
     socket_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                                 self->on_request_line_bytes(ec, n);
@@ -140,9 +173,7 @@ void client_session::on_request_line_bytes(boost::system::error_code ec, std::si
         shutdown_connection();
         return;
     }
-    const bool first_bytes = buffer_.size() == 0;
     buffer_.commit(n);
-    if (first_bytes) arm_deadline(http_limits::head_timeout);
     read_request_line();
 }
 
@@ -167,6 +198,7 @@ bool client_session::parse_buffered(bool head_only, boost::system::error_code& e
 
 void client_session::read_head() {
     parser_.emplace();
+    head_request_ = false;
     parser_->header_limit(static_cast<std::uint32_t>(http_limits::max_request_head));
     // No limit while reading the head: the parser would refuse a large Content-Length as
     // a bare body_limit error, and on_head answers that with a specific 413 instead.
@@ -175,7 +207,7 @@ void client_session::read_head() {
         on_head(ec);
         return;
     }
-    arm_deadline(http_limits::head_timeout);
+    arm_deadline_at(head_deadline_.value_or(std::chrono::steady_clock::now() + http_limits::head_timeout));
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                                 self->on_head(ec);
@@ -183,6 +215,7 @@ void client_session::read_head() {
 }
 
 void client_session::on_head(boost::system::error_code ec) {
+    head_deadline_.reset(); // the next head's time starts with its own first byte
     if (ec) {
         if (ec == http::error::header_limit) {
             host_.log().warn(error_tag(), "request from {} refused: head larger than {} bytes", client_addr_,
@@ -202,9 +235,17 @@ void client_session::on_head(boost::system::error_code ec) {
     const std::string_view target = req.target();
     host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()), target);
 
+    head_request_ = req.method() == http::verb::head;
     const unsigned minor_version = req.version() % 10;
+    if (const auto framing = frame_request(req.version(), framing_fields_of(req));
+        framing.error != framing_error::none) {
+        host_.log().warn(error_tag(), "request from {} refused: {}", client_addr_, describe(framing.error));
+        // Where this request ends, and so where the next begins, is in doubt: close.
+        send_local(error_response(proto(), status_of(framing.error), describe(framing.error)), minor_version, true);
+        return;
+    }
     auto local = [&](local_response r, bool close_after) {
-        send_local(std::move(r), minor_version, close_after || !req.keep_alive());
+        answer_locally(std::move(r), minor_version, close_after || !req.keep_alive());
     };
 
     if (target == "/health") {
@@ -217,7 +258,17 @@ void client_session::on_head(boost::system::error_code ec) {
         local(error_response(proto(), 404,
                              "unknown path: this clipal worker serves " + std::string(runtime_->info().prefix) +
                                  "/... (prefixes: /claudecode, /codex, /gemini)"),
-              unread_body);
+              false);
+        return;
+    }
+    if (has_dot_segment(route->rest)) {
+        // The path only: a query may hold a key.
+        host_.log().warn(error_tag(), "request from {} refused: dot-segment in the path {}", client_addr_,
+                         std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 200))));
+        local(error_response(proto(), 400,
+                             "the path has a dot-segment (/./ or /../, also percent-encoded); no API path has one, "
+                             "and clipal forwards paths as they are"),
+              false);
         return;
     }
     rest_ = std::string(route->rest);
@@ -276,6 +327,13 @@ void client_session::read_body() {
 }
 
 void client_session::on_body(boost::system::error_code ec) {
+    if (after_body_) {
+        // The body of a request answered locally is read and dropped; a broken one closes.
+        const auto answer = std::move(*after_body_);
+        after_body_.reset();
+        send_local(answer.response, answer.minor_version, static_cast<bool>(ec));
+        return;
+    }
     if (ec) {
         reservation_.reset();
         if (ec == http::error::body_limit) {
@@ -375,11 +433,28 @@ void client_session::send_error(int status, std::string_view message, std::optio
     send_local(error_response(proto(), status, message, retry_after), 1, !request_keep_alive_);
 }
 
+void client_session::answer_locally(local_response r, unsigned minor_version, bool close_after) {
+    // The body of a request answered here must never be read as the next request.
+    if (!close_after && !parser_->is_done()) {
+        const auto len = parser_->content_length();
+        // A client waiting for 100 Continue would not send it: the answer goes first, then close.
+        const bool awaits_continue = boost::beast::iequals(parser_->get()[http::field::expect], "100-continue");
+        if (len && *len <= max_discarded_body && !awaits_continue) {
+            after_body_ = deferred_answer{std::move(r), minor_version};
+            parser_->body_limit(max_discarded_body);
+            read_body();
+            return;
+        }
+        close_after = true;
+    }
+    send_local(r, minor_version, close_after);
+}
+
 void client_session::send_local(const local_response& r, unsigned minor_version, bool close_after) {
     if (closed_) return;
     // A draining worker tells the client in this answer, so it does not send another.
     if (host_.draining()) close_after = true;
-    local_wire_ = to_wire(r, !close_after, minor_version);
+    local_wire_ = to_wire(r, !close_after, minor_version, head_request_);
     arm_deadline(local_write_timeout);
     boost::asio::async_write(socket_, boost::asio::buffer(local_wire_),
                              [self = shared_from_this(), close_after](boost::system::error_code ec, std::size_t) {

@@ -97,13 +97,17 @@ private:
     void on_body(boost::system::error_code ec);
     void dispatch();
     void watch_client();
-    // Writes one of clipal's own answers; `close_after` (or a draining worker) ends the
-    // connection after it, else the next request is read.
+    // Answers the request whose head was just read with one of clipal's own answers, after
+    // reading and dropping a small announced body; any other unread body closes the connection.
+    void answer_locally(local_response r, unsigned minor_version, bool close_after);
+    // Writes one of clipal's own answers (headers only for a HEAD); `close_after` (or a
+    // draining worker) ends the connection after it, else the next request is read.
     void send_local(const local_response& r, unsigned minor_version, bool close_after);
     // One deadline at a time (head, body, keep-alive idle, local answer, linger): arm sets
     // it, clear removes it (the connection then waits without a bound), stop also ends the
     // timer's wait (when the session is done).
     void arm_deadline(std::chrono::steady_clock::duration d);
+    void arm_deadline_at(std::chrono::steady_clock::time_point at);
     void clear_deadline();
     void stop_deadline();
     void wait_deadline();
@@ -121,12 +125,20 @@ private:
     boost::asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
     bool deadline_waiting_ = false;
+    // When the head being read must be complete; unset while the connection is idle.
+    std::optional<std::chrono::steady_clock::time_point> head_deadline_;
+    bool head_request_ = false; // the request being answered is a HEAD
     std::shared_ptr<profile_runtime> runtime_;
     std::optional<parser_type> parser_;
     body_reservation reservation_;
     std::string rest_;
     std::shared_ptr<forwarder> forwarder_;
     std::string local_wire_; // the local answer being written
+    struct deferred_answer {
+        local_response response;
+        unsigned minor_version;
+    };
+    std::optional<deferred_answer> after_body_; // sent once the request's body is dropped
     bool request_keep_alive_ = true;
     bool watching_ = false;
     bool next_after_watch_ = false;

@@ -33,6 +33,19 @@ TEST(LocalResponse, Http10KeepAliveIsSaidExplicitly) {
     EXPECT_NE(to_wire(r, false, 0).find("\r\nConnection: close\r\n"), std::string::npos);
 }
 
+TEST(LocalResponse, TheAnswerToAHeadHasTheHeadersOfAGetAndNoBody) {
+    const auto get = to_wire(health_response(), true);
+    const auto head = to_wire(health_response(), true, 1, true);
+    EXPECT_EQ(head, get.substr(0, get.size() - health_response().body.size()));
+    EXPECT_NE(head.find("\r\nContent-Length: 20\r\n"), std::string::npos);
+    EXPECT_TRUE(head.ends_with("\r\n\r\n"));
+}
+
+TEST(LocalResponse, NotImplementedHasItsReasonPhrase) {
+    EXPECT_EQ(to_wire(error_response(protocol::openai, 501, "x"), false).rfind("HTTP/1.1 501 Not Implemented\r\n", 0),
+              0u);
+}
+
 TEST(LocalResponse, AMessageCannotBreakOutOfTheJsonOrTheHead) {
     const auto r = error_response(protocol::openai, 400, "bad \"input\"\r\nX-Injected: 1");
     const auto wire = to_wire(r, false);

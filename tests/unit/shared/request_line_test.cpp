@@ -39,6 +39,17 @@ TEST(RequestLine, AMalformedLineHasNoTarget) {
     EXPECT_EQ(request_target("GET  HTTP/1.1"), "");
 }
 
+TEST(RequestLine, AHeadEndsWithItsEmptyLine) {
+    EXPECT_EQ(head_length(""), std::nullopt);
+    EXPECT_EQ(head_length("GET / HTTP/1.1\r\nHost: a\r\n"), std::nullopt);
+    EXPECT_EQ(head_length("GET / HTTP/1.1\r\nHost: a\r\n\r"), std::nullopt);
+    EXPECT_EQ(head_length("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 27u);
+    EXPECT_EQ(head_length("GET / HTTP/1.0\r\n\r\nbody"), 18u);
+    // Empty lines before the request line are neither its end nor part of its length.
+    EXPECT_EQ(head_length("\r\n\r\n\r\nGET / HTTP/1.1\r\n"), std::nullopt);
+    EXPECT_EQ(head_length("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 27u);
+}
+
 TEST(RequestLine, ArbitraryBytesNeverReadOutsideTheInput) {
     std::string bytes;
     for (int i = 0; i < 512; ++i) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+using clipal::has_dot_segment;
 using clipal::is_count_tokens;
 using clipal::join_target;
 using clipal::match_route;
@@ -84,4 +87,54 @@ TEST(CountTokens, RecognisesThePostOnly) {
     EXPECT_FALSE(is_count_tokens("POST", "/v1/messages"));
     EXPECT_FALSE(is_count_tokens("POST", "/v1/messages/count_tokens/x"));
     EXPECT_FALSE(is_count_tokens("POST", "/v1/messages?path=/v1/messages/count_tokens"));
+}
+
+TEST(DotSegment, PlainDotSegmentsAnywhereInThePathAreFound) {
+    EXPECT_TRUE(has_dot_segment("/../admin"));
+    EXPECT_TRUE(has_dot_segment("/v1/../../x"));
+    EXPECT_TRUE(has_dot_segment("/./v1/messages"));
+    EXPECT_TRUE(has_dot_segment("/v1/.."));
+    EXPECT_TRUE(has_dot_segment("/v1/."));
+    EXPECT_TRUE(has_dot_segment("/v1/..?a=b"));
+    EXPECT_TRUE(has_dot_segment("/v1//../x"));
+}
+
+TEST(DotSegment, PercentEncodedAndMixedDotsAreFound) {
+    EXPECT_TRUE(has_dot_segment("/%2e%2e/admin"));
+    EXPECT_TRUE(has_dot_segment("/%2E%2E/admin"));
+    EXPECT_TRUE(has_dot_segment("/.%2e/admin"));
+    EXPECT_TRUE(has_dot_segment("/%2e./admin"));
+    EXPECT_TRUE(has_dot_segment("/v1/%2e"));
+    EXPECT_TRUE(has_dot_segment("/v1/%2E/x"));
+}
+
+TEST(DotSegment, EncodedSlashesAndBackslashesEndASegmentToo) {
+    EXPECT_TRUE(has_dot_segment("/v1/..%2fadmin"));
+    EXPECT_TRUE(has_dot_segment("/v1%2F..%2Fadmin"));
+    EXPECT_TRUE(has_dot_segment("/v1\\..\\admin"));
+    EXPECT_TRUE(has_dot_segment("/v1/..%5cadmin"));
+    EXPECT_TRUE(has_dot_segment("/v1/%2e%2e%5Cadmin"));
+}
+
+TEST(DotSegment, DotsInsideNamesAndInTheQueryAreFine) {
+    EXPECT_FALSE(has_dot_segment("/"));
+    EXPECT_FALSE(has_dot_segment(""));
+    EXPECT_FALSE(has_dot_segment("/v1/messages"));
+    EXPECT_FALSE(has_dot_segment("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"));
+    EXPECT_FALSE(has_dot_segment("/v1/.../x"));
+    EXPECT_FALSE(has_dot_segment("/v1/..a/x"));
+    EXPECT_FALSE(has_dot_segment("/v1/a../x"));
+    EXPECT_FALSE(has_dot_segment("/v1/.well-known"));
+    EXPECT_FALSE(has_dot_segment("/v1/%2e%2e%2e"));
+    EXPECT_FALSE(has_dot_segment("/v1/%2ex"));
+    EXPECT_FALSE(has_dot_segment("/v1/%252e%252e/x")); // decoded once, "%2e%2e" is a name
+    EXPECT_FALSE(has_dot_segment("/x?path=/../etc"));
+    EXPECT_FALSE(has_dot_segment("/x?.."));
+}
+
+TEST(DotSegment, AnIncompleteEscapeAtTheEndIsNoDot) {
+    EXPECT_FALSE(has_dot_segment("/v1/%2"));
+    EXPECT_FALSE(has_dot_segment("/v1/%"));
+    EXPECT_FALSE(has_dot_segment("/v1/..%2"));
+    EXPECT_FALSE(has_dot_segment(std::string(100000, '.').insert(0, "/")));
 }
