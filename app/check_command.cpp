@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 
 #include <ostream>
 
@@ -22,6 +23,9 @@ int run_check(const std::filesystem::path& dir, const config_overrides& override
     const auto& c = *result.cfg;
     const auto& g = c.global;
     fmt::print(out, "listen: {}:{}\n", g.listen_addr, g.port);
+    fmt::print(out, "access: token {}, allowed_hosts [{}], allowed_origins [{}]\n",
+               g.access_token.empty() ? "none" : key_fingerprint(g.access_token), fmt::join(g.allowed_hosts, ", "),
+               fmt::join(g.allowed_origins, ", "));
     fmt::print(out,
                "log: level {}, dir {}, keep {} days, stdout {}\n"
                "timeouts: response_header {}, upstream_idle {}, reactivate_after {}\n"

@@ -49,6 +49,20 @@ public:
         return true;
     }
 
+    bool strings(std::string_view key, std::vector<std::string>& out) {
+        const json::value* v = field(key);
+        if (!v) return false;
+        const json::array* a = v->if_array();
+        if (!a) return fail(key, "must be an array of strings");
+        out.clear();
+        for (const auto& e : *a) {
+            const json::string* s = e.if_string();
+            if (!s) return fail(key, "must be an array of strings");
+            out.emplace_back(s->data(), s->size());
+        }
+        return true;
+    }
+
     bool boolean(std::string_view key, bool& out) {
         const json::value* v = field(key);
         if (!v) return false;
@@ -181,7 +195,9 @@ bool read_global(const json::value& v, global_config& g, std::string& error) {
            r.number("log_retention_days", g.log_retention_days, 0,
                     static_cast<std::uint64_t>(std::numeric_limits<int>::max())) &&
            r.boolean("log_stdout", g.log_stdout) &&
-           r.boolean("ignore_count_tokens_failover", g.ignore_count_tokens_failover) && r.no_unknown_fields();
+           r.boolean("ignore_count_tokens_failover", g.ignore_count_tokens_failover) &&
+           r.strings("allowed_hosts", g.allowed_hosts) && r.strings("allowed_origins", g.allowed_origins) &&
+           r.str("access_token", g.access_token) && r.no_unknown_fields();
 }
 
 } // namespace
@@ -201,6 +217,9 @@ std::string to_json(const worker_config& c) {
         {"log_retention_days", g.log_retention_days},
         {"log_stdout", g.log_stdout},
         {"ignore_count_tokens_failover", g.ignore_count_tokens_failover},
+        {"allowed_hosts", json::value_from(g.allowed_hosts)},
+        {"allowed_origins", json::value_from(g.allowed_origins)},
+        {"access_token", g.access_token},
     };
     json::object root{
         {"profile", info(c.profile.id).name},

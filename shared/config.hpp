@@ -61,6 +61,12 @@ struct global_config {
     int log_retention_days = 7;
     bool log_stdout = true;
     bool ignore_count_tokens_failover = false;
+    // Who may use clipal besides this machine's own programs (shared/request_guard): Host
+    // names (canonical_host form), browser origins (normalize_origin form), and the token
+    // every client must present as its API key (empty: none).
+    std::vector<std::string> allowed_hosts;
+    std::vector<std::string> allowed_origins;
+    std::string access_token;
 
     bool operator==(const global_config&) const = default;
 };

@@ -1,5 +1,7 @@
 #include "shared/config_loader.hpp"
 
+#include "shared/request_guard.hpp"
+
 #include "shared/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -117,6 +119,36 @@ bool key_is_header_safe(std::string_view key) {
     return std::all_of(key.begin(), key.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// allowed_hosts / allowed_origins: a list of strings, each stored in the form the request
+// guard compares (canonical_host / normalize_origin).
+void parse_guard_list(const YAML::Node& v, const std::string& key, const reporter& rep, std::vector<std::string>& out) {
+    if (is_null(v)) return;
+    if (!v.IsSequence()) {
+        rep.error(v, key, "must be a list, e.g. [\"clipal.lan\"], got " + describe(v));
+        return;
+    }
+    const bool hosts = key == "allowed_hosts";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string at = key + "[" + std::to_string(i) + "]";
+        auto s = get_string(v[i], at, rep);
+        if (!s) continue;
+        if (hosts) {
+            const bool has_port = s->find(':') != std::string::npos && s->find(':') == s->rfind(':');
+            auto host = canonical_host(*s);
+            if (!host || has_port || (s->starts_with('[') && s->find("]:") != std::string::npos))
+                rep.error(v[i], at,
+                          "must be a host name or IP address without port or scheme (any port is accepted), got \"" +
+                              *s + "\"");
+            else
+                out.push_back(std::move(*host));
+        } else if (auto why = normalize_origin(*s); !why.empty()) {
+            rep.error(v[i], at, why);
+        } else {
+            out.push_back(std::move(*s));
+        }
+    }
+}
+
 std::optional<std::string> read_file(const std::filesystem::path& p, std::string& error) {
     std::ifstream in(p, std::ios::binary);
     if (!in) {
@@ -183,7 +215,8 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
     reject_unknown(*root,
                    {"listen_addr", "port", "log_level", "reactivate_after", "upstream_idle_timeout",
                     "response_header_timeout", "max_request_body_bytes", "request_body_budget_bytes", "log_dir",
-                    "log_retention_days", "log_stdout", "ignore_count_tokens_failover"},
+                    "log_retention_days", "log_stdout", "ignore_count_tokens_failover", "allowed_hosts",
+                    "allowed_origins", "access_token"},
                    "", rep);
     for (const auto& kv : *root) {
         const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
@@ -242,6 +275,17 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
             if (auto b = get_bool(v, key, rep)) g.log_stdout = *b;
         } else if (key == "ignore_count_tokens_failover") {
             if (auto b = get_bool(v, key, rep)) g.ignore_count_tokens_failover = *b;
+        } else if (key == "allowed_hosts" || key == "allowed_origins") {
+            parse_guard_list(v, key, rep, key == "allowed_hosts" ? g.allowed_hosts : g.allowed_origins);
+        } else if (key == "access_token") {
+            if (auto s = get_string(v, key, rep)) {
+                if (s->empty())
+                    rep.error(v, key, "must not be empty (remove the line to accept requests without a token)");
+                else if (!key_is_header_safe(*s))
+                    rep.error(v, key, "contains spaces or control characters; check for a stray newline or quote");
+                else
+                    g.access_token = *s;
+            }
         }
     }
     if (g.request_body_budget_bytes < g.max_request_body_bytes &&
@@ -386,6 +430,11 @@ config_load_result load_config(const std::filesystem::path& dir, const config_ov
         else
             cfg.global.listen_addr = *overrides.listen_addr;
     }
+    if (const auto& t = cfg.global.access_token; !t.empty() && t.size() < 16)
+        out.warnings.push_back(
+            {(dir / "config.yaml").string(), 0, "access_token",
+             "is only " + std::to_string(t.size()) +
+                 " characters; a short token can be guessed (openssl rand -hex 24 makes a good one)"});
     if (overrides.port) cfg.global.port = *overrides.port;
     if (overrides.level) cfg.global.level = *overrides.level;
     // A relative log_dir is taken relative to the config directory, not to wherever clipal was started.

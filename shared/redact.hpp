@@ -12,6 +12,11 @@ namespace clipal {
 // keys of 16+ characters, only the last 4 of shorter ones, nothing of very short ones).
 std::string key_fingerprint(std::string_view key);
 
+// A request target as a log line may show it: the value of every `key` query parameter
+// (Gemini's URL credential; the name compared case-insensitively, percent-encoding decoded)
+// is replaced by its fingerprint, whether or not it is a configured key.
+std::string redact_target(std::string_view target);
+
 // Replaces every occurrence of a known key with its fingerprint.
 class redactor {
 public:

@@ -1,6 +1,7 @@
 #include "supervisor/router.hpp"
 
 #include "shared/http_limits.hpp"
+#include "shared/redact.hpp"
 #include "shared/request_line.hpp"
 #include "shared/route.hpp"
 #include "supervisor/local_reply.hpp"
@@ -220,7 +221,7 @@ void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::stri
         route_(m->id, std::move(s), std::move(bytes), std::move(addr));
         return;
     }
-    log_.debug("", "unknown path from {}: {}", addr, std::string(target.substr(0, 200)));
+    log_.debug("", "unknown path from {}: {}", addr, redact_target(target.substr(0, 200)));
     send_and_close(std::move(s),
                    error_response(protocol::openai, 404,
                                   "unknown path prefix; clipal serves /claudecode, /codex and /gemini "

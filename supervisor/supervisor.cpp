@@ -33,6 +33,7 @@ std::vector<std::string> all_keys(const config& c) {
         for (const auto& pr : p.providers) keys.push_back(pr.api_key);
         for (const auto& pr : p.disabled) keys.push_back(pr.api_key);
     }
+    if (!c.global.access_token.empty()) keys.push_back(c.global.access_token);
     return keys;
 }
 
@@ -94,8 +95,13 @@ std::optional<int> supervisor::start() {
     log_.set_redactor(std::make_shared<redactor>(all_keys(*loaded.cfg)));
     for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
     log_.info("", "clipal {} starting on {}:{}", clipal::version, g.listen_addr, g.port);
-    if (!is_loopback(g.listen_addr))
-        log_.warn("", "listen_addr {} is reachable from other machines; anyone who can reach it can use your keys",
+    if (!is_loopback(g.listen_addr) && g.access_token.empty())
+        log_.warn("",
+                  "listen_addr {} is reachable from other machines; anyone who can reach it can use your keys "
+                  "(set access_token in config.yaml so that clients must present it as their API key)",
+                  g.listen_addr);
+    else if (!is_loopback(g.listen_addr))
+        log_.info("", "listen_addr {} is reachable from other machines; clients must present the access_token",
                   g.listen_addr);
 
     if (!inherit_error.empty())

@@ -1,7 +1,9 @@
 #include "worker/client_session.hpp"
 
 #include "shared/http_limits.hpp"
+#include "shared/redact.hpp"
 #include "shared/request_framing.hpp"
+#include "shared/request_guard.hpp"
 #include "shared/request_line.hpp"
 #include "shared/route.hpp"
 #include "worker/forwarder.hpp"
@@ -37,6 +39,27 @@ std::vector<header_field> framing_fields_of(const http::fields& f) {
             out.push_back({field.name_string(), field.value()});
     }
     return out;
+}
+
+// The header values shared/request_guard judges, every occurrence of each.
+guard_input guard_input_of(const http::fields& f, protocol p, std::string_view target) {
+    guard_input in;
+    in.proto = p;
+    in.target = target;
+    const auto collect = [&f](auto name, std::vector<std::string_view>& out) {
+        const auto range = f.equal_range(name);
+        for (auto it = range.first; it != range.second; ++it) out.push_back(it->value());
+    };
+    collect(http::field::host, in.host);
+    collect(http::field::origin, in.origin);
+    collect(http::field::authorization, in.authorization);
+    collect(std::string_view("x-api-key"), in.x_api_key);
+    collect(std::string_view("x-goog-api-key"), in.x_goog_api_key);
+    return in;
+}
+
+guard_settings guard_settings_of(const global_config& g) {
+    return {g.listen_addr, g.allowed_hosts, g.allowed_origins, g.access_token};
 }
 
 std::string_view buffer_view(const boost::beast::flat_buffer& b) {
@@ -233,7 +256,8 @@ void client_session::on_head(boost::system::error_code ec) {
     clear_deadline();
     auto& req = parser_->get();
     const std::string_view target = req.target();
-    host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()), target);
+    host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()),
+                      redact_target(target));
 
     head_request_ = req.method() == http::verb::head;
     const unsigned minor_version = req.version() % 10;
@@ -269,6 +293,13 @@ void client_session::on_head(boost::system::error_code ec) {
                              "the path has a dot-segment (/./ or /../, also percent-encoded); no API path has one, "
                              "and clipal forwards paths as they are"),
               false);
+        return;
+    }
+    if (const auto refused =
+            check_request(guard_input_of(req, proto(), target), guard_settings_of(runtime_->global()))) {
+        host_.log().warn(error_tag(), "request from {} refused: {} ({} {})", client_addr_, refused->log,
+                         std::string_view(req.method_string()), redact_target(target.substr(0, 200)));
+        local(error_response(proto(), refused->status, refused->message), unread_body);
         return;
     }
     rest_ = std::string(route->rest);

@@ -21,6 +21,7 @@ profile_runtime::profile_runtime(profile id, const profile_config& pc, const glo
 std::vector<std::string> profile_runtime::keys() const {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < providers_.size(); ++i) out.push_back(providers_.provider(i).api_key);
+    if (!global_.access_token.empty()) out.push_back(global_.access_token);
     return out;
 }
 

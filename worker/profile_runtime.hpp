@@ -30,7 +30,7 @@ public:
     const provider_set& providers() const { return providers_; }
     const upstream_target& target(std::size_t i) const { return targets_.at(i); }
 
-    // Every configured key, for the log redactor.
+    // Every configured key and the access_token, for the log redactor.
     std::vector<std::string> keys() const;
 
 private:

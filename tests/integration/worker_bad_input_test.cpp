@@ -50,7 +50,7 @@ TEST(WorkerBadInput, OversizedRequestHeadGets431) {
     worker_process w({.providers = providers_of(fu, {"a"})});
     auto other = w.connect();
     auto bad = w.connect();
-    std::string head = "POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\n";
+    std::string head = "POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     while (head.size() < 80 * 1024) head += "X-Filler: " + std::string(1000, 'f') + "\r\n";
     head += "Content-Length: 2\r\n\r\n{}";
     bad.send(head); // the worker may stop reading part-way
@@ -83,7 +83,7 @@ TEST(WorkerBadInput, ChunkedBodyOverTheLimitGets413WithoutContactingAnyUpstream)
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a"}), .global = {"max_request_body_bytes: 4096"}});
     auto c = w.connect();
-    std::string req = "POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string req = "POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 5; ++i) req += "400\r\n" + std::string(1024, 'y') + "\r\n";
     req += "0\r\n\r\n";
     c.send(req);
@@ -98,8 +98,9 @@ TEST(WorkerBadInput, TruncatedChunkedBodyNeverReachesAnUpstream) {
     worker_process w({.providers = providers_of(fu, {"a"})});
     auto other = w.connect();
     auto bad = w.connect();
-    ASSERT_TRUE(bad.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "100\r\nonly a few bytes of the announced 256"));
+    ASSERT_TRUE(
+        bad.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "100\r\nonly a few bytes of the announced 256"));
     bad.shutdown_write();
     const auto r = bad.read_response(5s);
     EXPECT_FALSE(r.complete() && r.status == 200) << r.status;
@@ -113,8 +114,9 @@ TEST(WorkerBadInput, BadChunkFramingInAChunkedBodyGets400) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a"})});
     auto bad = w.connect();
-    ASSERT_TRUE(bad.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "zz\r\nnot a chunk\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        bad.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "zz\r\nnot a chunk\r\n0\r\n\r\n"));
     const auto r = bad.read_response(5s);
     ASSERT_TRUE(r.complete()) << to_string(r.end) << " " << r.error;
     EXPECT_EQ(r.status, 400);
@@ -128,7 +130,7 @@ TEST(WorkerBadInput, RequestBodyBudgetRefusesWhatDoesNotFitWith503) {
                                  "response_header_timeout: 5s"}});
     // The first request's body stays buffered while its provider stalls.
     auto first = w.connect();
-    ASSERT_TRUE(first.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(first.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                            "Content-Length: 60000\r\n\r\n" +
                            std::string(60000, 'a')));
     ASSERT_TRUE(fu.wait_for_requests(1, 5s));
@@ -203,7 +205,7 @@ TEST(WorkerBadInput, SlowRequestHeadIsCutAfterTheHeadTimeout) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a"})});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\n"));
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
     // SPEC §5: 10 s to send a request head.
     EXPECT_TRUE(c.wait_peer_closed(13s));
     EXPECT_TRUE(fu.requests().empty());

@@ -229,7 +229,8 @@ TEST(WorkerRewrite, HopByHopHeadersRemovedOthersKeptInOrder) {
 
 TEST(WorkerRewrite, ForwardedHeadersAndUpstreamHost) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
-    worker_process w({.providers = {{"a", fu.base_url("a") + "/v1"}}});
+    // A name the user reaches clipal by must be listed (request_guard).
+    worker_process w({.providers = {{"a", fu.base_url("a") + "/v1"}}, .global = {"allowed_hosts: [clipal.local]"}});
     const auto q = only_request(fu, w.request("POST", "/claudecode/messages",
                                               {{"Host", "clipal.local:3333"}, {"X-Forwarded-For", "10.1.2.3"}}, "{}"));
     EXPECT_EQ(q.header("Host"), "127.0.0.1:" + std::to_string(fu.port("a")));
@@ -259,7 +260,7 @@ TEST(WorkerRewrite, HeadRequestWithoutCredentialIsForwarded) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = {{"a", fu.base_url("a")}}});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("HEAD /claudecode/api/hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(c.send("HEAD /claudecode/api/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
     const auto r = c.read_response(5s, true);
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.status, 200);
@@ -292,7 +293,7 @@ TEST(WorkerRewrite, ExpectContinueIsAnsweredByTheWorkerNotForwarded) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = {{"a", fu.base_url("a")}}});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                        "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
     EXPECT_NE(c.read_until("\r\n\r\n", 5s).find("HTTP/1.1 100 Continue"), std::string::npos);
     ASSERT_TRUE(c.send("{}"));
@@ -301,8 +302,8 @@ TEST(WorkerRewrite, ExpectContinueIsAnsweredByTheWorkerNotForwarded) {
     EXPECT_EQ(q.body, "{}");
 }
 
-const std::string first_request = "POST /claudecode/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
-const std::string second_request = "POST /claudecode/second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+const std::string first_request = "POST /claudecode/first HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}";
+const std::string second_request = "POST /claudecode/second HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}";
 
 // Reads two echoed answers from `c`: first_request's, then second_request's, both whole.
 void expect_first_then_second(http_probe& c) {
@@ -342,10 +343,10 @@ TEST(WorkerRewrite, RequestArrivingInPiecesIsForwardedWhole) {
     fake_upstream_process fu(fakes({{"a", "echo"}}));
     worker_process w({.providers = {{"a", fu.base_url("a")}}});
     const std::vector<std::vector<std::string>> splits = {
-        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Le", "ngth: 11\r\n\r\n{\"a\":\"bcd\"}"},
-        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", "{\"a\":\"bcd\"}"},
-        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\"", ":\"bcd\"}"},
-        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":",
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le", "ngth: 11\r\n\r\n{\"a\":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 11\r\n\r\n", "{\"a\":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 11\r\n\r\n{\"a\"", ":\"bcd\"}"},
+        {"POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":",
          "\r\n6\r\n\"bcd\"}\r\n0\r\n\r\n"},
     };
     auto c = w.connect();

@@ -171,7 +171,7 @@ TEST(WorkerStreaming, TwoHundredConcurrentStreamsAllComplete) {
     for (int i = 0; i < n; ++i) {
         clients.push_back(w.connect());
         ASSERT_TRUE(clients.back().connected()) << clients.back().last_error();
-        ASSERT_TRUE(clients.back().send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+        ASSERT_TRUE(clients.back().send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                                         "Content-Length: 2\r\n\r\n{}"));
     }
     int complete = 0;
@@ -198,7 +198,7 @@ TEST(WorkerStreaming, ClientAbortClosesTheUpstreamConnectionWithin500ms) {
     fake_upstream_process fu(fakes({{"a", "stall-mid:2"}, {"b", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a", "b"})});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                        "Content-Length: 15\r\n\r\n{\"stream\":true}"));
     // The stream has started: bytes reached the client.
     ASSERT_NE(c.read_until("message_start", 5s).find("message_start"), std::string::npos);
@@ -218,7 +218,7 @@ TEST(WorkerStreaming, ClientAbortWhileWaitingForHeadersClosesTheUpstream) {
     fake_upstream_process fu(fakes({{"a", "stall-headers"}, {"b", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a", "b"})});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                        "Content-Length: 2\r\n\r\n{}"));
     ASSERT_TRUE(fu.wait_for_requests(1, 5s));
     ASSERT_TRUE(eventually([&] { return established_on(fu.port("a")) == 1; }, 2s));
@@ -237,7 +237,7 @@ TEST(WorkerStreaming, SlowReadingClientDoesNotTriggerTheUpstreamIdleTimeout) {
     // A small fixed receive buffer (no autotuning): the client really holds little.
     const int rcvbuf = 64 * 1024;
     ASSERT_EQ(::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    ASSERT_TRUE(c.send("GET /claudecode/v1/blob HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n\r\n"));
+    ASSERT_TRUE(c.send("GET /claudecode/v1/blob HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n\r\n"));
     // The client reads nothing for three idle timeouts.
     std::this_thread::sleep_for(3s);
     // Backpressure reached the provider: it has bytes the worker did not take (so the
@@ -275,7 +275,7 @@ TEST(WorkerStreaming, SigtermLetsARunningStreamFinishThenExitsZero) {
     auto idle = w.connect();
     ASSERT_EQ(idle.request("POST", "/claudecode/v1/messages", {{"x-api-key", "k"}}, "{}").status, 200);
     auto streaming = w.connect();
-    ASSERT_TRUE(streaming.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(streaming.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                                "Content-Length: 2\r\n\r\n{}"));
     ASSERT_TRUE(fu.wait_for_requests(2, 5s));
 
@@ -297,7 +297,7 @@ TEST(WorkerStreaming, AnswerStartedDuringADrainTellsTheClientToClose) {
     fake_upstream_process fu(fakes({{"a", "delay:600"}}));
     worker_process w({.providers = providers_of(fu, {"a"})});
     auto c = w.connect();
-    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+    ASSERT_TRUE(c.send("POST /claudecode/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\n"
                        "Content-Length: 2\r\n\r\n{}"));
     ASSERT_TRUE(fu.wait_for_requests(1, 5s));
     w.process().signal(SIGTERM);

@@ -111,6 +111,18 @@ TEST(ConfigCodec, WrongTypesAreRejected) {
     EXPECT_EQ(parse_error(o), "providers[0] must be an object");
 }
 
+TEST(ConfigCodec, AccessListsMustBeArraysOfStrings) {
+    auto o = sample_json();
+    o["global"].as_object()["allowed_hosts"] = "clipal.lan";
+    EXPECT_EQ(parse_error(o), "global.allowed_hosts must be an array of strings");
+    o = sample_json();
+    o["global"].as_object()["allowed_origins"] = boost::json::array{"http://localhost:8080", 1};
+    EXPECT_EQ(parse_error(o), "global.allowed_origins must be an array of strings");
+    o = sample_json();
+    o["global"].as_object().erase("access_token");
+    EXPECT_EQ(parse_error(o), "global.access_token is missing");
+}
+
 TEST(ConfigCodec, ErrorsNeverShowAKey) {
     auto o = sample_json();
     o["providers"].as_array()[0].as_object()["api_key"] = boost::json::array{"sk-secret-value"};

@@ -351,3 +351,49 @@ TEST(ConfigDirResolution, FlagThenEnvThenHome) {
     unsetenv("CLIPAL_CONFIG_DIR");
     EXPECT_EQ(clipal::resolve_config_dir(std::nullopt), "/home/someone/.clipal");
 }
+
+TEST(GlobalConfig, ReadsAccessSettingsInTheGuardsForm) {
+    std::vector<clipal::config_issue> errors;
+    const auto g = clipal::parse_global_yaml(R"(
+allowed_hosts: [Clipal.LAN, "[FE80:0::1]", 10.0.0.2]
+allowed_origins: ["HTTP://LocalHost:8080/", "https://app.example:443"]
+access_token: clipal-token-0123456789abcdef
+)",
+                                             "config.yaml", errors);
+    EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors.front().to_string());
+    EXPECT_EQ(g.allowed_hosts, (std::vector<std::string>{"clipal.lan", "fe80::1", "10.0.0.2"}));
+    EXPECT_EQ(g.allowed_origins, (std::vector<std::string>{"http://localhost:8080", "https://app.example"}));
+    EXPECT_EQ(g.access_token, "clipal-token-0123456789abcdef");
+    const auto d = clipal::parse_global_yaml("", "config.yaml", errors);
+    EXPECT_TRUE(d.allowed_hosts.empty() && d.allowed_origins.empty() && d.access_token.empty());
+}
+
+TEST(GlobalConfig, CarelessAccessSettingsAreRefusedByField) {
+    EXPECT_THAT(only_error(global_errors("allowed_hosts: clipal.lan\n")),
+                HasSubstr("config.yaml:1: allowed_hosts: must be a list"));
+    EXPECT_THAT(only_error(global_errors("allowed_hosts: [\"clipal.lan:3333\"]\n")),
+                HasSubstr("allowed_hosts[0]: must be a host name or IP address without port"));
+    EXPECT_THAT(only_error(global_errors("allowed_hosts: [\"[::1]:3333\"]\n")), HasSubstr("allowed_hosts[0]"));
+    EXPECT_THAT(only_error(global_errors("allowed_hosts: [ok.lan, \"http://clipal.lan\"]\n")),
+                HasSubstr("allowed_hosts[1]"));
+    EXPECT_THAT(only_error(global_errors("allowed_hosts: [\"*\"]\n")), HasSubstr("allowed_hosts[0]"));
+    EXPECT_THAT(only_error(global_errors("allowed_origins: [\"null\"]\n")),
+                HasSubstr("allowed_origins[0]: \"null\" is the origin of sandboxed pages"));
+    EXPECT_THAT(only_error(global_errors("allowed_origins: [\"*\"]\n")), HasSubstr("list each origin"));
+    EXPECT_THAT(only_error(global_errors("allowed_origins: [\"app.example\"]\n")),
+                HasSubstr("must look like http://host[:port]"));
+    EXPECT_THAT(only_error(global_errors("allowed_origins: [\"https://app.example/chat\"]\n")), HasSubstr("no path"));
+    EXPECT_THAT(only_error(global_errors("access_token: \"\"\n")), HasSubstr("access_token: must not be empty"));
+    EXPECT_THAT(only_error(global_errors("access_token: \"token with space-0123456\"\n")),
+                HasSubstr("access_token: contains spaces"));
+    EXPECT_THAT(only_error(global_errors("access_token: [a]\n")), HasSubstr("access_token: must be a string"));
+}
+
+TEST_F(ConfigDir, ShortAccessTokenIsWarnedAboutWithoutShowingIt) {
+    tmp.write("config.yaml", "access_token: abc123\n");
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_THAT(r.warnings[0].to_string(), HasSubstr("access_token: is only 6 characters"));
+    EXPECT_THAT(r.warnings[0].to_string(), ::testing::Not(HasSubstr("abc123")));
+}

@@ -25,3 +25,15 @@ TEST(Redact, TextWithoutKeysIsUnchanged) {
     clipal::redactor r({"sk-secret-0123456789"});
     EXPECT_EQ(r.redact("nothing to see"), "nothing to see");
 }
+
+TEST(Redact, TargetKeyParameterIsFingerprinted) {
+    EXPECT_EQ(clipal::redact_target("/gemini/v1beta/models/m:streamGenerateContent?alt=sse&key=AIzaClientKey0000wxyz"),
+              "/gemini/v1beta/models/m:streamGenerateContent?alt=sse&key=AIz…wxyz");
+    EXPECT_EQ(clipal::redact_target("/gemini/x?key=AIzaClientKey0000wxyz&alt=sse&KEY=short&k%65y=AIzaOther00001234"),
+              "/gemini/x?key=AIz…wxyz&alt=sse&KEY=…&k%65y=AIz…1234");
+}
+
+TEST(Redact, TargetWithoutKeyIsUnchanged) {
+    for (const char* t : {"/gemini/x", "/gemini/x?", "/gemini/x?alt=sse&monkey=1&keys=2&key", "/x?a=1&&b=2"})
+        EXPECT_EQ(clipal::redact_target(t), t);
+}
