@@ -33,6 +33,9 @@ std::string systemd_unit(std::string_view exec, std::string_view config_dir) {
            "# 78 = configuration error: restarting cannot help until the config is fixed (`clipal check`).\n"
            "RestartPreventExitStatus=78\n"
            "WatchdogSec=30\n"
+           "# Descriptors per process (clipal raises its soft limit to this hard one): a connection in\n"
+           "# flight holds two (client, upstream); past max_connections a process refuses new ones.\n"
+           "LimitNOFILE=65536\n"
            "\n"
            "[Install]\n"
            "WantedBy=default.target\n";

@@ -48,6 +48,9 @@ boost::system::result<launched_worker> launch_worker(const std::filesystem::path
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(75); // the supervisor died between fork and prctl
+        // Its own process group: signals meant for the supervisor's group (a closing terminal,
+        // Ctrl-C, `kill -HUP -PGID`) reach the supervisor only, which drains workers itself.
+        ::setpgid(0, 0);
         // stderr first: the pipe's descriptor may be the very number the channel goes to.
         if (::dup2(err_write.get(), STDERR_FILENO) < 0) ::_exit(71);
         if (!ipc::inherit_as(pair->worker_end.get(), ipc::worker_channel_fd)) ::_exit(71);

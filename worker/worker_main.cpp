@@ -1,6 +1,7 @@
 #include "worker/worker_main.hpp"
 
 #include "ipc/socket_pair.hpp"
+#include "shared/descriptor_limit.hpp"
 #include "shared/exit_codes.hpp"
 #include "shared/log_writer.hpp"
 #include "worker/worker_link.hpp"
@@ -68,7 +69,13 @@ int run_supervised(const worker_options& opts) {
         ch->close_when_flushed(final_flush);
         ioc.stop();
     });
-    boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+    // SIGHUP and SIGINT mean "reload" and "stop" to the supervisor, which passes a stop on
+    // as a drain. A worker gets them only by accident — a closing terminal, Ctrl-C, `pkill
+    // -HUP clipal` — and must not end its streams for that (it runs in its own process
+    // group too, see worker_process.cpp). It still drains on SIGTERM and exits on channel EOF.
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+    boost::asio::signal_set signals(ioc, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int) {
         if (!ec) link.drain(std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline));
     });
@@ -132,6 +139,8 @@ int run_worker(const worker_options& opts) {
                     .c_str());
     std::fflush(stdout);
     log.info(info(opts.id).tag, "worker for {} serving on port {}", info(opts.id).name, bound.port());
+    // Standalone there is no supervisor to raise it for us (supervised workers inherit it).
+    if (const auto fds = raise_descriptor_limit()) log.info("", "descriptor limit: {}", describe(*fds));
 
     boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
     bool stopping = false;

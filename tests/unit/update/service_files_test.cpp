@@ -56,7 +56,7 @@ TEST(ServiceFiles, UnitIsANotifyServiceThatOutlastsTheDrain) {
     for (const char* line : {"\nType=notify\n", "\nExecStart=%h/.local/bin/clipal --config-dir %h/.clipal\n",
                              "\nExecReload=%h/.local/bin/clipal reload --config-dir %h/.clipal\n", "\nKillMode=mixed\n",
                              "\nRestart=on-failure\n", "\nRestartPreventExitStatus=78\n", "\nWatchdogSec=30\n",
-                             "\nWantedBy=default.target\n"})
+                             "\nLimitNOFILE=65536\n", "\nWantedBy=default.target\n"})
         EXPECT_THAT(ref_unit, HasSubstr(line));
     // The supervisor drains for up to 120 s; systemd must not SIGKILL it before that.
     const auto at = ref_unit.find("\nTimeoutStopSec=");
