@@ -2,6 +2,7 @@
 
 #include "clipal/version.hpp"
 #include "ipc/config_codec.hpp"
+#include "shared/descriptor_limit.hpp"
 #include "shared/exit_codes.hpp"
 #include "supervisor/config_watcher.hpp"
 #include "supervisor/control_server.hpp"
@@ -95,6 +96,8 @@ std::optional<int> supervisor::start() {
     log_.set_redactor(std::make_shared<redactor>(all_keys(*loaded.cfg)));
     for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
     log_.info("", "clipal {} starting on {}:{}", clipal::version, g.listen_addr, g.port);
+    // Before any worker starts: they inherit it.
+    if (const auto fds = raise_descriptor_limit()) log_.info("", "descriptor limit: {}", describe(*fds));
     if (!is_loopback(g.listen_addr) && g.access_token.empty())
         log_.warn("",
                   "listen_addr {} is reachable from other machines; anyone who can reach it can use your keys "
