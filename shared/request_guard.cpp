@@ -44,6 +44,8 @@ bool is_reg_name(std::string_view s) {
 
 // The canonical text of an IP address, or nullopt when `s` is not one.
 std::optional<std::string> canonical_ip(const std::string& s) {
+    // inet_pton reads a C string: "::1\0evil" would pass as ::1.
+    if (s.find('\0') != std::string::npos) return std::nullopt;
     std::array<unsigned char, 16> bin{};
     std::array<char, INET6_ADDRSTRLEN> text{};
     for (int family : {AF_INET, AF_INET6}) {

@@ -162,6 +162,15 @@ TEST(RequestGuard, CanonicalHostOfConfigEntries) {
     EXPECT_EQ(canonical_host("*"), std::nullopt);
 }
 
+// Found writing fuzz_request_head: an address ended at an embedded NUL (inet_pton reads a C
+// string), so "::1\0evil" was ::1. Beast refuses NUL in a header, a YAML string may hold one.
+TEST(RequestGuard, CanonicalHostRefusesAnEmbeddedNul) {
+    using namespace std::string_view_literals;
+    EXPECT_EQ(canonical_host("::1\0evil.example"sv), std::nullopt);
+    EXPECT_EQ(canonical_host("[::1\0x]:80"sv), std::nullopt);
+    EXPECT_EQ(canonical_host("127.0.0.1\0"sv), std::nullopt);
+}
+
 std::optional<guard_refusal> with_token(protocol p, std::string_view token, auto fill) {
     guard_input in;
     in.proto = p;
