@@ -1,6 +1,8 @@
 // Load generator and stopwatch for scripts/bench: parses the mode and its arguments and runs
 // it. Each mode prints one line of space-separated numbers that the script parses; the modes
-// live in latency_driver, sse_streams, sse_origin, failover_providers, process_timing and tree_rss.
+// live in latency_driver, sse_streams, sse_origin, failover_providers, process_timing, tree_rss
+// and close_burst.
+#include "bench/close_burst.hpp"
 #include "bench/failover_providers.hpp"
 #include "bench/latency_driver.hpp"
 #include "bench/loopback.hpp"
@@ -28,6 +30,7 @@ int usage() {
                          "       clipal_bench failover-warm PORT PATH 503|refused A_PORT B_PORT COUNT sticky|fixed\n"
                          "       clipal_bench startup PORT PATH -- PROGRAM ARGS...\n"
                          "       clipal_bench restart PORT PATH PID\n"
+                         "       clipal_bench close-burst PORT PATH COUNT CONCURRENCY PID SETTLE_MS\n"
                          "All targets are on 127.0.0.1.\n");
     return 64;
 }
@@ -75,6 +78,10 @@ int main(int argc, char** argv) {
     }
     if (a[0] == "startup" && a.size() >= 5 && a[3] == "--") {
         return run_startup(t, path, argv + 5);
+    }
+    if (a[0] == "close-burst" && a.size() == 7) {
+        return run_close_burst(t, path, std::atoi(a[3].c_str()), std::max(1, std::atoi(a[4].c_str())),
+                               static_cast<pid_t>(std::atoi(a[5].c_str())), std::atoi(a[6].c_str()));
     }
     if (a[0] == "restart" && a.size() == 4) {
         return run_restart(t, path, static_cast<pid_t>(std::atoi(a[3].c_str())));

@@ -6,6 +6,7 @@
 #include "shared/clock.hpp"
 
 #include <cstdint>
+#include <utility>
 
 namespace clipal {
 
@@ -34,6 +35,11 @@ public:
 
     // Events counted and not yet reported.
     std::uint64_t pending() const { return suppressed_; }
+
+    // For a summary line when the window is over: the count, which is then reported.
+    std::uint64_t take_pending() { return std::exchange(suppressed_, 0); }
+    // The end of the window of the last logged line.
+    clock::time_point window_end() const { return last_logged_ + window_; }
 
 private:
     clock::time_point::duration window_;

@@ -231,6 +231,13 @@ void render_workers(std::string& out, const json::array& workers, clock::time_po
             const auto* raw = field(&w, "error");
             out += "  error: " + indented(raw->get_string(), "         ") + "\n";
         }
+        if (const auto* at = field(&w, "restart_at"); at != nullptr && at->is_string()) {
+            if (text(field(&w, "state")).value_or("") == "failed")
+                out += "  parked after repeated crashes; tries again at " + time_or_dash(at, now) +
+                       " (`clipal reload` tries now)\n";
+            else
+                out += "  restarts at " + time_or_dash(at, now) + "\n";
+        }
         const auto* providers = field(&w, "providers");
         const auto* list = providers != nullptr ? providers->if_array() : nullptr;
         if (list == nullptr || list->empty()) {

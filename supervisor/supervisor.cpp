@@ -4,6 +4,7 @@
 #include "ipc/config_codec.hpp"
 #include "shared/descriptor_limit.hpp"
 #include "shared/exit_codes.hpp"
+#include "shared/memory_privacy.hpp"
 #include "supervisor/config_watcher.hpp"
 #include "supervisor/control_server.hpp"
 #include "supervisor/control_socket_path.hpp"
@@ -166,19 +167,20 @@ std::optional<int> supervisor::start() {
                                                 });
     watcher_->start();
     watch_signals();
-    // Previous workers that ended while this image was loading are zombies no signal announces.
-    if (!upgrade_.previous_workers().empty()) reap_children();
+    // Workers that ended before SIGCHLD was watched (one that fails at once, previous workers
+    // that ended while this image was loading) are zombies no signal announces.
+    reap_children();
     if (const auto interval = sd_notify::watchdog_interval()) start_watchdog(*interval / 2);
     started_ = true;
     update_service_status();
     return std::nullopt;
 }
 
-void supervisor::apply(config next, bool first) {
+void supervisor::apply(config next, bool first, bool forced) {
     const bool global_changed = first || !(next.global == config_->global);
     std::array<bool, 3> changed{};
     for (const auto& p : all_profiles)
-        changed[static_cast<std::size_t>(p.id)] = global_changed || first || !(next.of(p.id) == config_->of(p.id));
+        changed[static_cast<std::size_t>(p.id)] = global_changed || forced || !(next.of(p.id) == config_->of(p.id));
     const bool rebind =
         !first && (next.global.listen_addr != config_->global.listen_addr || next.global.port != config_->global.port);
     config_ = std::move(next);
@@ -202,7 +204,7 @@ void supervisor::apply(config next, bool first) {
     }
 }
 
-void supervisor::reload(std::string_view why) {
+void supervisor::reload(std::string_view why, bool forced) {
     if (stopping_) return;
     sd_notify::reloading();
     // READY=1 follows at once: workers pick up the new config in the background.
@@ -221,7 +223,7 @@ void supervisor::reload(std::string_view why) {
     }
     for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
     log_.info("", "config reloaded ({})", why);
-    apply(std::move(*loaded.cfg), false);
+    apply(std::move(*loaded.cfg), false, forced);
     last_reload_ = {true, clock_.now(), {}};
 }
 
@@ -244,7 +246,7 @@ void supervisor::wait_signal() {
 void supervisor::on_signal(int sig) {
     switch (sig) {
     case SIGCHLD: reap_children(); break;
-    case SIGHUP: reload("SIGHUP"); break;
+    case SIGHUP: reload("SIGHUP", true); break;
     default:
         if (stopping_) {
             log_.warn("", "second signal: stopping now");
@@ -306,7 +308,7 @@ void supervisor::handle_control(const std::string& command, std::function<void(b
     if (command == "status") {
         status_.collect(std::move(respond));
     } else if (command == "reload") {
-        reload("clipal reload");
+        reload("clipal reload", true);
         boost::json::object o;
         o["ok"] = last_reload_.ok;
         o["error"] = last_reload_.ok ? boost::json::value(nullptr) : boost::json::value(last_reload_.error);
@@ -360,6 +362,7 @@ void supervisor::start_watchdog(std::chrono::microseconds every) {
 void supervisor::on_worker_log(const ipc::log_record& r) { writer_.write(ipc::from_wire(r)); }
 
 int run_supervisor(const supervisor_options& opts) {
+    keep_memory_private(); // before the config, and its keys, are read
     std::signal(SIGPIPE, SIG_IGN);
     boost::asio::io_context ioc(1);
     supervisor s(ioc, opts);

@@ -49,8 +49,10 @@ public:
     int exit_code() const { return exit_code_; }
 
 private:
-    void reload(std::string_view why);
-    void apply(config next, bool first);
+    // `forced` (SIGHUP, `clipal reload`): every profile is pushed again as if edited, which
+    // clears provider state and starts parked workers (SPEC §6); otherwise only changes.
+    void reload(std::string_view why, bool forced = false);
+    void apply(config next, bool first, bool forced = false);
     void on_signal(int sig);
     void reap_children();
     void begin_shutdown(std::string_view why);

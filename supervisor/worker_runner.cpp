@@ -35,7 +35,9 @@ worker_runner::worker_runner(boost::asio::io_context& ioc, const clock& clk, log
       hooks_(std::move(h)),
       slot_(id, clk, policy),
       tick_timer_(ioc),
-      hold_timer_(ioc) {}
+      hold_timer_(ioc),
+      faults_(log),
+      fault_timer_(ioc) {}
 
 worker_runner::~worker_runner() {
     if (channel_) channel_->close();
@@ -231,7 +233,9 @@ void worker_runner::hand_over(held_connection c) {
     const auto id = next_connection_id_++;
     const auto result = channel_->send(ipc::handoff{id, c.bytes, c.addr}, std::move(copy));
     if (result != ipc::send_result::queued) {
-        log_.warn(info(id_).tag, "could not hand a connection to the worker: {}", ipc::to_string(result));
+        if (faults_.log(clock_.now(), log_level::warn, "failed hand-offs", info(id_).tag,
+                        "could not hand a connection to the worker: {}", ipc::to_string(result)))
+            arm_fault_summary();
         refuse(std::move(c.socket), "its worker is not taking connections");
         return;
     }
@@ -267,11 +271,26 @@ void worker_runner::arm_hold_timer() {
 }
 
 void worker_runner::refuse(boost::asio::ip::tcp::socket s, std::string_view why) {
-    log_.warn(info(id_).tag, "refused a request: {} cannot serve: {}", info(id_).name, why);
+    // One burst per reason, so that a new reason is logged at once.
+    if (faults_.log(clock_.now(), log_level::warn, fmt::format("refused requests ({})", why), info(id_).tag,
+                    "refused a request: {} cannot serve: {}", info(id_).name, why))
+        arm_fault_summary();
     send_and_close(std::move(s),
                    error_response(info(id_).proto, 503,
                                   fmt::format("clipal cannot serve {} right now: {}", info(id_).prefix, why),
                                   std::chrono::seconds(5)));
+}
+
+void worker_runner::arm_fault_summary() {
+    const auto at = faults_.next_summary();
+    if (!at) return;
+    const auto delay = std::max(*at - clock_.now(), clock::time_point::duration::zero());
+    fault_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+    fault_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        faults_.flush(clock_.now());
+        arm_fault_summary();
+    });
 }
 
 std::vector<upgrade_state::connection> worker_runner::snapshot_held() const {

@@ -5,6 +5,7 @@
 
 #include "ipc/channel.hpp"
 #include "shared/clock.hpp"
+#include "shared/fault_log.hpp"
 #include "shared/log.hpp"
 #include "supervisor/upgrade_state.hpp"
 #include "supervisor/worker_slot.hpp"
@@ -80,6 +81,7 @@ private:
     void arm_hold_timer();
     bool can_hand_over() const;
     void refuse(boost::asio::ip::tcp::socket s, std::string_view why);
+    void arm_fault_summary();
 
     boost::asio::io_context& ioc_;
     const clock& clock_;
@@ -97,6 +99,9 @@ private:
     std::string stderr_tail_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer hold_timer_;
+    // Refusals and failed hand-offs come at the clients' rate (a parked profile under load).
+    fault_log faults_;
+    boost::asio::steady_timer fault_timer_;
     std::deque<held_connection> held_;
     // Handed over but not yet acknowledged: our duplicate of each descriptor, so the
     // connections survive a worker that dies before taking them (see ipc/README.md).

@@ -266,6 +266,12 @@ slot_actions worker_slot::tick() {
 
     if (state_ == slot_state::backoff) {
         if (now >= restart_at_) spawn(out);
+    } else if (state_ == slot_state::failed) {
+        if (now >= restart_at_) {
+            backoff_.retry();
+            log(out, log_level::info, "cool-off over; starting the parked worker again");
+            spawn(out);
+        }
     } else if (pid_ && !kill_sent_) {
         if (kill_deadline_ && now >= *kill_deadline_) {
             kill(true, kill_reason_.empty() ? "did not exit in time" : kill_reason_ + ", did not exit in time", out);
@@ -291,7 +297,7 @@ slot_status worker_slot::status() const {
     s.pid = pid_;
     s.restarts = restarts_;
     if (pid_) s.started_at = started_at_;
-    if (state_ == slot_state::backoff) s.restart_at = restart_at_;
+    if (state_ == slot_state::backoff || state_ == slot_state::failed) s.restart_at = restart_at_;
     s.last_exit = last_exit_;
     s.generation = generation_;
     s.last_reload_error = last_reload_error_;
@@ -321,9 +327,13 @@ void worker_slot::crash(std::string reason, slot_actions& out) {
         log(out, log_level::warn, fmt::format("worker {}", reason));
     } else if (d.park) {
         state_ = slot_state::failed;
+        restart_at_ = now + d.retry_after;
+        const auto why = d.retry_failed ? std::string("it failed again after its cool-off")
+                                        : fmt::format("it crashed {} times within {}", d.recent_crashes,
+                                                      show(backoff_.policy().crash_window));
         log(out, log_level::error,
-            fmt::format("worker {}; it crashed {} times within {}, not restarting it until its config changes", reason,
-                        d.recent_crashes, show(backoff_.policy().crash_window)));
+            fmt::format("worker {}; {}; parked, trying again in {} (at once on a config change or `clipal reload`)",
+                        reason, why, show(d.retry_after)));
     } else {
         state_ = slot_state::backoff;
         restart_at_ = now + d.delay;
@@ -370,7 +380,7 @@ void worker_slot::log(slot_actions& out, log_level level, std::string text) {
 std::string worker_slot::who() const { return pid_ ? fmt::format("worker pid {}", *pid_) : std::string("worker"); }
 
 std::optional<clock::time_point> worker_slot::next_deadline() const {
-    if (state_ == slot_state::backoff) return restart_at_;
+    if (state_ == slot_state::backoff || state_ == slot_state::failed) return restart_at_;
     if (!pid_ || kill_sent_) return std::nullopt;
     std::optional<clock::time_point> next = kill_deadline_;
     if (state_ == slot_state::starting) keep_earliest(next, startup_deadline_);

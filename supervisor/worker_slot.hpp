@@ -26,7 +26,7 @@ enum class slot_state {
     reloading,    // config pushed, waiting for its config_ack
     draining,     // asked to stop (or being replaced); waiting for the process to exit
     backoff,      // died; waiting until restart_at to spawn again
-    failed,       // crash loop: parked until a config change
+    failed,       // crash loop: parked until restart_at (a cool-off), a config change or a reload
     config_error, // the worker cannot run this config (exit 78 or a rejected first config)
 };
 
@@ -86,7 +86,7 @@ struct slot_status {
     std::optional<int> pid;
     unsigned restarts = 0;                       // spawns after the first
     std::optional<clock::time_point> started_at; // of the current process
-    std::optional<clock::time_point> restart_at; // in backoff
+    std::optional<clock::time_point> restart_at; // in backoff, and when failed: the next try
     std::string last_exit;                       // "signal 9 (SIGKILL): missed 3 heartbeats"
     std::uint64_t generation = 0;                // latest config generation
     std::string last_reload_error;               // empty once a config was accepted
@@ -120,8 +120,8 @@ public:
     slot_actions config_changed(bool has_providers);
     // Supervisor shutdown: drain within `deadline`, never respawn.
     slot_actions drain_requested(std::chrono::milliseconds deadline);
-    // The time of the last schedule_tick arrived: restart after backoff, heartbeat
-    // check (hang detection), startup/ack/drain deadlines.
+    // The time of the last schedule_tick arrived: restart after backoff or a parked
+    // worker's cool-off, heartbeat check (hang detection), startup/ack/drain deadlines.
     slot_actions tick();
 
     slot_state state() const { return state_; }

@@ -241,14 +241,16 @@ void client_session::on_head(boost::system::error_code ec) {
     head_deadline_.reset(); // the next head's time starts with its own first byte
     if (ec) {
         if (ec == http::error::header_limit) {
-            host_.log().warn(error_tag(), "request from {} refused: head larger than {} bytes", client_addr_,
-                             http_limits::max_request_head);
+            host_.log_fault(log_level::warn, "oversized request heads", error_tag(),
+                            "request from {} refused: head larger than {} bytes", client_addr_,
+                            http_limits::max_request_head);
             send_local(error_response(proto(), 431, "request headers are larger than 64 KiB"), 1, true);
         } else if (ec == http::error::end_of_stream || ec == boost::asio::error::operation_aborted ||
                    ec == boost::asio::error::bad_descriptor || ec == boost::asio::error::connection_reset) {
             shutdown_connection();
         } else {
-            host_.log().warn(error_tag(), "malformed request from {}: {}", client_addr_, ec.message());
+            host_.log_fault(log_level::warn, "malformed requests", error_tag(), "malformed request from {}: {}",
+                            client_addr_, ec.message());
             send_local(error_response(proto(), 400, "malformed HTTP request: " + ec.message()), 1, true);
         }
         return;
@@ -306,8 +308,9 @@ void client_session::on_head(boost::system::error_code ec) {
 
     const auto max = runtime_->global().max_request_body_bytes;
     if (const auto len = parser_->content_length(); len && *len > max) {
-        host_.log().warn(error_tag(), "request from {} refused: body of {} bytes is over max_request_body_bytes ({})",
-                         client_addr_, *len, max);
+        host_.log_fault(log_level::warn, "oversized request bodies", error_tag(),
+                        "request from {} refused: body of {} bytes is over max_request_body_bytes ({})", client_addr_,
+                        *len, max);
         local(error_response(proto(), 413,
                              "request body is " + std::to_string(*len) + " bytes; clipal's max_request_body_bytes is " +
                                  std::to_string(max)),
@@ -319,8 +322,9 @@ void client_session::on_head(boost::system::error_code ec) {
     const std::uint64_t want = parser_->content_length() ? *parser_->content_length() : (unread_body ? max : 0);
     if (want > 0) {
         if (!host_.budget().try_reserve(want)) {
-            host_.log().warn(error_tag(), "request from {} refused: request body budget of {} bytes is in use",
-                             client_addr_, runtime_->global().request_body_budget_bytes);
+            host_.log_fault(log_level::warn, "requests over the body budget", error_tag(),
+                            "request from {} refused: request body budget of {} bytes is in use", client_addr_,
+                            runtime_->global().request_body_budget_bytes);
             local(error_response(proto(), 503, "clipal is buffering too many large request bodies; retry shortly",
                                  std::chrono::seconds(1)),
                   true);
@@ -369,15 +373,16 @@ void client_session::on_body(boost::system::error_code ec) {
         reservation_.reset();
         if (ec == http::error::body_limit) {
             const auto max = runtime_->global().max_request_body_bytes;
-            host_.log().warn(error_tag(), "request from {} refused: body is over max_request_body_bytes ({})",
-                             client_addr_, max);
+            host_.log_fault(log_level::warn, "oversized request bodies", error_tag(),
+                            "request from {} refused: body is over max_request_body_bytes ({})", client_addr_, max);
             send_local(error_response(proto(), 413,
                                       "request body is larger than clipal's max_request_body_bytes (" +
                                           std::to_string(max) + ")"),
                        1, true);
             return;
         }
-        host_.log().warn(error_tag(), "request body from {} incomplete: {}", client_addr_, ec.message());
+        host_.log_fault(log_level::warn, "incomplete request bodies", error_tag(),
+                        "request body from {} incomplete: {}", client_addr_, ec.message());
         if (ec == boost::asio::error::operation_aborted || ec == boost::asio::error::bad_descriptor ||
             ec == http::error::partial_message || ec == http::error::end_of_stream) {
             shutdown_connection();
@@ -410,6 +415,11 @@ void client_session::watch_client() {
                                                                        shared_from_this()](boost::system::error_code ec,
                                                                                            std::size_t n) {
         self->watching_ = false;
+        if (self->drain_after_watch_) {
+            self->drain_after_watch_ = false;
+            self->end_drain_read(ec);
+            return;
+        }
         if (n == 1) {
             self->buffer_.commit(
                 boost::asio::buffer_copy(self->buffer_.prepare(1), boost::asio::buffer(&self->watch_byte_, 1)));
@@ -511,17 +521,28 @@ void client_session::shutdown_connection() {
 }
 
 void client_session::drain() {
+    // The client watch's pending read drains first: a second read would be queued behind it,
+    // and when the watch takes the client's EOF, edge-triggered epoll reports nothing more,
+    // so every closed connection was held (with its buffers) until the linger deadline.
+    if (watching_) {
+        drain_after_watch_ = true;
+        return;
+    }
     socket_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                                self->buffer_.clear();
-                                if (!ec) {
-                                    self->drain();
-                                    return;
-                                }
-                                self->stop_deadline();
-                                boost::system::error_code ignored;
-                                self->socket_.close(ignored);
+                                self->end_drain_read(ec);
                             });
+}
+
+void client_session::end_drain_read(boost::system::error_code ec) {
+    buffer_.clear();
+    if (!ec) {
+        drain();
+        return;
+    }
+    stop_deadline();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
 }
 
 } // namespace clipal::worker

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shared/clock.hpp"
+#include "shared/fault_log.hpp"
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "worker/body_budget.hpp"
@@ -51,6 +52,16 @@ public:
     virtual void session_opened() = 0;
     virtual void session_closed() = 0;
 
+    // For a line a client or a fault can repeat at full rate (a malformed request, a refused
+    // body): one complete line per burst of its kind, then a summary with the count.
+    template <class... A>
+    void log_fault(log_level level, std::string_view kind, std::string_view tag, fmt::format_string<A...> f, A&&... a) {
+        if (faults().log(time_source().now(), level, kind, tag, f, std::forward<A>(a)...)) fault_counted();
+    }
+    virtual fault_log& faults() = 0;
+    // The first event of a burst was counted, not logged: a summary is due at the window's end.
+    virtual void fault_counted() = 0;
+
 protected:
     void host_gone() { *alive_ = false; }
 
@@ -73,6 +84,10 @@ public:
     // For the forwarder.
     boost::asio::ip::tcp::socket& socket() { return socket_; }
     logger& log() { return host_.log(); }
+    template <class... A>
+    void log_fault(log_level level, std::string_view kind, std::string_view tag, fmt::format_string<A...> f, A&&... a) {
+        host_.log_fault(level, kind, tag, f, std::forward<A>(a)...);
+    }
     connection_pool& pool() { return host_.pool(); }
     bool draining() const { return host_.draining(); }
     clock::time_point now() { return host_.time_source().now(); }
@@ -114,6 +129,7 @@ private:
     void on_deadline(boost::system::error_code ec);
     void shutdown_connection();
     void drain();
+    void end_drain_read(boost::system::error_code ec);
     std::string_view error_tag() const;
     protocol proto() const;
 
@@ -142,6 +158,8 @@ private:
     bool request_keep_alive_ = true;
     bool watching_ = false;
     bool next_after_watch_ = false;
+    // The connection is closing: the watch's pending read is the drain's read.
+    bool drain_after_watch_ = false;
     char watch_byte_ = 0; // the watch's read lands here, then joins buffer_
     bool closed_ = false;
 };

@@ -141,7 +141,13 @@ void forwarder::answer_exhausted() {
     // tried (start() got here directly), that was the last one.
     const auto self = shared_from_this();
     const auto answer = runtime_->providers().when_exhausted(tried_);
-    session_->log().warn(runtime_->info().tag, "no provider could answer: {}", answer.message);
+    // With every provider deactivated or cooling, nothing was tried: these answers cost
+    // nothing and come at the clients' rate.
+    if (tried_.empty())
+        session_->log_fault(log_level::warn, "requests while no provider is available", runtime_->info().tag,
+                            "no provider could answer: {}", answer.message);
+    else
+        session_->log().warn(runtime_->info().tag, "no provider could answer: {}", answer.message);
     session_->send_error(answer.status, answer.message, answer.retry_after);
     session_.reset();
 }

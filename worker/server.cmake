@@ -2,6 +2,7 @@
 add_library(clipal_worker STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/client_session.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/forwarder.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/idle_memory.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/profile_runtime.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/upstream_attempt.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/worker_link.cpp

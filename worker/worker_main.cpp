@@ -4,6 +4,7 @@
 #include "shared/descriptor_limit.hpp"
 #include "shared/exit_codes.hpp"
 #include "shared/log_writer.hpp"
+#include "shared/memory_privacy.hpp"
 #include "worker/worker_link.hpp"
 #include "worker/worker_server.hpp"
 
@@ -87,6 +88,7 @@ int run_supervised(const worker_options& opts) {
 } // namespace
 
 int run_worker(const worker_options& opts) {
+    keep_memory_private(); // before a config, and its keys, arrive
     std::signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
     // Buffers are taken per request and per relayed piece and given back while a stream

@@ -33,7 +33,10 @@ worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, log
       id_(id),
       pool_(make_pool(ioc, log)),
       reactivation_timer_(ioc),
-      drain_timer_(ioc) {}
+      drain_timer_(ioc),
+      faults_(log),
+      fault_timer_(ioc),
+      idle_memory_(ioc) {}
 
 worker_server::~worker_server() { host_gone(); }
 
@@ -94,6 +97,18 @@ bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view 
     return hand_back_ && hand_back_(s, bytes, client_addr);
 }
 
+void worker_server::fault_counted() {
+    const auto at = faults_.next_summary();
+    if (!at) return;
+    const auto delay = std::max(*at - clock_.now(), clock::time_point::duration::zero());
+    fault_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+    fault_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        faults_.flush(clock_.now());
+        fault_counted();
+    });
+}
+
 void worker_server::providers_changed() {
     if (!runtime_) return;
     const auto next = runtime_->providers().next_change();
@@ -140,6 +155,7 @@ void worker_server::drain(std::chrono::steady_clock::duration deadline, std::fun
 
 void worker_server::session_closed() {
     --open_sessions_;
+    idle_memory_.note_activity();
     if (drain_done_ && open_sessions_ == 0) finish_drain();
 }
 

@@ -8,6 +8,7 @@
 #include "worker/body_budget.hpp"
 #include "worker/client_session.hpp"
 #include "worker/connection_pool.hpp"
+#include "worker/idle_memory.hpp"
 #include "worker/profile_runtime.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -54,6 +55,8 @@ public:
     bool draining() const override { return draining_; }
     void session_opened() override { ++open_sessions_; }
     void session_closed() override;
+    fault_log& faults() override { return faults_; }
+    void fault_counted() override;
 
 private:
     void accept();
@@ -71,6 +74,9 @@ private:
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     boost::asio::steady_timer reactivation_timer_;
     boost::asio::steady_timer drain_timer_;
+    fault_log faults_;
+    boost::asio::steady_timer fault_timer_;
+    idle_memory idle_memory_;
     std::vector<std::weak_ptr<client_session>> sessions_;
     std::size_t open_sessions_ = 0;
     hand_back_fn hand_back_;

@@ -94,6 +94,20 @@ TEST_F(StatusReport, FullExampleRendersHeaderWorkersAndProviders) {
                     "  no providers\n");
 }
 
+TEST_F(StatusReport, AParkedWorkerSaysWhenItTriesAgain) {
+    const auto v = json::parse(R"({"workers":[
+        {"profile":"gemini","prefix":"/gemini","state":"failed","pid":null,"restarts":9,
+         "restart_at":"2026-11-26T13:04:00Z","providers":[]},
+        {"profile":"codex","prefix":"/codex","state":"backoff","pid":null,"restarts":1,
+         "restart_at":"2026-11-26T13:00:01Z","providers":[]}]})");
+    const auto text = format_status(v, at_utc(2026, 11, 26, 13, 0, 0));
+    EXPECT_NE(text.find("gemini (/gemini)\n  parked after repeated crashes; tries again at 13:04:00 (`clipal reload` "
+                        "tries now)\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("codex (/codex)\n  restarts at 13:00:01\n"), std::string::npos) << text;
+}
+
 TEST_F(StatusReport, FailedReloadShowsTheErrorText) {
     const auto v = json::parse(R"({"last_reload":{"ok":false,"time":"2026-11-26T12:00:00Z",
         "error":"codex.yaml:3: providers[0].base_url: must not be empty"}})");

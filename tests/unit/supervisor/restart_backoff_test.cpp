@@ -5,6 +5,7 @@
 using namespace std::chrono_literals;
 using clipal::supervisor::backoff_policy;
 using clipal::supervisor::restart_backoff;
+using clipal::supervisor::restart_decision;
 
 namespace {
 
@@ -78,6 +79,51 @@ TEST(RestartBackoff, ResetUnparksAndStartsOverFast) {
     EXPECT_FALSE(d.park);
     EXPECT_EQ(d.delay, 100ms);
     EXPECT_EQ(d.recent_crashes, 1u);
+}
+
+TEST(RestartBackoff, ParkingCarriesACoolOffThatDoublesWhileTheWorkerKeepsFailing) {
+    restart_backoff b;
+    auto now = t0;
+    restart_decision d;
+    for (int i = 0; i < 10; ++i, now += 1s) d = b.on_crash(now, now + 1s);
+    ASSERT_TRUE(d.park);
+    EXPECT_EQ(d.retry_after, 1min);
+    const std::chrono::minutes expected[] = {2min, 4min, 8min, 16min, 30min, 30min};
+    for (const auto want : expected) {
+        now += 1h;
+        b.retry();
+        EXPECT_FALSE(b.parked());
+        d = b.on_crash(now, now + 59s);
+        EXPECT_TRUE(d.park) << "a retried worker that dies before it is healthy parks at once";
+        EXPECT_EQ(d.retry_after, want);
+    }
+}
+
+TEST(RestartBackoff, AHealthyRunAfterARetryRestartsNormallyAndForgetsTheCoolOff) {
+    restart_backoff b;
+    auto now = t0;
+    for (int i = 0; i < 10; ++i, now += 1s) b.on_crash(now, now + 1s);
+    b.retry();
+    now += 1h;
+    auto d = b.on_crash(now, now + 60s);
+    EXPECT_FALSE(d.park);
+    EXPECT_EQ(d.delay, 100ms);
+    now += 1h;
+    for (int i = 0; i < 10; ++i, now += 1s) d = b.on_crash(now, now + 1s);
+    EXPECT_TRUE(d.park);
+    EXPECT_EQ(d.retry_after, 1min);
+}
+
+TEST(RestartBackoff, ResetForgetsTheCoolOff) {
+    restart_backoff b;
+    auto now = t0;
+    for (int i = 0; i < 10; ++i, now += 1s) b.on_crash(now, now + 1s);
+    b.retry();
+    EXPECT_EQ(b.on_crash(now, now + 1s).retry_after, 2min);
+    b.reset();
+    restart_decision d;
+    for (int i = 0; i < 10; ++i, now += 1s) d = b.on_crash(now, now + 1s);
+    EXPECT_EQ(d.retry_after, 1min);
 }
 
 TEST(RestartBackoff, PolicyIsConfigurable) {

@@ -239,9 +239,10 @@ TEST_F(WorkerSlotTest, TenCrashesInAMinuteParkTheSlotUntilTheConfigChanges) {
     slot.spawned(10);
     const auto out = slot.exited(exit_status::code(1));
     EXPECT_EQ(slot.state(), slot_state::failed);
-    EXPECT_FALSE(has<schedule_tick>(out));
-    EXPECT_TRUE(logged(out, log_level::error, "crashed 10 times within 1m0s")) << logs(out);
-    clock.advance(1h);
+    EXPECT_EQ(only<schedule_tick>(out).at, clock.now() + 1min) << "the cool-off";
+    EXPECT_TRUE(logged(out, log_level::error, "crashed 10 times within 1m0s; parked, trying again in 1m0s"))
+        << logs(out);
+    clock.advance(30s);
     EXPECT_FALSE(has<spawn_worker>(slot.tick()));
 
     const auto revived = slot.config_changed(true);
@@ -249,6 +250,104 @@ TEST_F(WorkerSlotTest, TenCrashesInAMinuteParkTheSlotUntilTheConfigChanges) {
     EXPECT_EQ(slot.state(), slot_state::starting);
     // The history is gone: the next crash restarts fast again.
     EXPECT_EQ(crash_now(11), 100ms);
+}
+
+TEST_F(WorkerSlotTest, AParkedSlotIsTriedAgainByItselfAfterACoolOff) {
+    slot_policy p;
+    p.backoff.crash_limit = 1;
+    worker_slot s(profile::gemini, clock, p);
+    s.start(true);
+    s.spawned(1);
+    s.exited(exit_status::code(1));
+    ASSERT_EQ(s.state(), slot_state::failed);
+    EXPECT_EQ(s.status().restart_at, clock.now() + 1min) << "status tells when it will retry";
+
+    clock.advance(59s);
+    EXPECT_FALSE(has<spawn_worker>(s.tick())) << "too early";
+    clock.advance(1s);
+    const auto out = s.tick();
+    EXPECT_TRUE(has<spawn_worker>(out));
+    EXPECT_TRUE(logged(out, log_level::info, "cool-off over")) << logs(out);
+    EXPECT_EQ(s.state(), slot_state::starting);
+}
+
+TEST_F(WorkerSlotTest, AWorkerThatFailsAfterItsCoolOffIsParkedAgainForTwiceAsLongUpToTheCap) {
+    slot_policy p;
+    p.backoff.crash_limit = 1;
+    worker_slot s(profile::gemini, clock, p);
+    s.start(true);
+    s.spawned(1);
+    s.exited(exit_status::code(1));
+    const std::chrono::minutes expected[] = {2min, 4min, 8min, 16min, 30min, 30min};
+    clipal::duration cool_off = 1min;
+    int pid = 2;
+    for (const auto want : expected) {
+        clock.advance(cool_off);
+        ASSERT_TRUE(has<spawn_worker>(s.tick()));
+        s.spawned(pid++);
+        clock.advance(5s);
+        const auto out = s.exited(exit_status::code(1));
+        ASSERT_EQ(s.state(), slot_state::failed) << "one failure after a cool-off parks it again";
+        EXPECT_EQ(only<schedule_tick>(out).at, clock.now() + want);
+        EXPECT_TRUE(logged(out, log_level::error, "failed again after its cool-off")) << logs(out);
+        cool_off = want;
+    }
+}
+
+TEST_F(WorkerSlotTest, AHealthyRunAfterTheCoolOffForgetsTheParking) {
+    slot_policy p;
+    p.backoff.crash_limit = 2;
+    worker_slot s(profile::gemini, clock, p);
+    const auto park = [&](int pid) {
+        s.spawned(pid);
+        const auto d = only<schedule_tick>(s.exited(exit_status::code(1))).at - clock.now();
+        clock.advance(d);
+        ASSERT_TRUE(has<spawn_worker>(s.tick()));
+        s.spawned(pid + 1);
+        s.exited(exit_status::code(1));
+        ASSERT_EQ(s.state(), slot_state::failed);
+    };
+    s.start(true);
+    park(1);
+    EXPECT_EQ(*s.status().restart_at, clock.now() + 1min);
+    clock.advance(1min);
+    ASSERT_TRUE(has<spawn_worker>(s.tick()));
+    s.spawned(3);
+    const auto push = only<push_config>(s.hello_received());
+    s.ready_received(push.generation);
+    for (int i = 0; i < 70; ++i) {
+        clock.advance(1s);
+        s.heartbeat_received();
+    }
+    // Died after 70 s of health: an ordinary restart, and the next park starts at 1 min again.
+    auto out = s.exited(exit_status::signal(SIGSEGV));
+    EXPECT_EQ(s.state(), slot_state::backoff);
+    clock.advance(only<schedule_tick>(out).at - clock.now());
+    ASSERT_TRUE(has<spawn_worker>(s.tick()));
+    s.spawned(5);
+    s.exited(exit_status::code(1));
+    ASSERT_EQ(s.state(), slot_state::failed);
+    EXPECT_EQ(*s.status().restart_at, clock.now() + 1min);
+}
+
+TEST_F(WorkerSlotTest, AConfigChangeRevivesAParkedSlotAndForgetsItsCoolOff) {
+    slot_policy p;
+    p.backoff.crash_limit = 1;
+    worker_slot s(profile::gemini, clock, p);
+    s.start(true);
+    s.spawned(1);
+    s.exited(exit_status::code(1));
+    clock.advance(1min);
+    s.tick();
+    s.spawned(2);
+    s.exited(exit_status::code(1));
+    ASSERT_EQ(*s.status().restart_at, clock.now() + 2min);
+
+    EXPECT_TRUE(has<spawn_worker>(s.config_changed(true)));
+    s.spawned(3);
+    s.exited(exit_status::code(1));
+    ASSERT_EQ(s.state(), slot_state::failed);
+    EXPECT_EQ(*s.status().restart_at, clock.now() + 1min);
 }
 
 TEST_F(WorkerSlotTest, ParkedSlotWhoseProvidersAreRemovedStopsAndStartsWhenTheyReturn) {
