@@ -126,10 +126,6 @@ bool channel::read_one() {
         }
     }
 
-    if (msg.msg_flags & MSG_CTRUNC) {
-        fail(errc::descriptor_error, "peer sent more descriptors with one message than any message carries");
-        return false;
-    }
     if (msg.msg_flags & MSG_TRUNC) {
         fail(errc::frame_too_large, fmt::format("peer sent a datagram larger than {} bytes", max_frame_size));
         return false;
@@ -138,11 +134,11 @@ bool channel::read_one() {
         fail(boost::asio::error::eof, "peer closed the channel");
         return false;
     }
-    handle_datagram(static_cast<std::size_t>(n), std::move(fds));
+    handle_datagram(static_cast<std::size_t>(n), std::move(fds), (msg.msg_flags & MSG_CTRUNC) != 0);
     return !closed_ && !flushing_;
 }
 
-void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds) {
+void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds, bool descriptors_cut) {
     const auto f = decode_frame(byte_view(read_buffer_.data(), n));
     if (f.status == decode_status::error) return fail(f.error, f.reason);
     if (f.status == decode_status::need_more)
@@ -151,6 +147,15 @@ void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds) {
     if (f.consumed != n)
         return fail(errc::trailing_bytes,
                     fmt::format("a {}-byte datagram holds a {}-byte frame and more", n, f.consumed));
+
+    // MSG_CTRUNC: the kernel passed on fewer descriptors than were sent. None of the one a
+    // handoff carries means this process is at its descriptor limit (EMFILE while
+    // receiving): only that connection is lost, so the message is delivered without it and
+    // the receiver refuses it. Anything else is more descriptors than any message carries.
+    const bool carries = is_known_type(f.type) && carries_descriptor(static_cast<message_type>(f.type));
+    const bool lost = descriptors_cut && carries && fds.empty();
+    if (descriptors_cut && !lost)
+        return fail(errc::descriptor_error, "peer sent more descriptors with one message than any message carries");
 
     if (!is_known_type(f.type)) {
         // Envoy style: a newer peer learns what we do not understand; the channel stays up.
@@ -163,10 +168,10 @@ void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds) {
 
     const auto type = static_cast<message_type>(f.type);
     const std::size_t expected = carries_descriptor(type) ? 1 : 0;
-    if (fds.size() != expected)
+    if (!lost && fds.size() != expected)
         return fail(errc::descriptor_error,
                     fmt::format("{} arrived with {} descriptors, expected {}", to_string(type), fds.size(), expected));
-    unique_fd fd = expected ? std::move(fds.front()) : unique_fd{};
+    unique_fd fd = expected && !lost ? std::move(fds.front()) : unique_fd{};
 
     // The handler may close() the channel, which clears on_message_: keep the
     // function alive while it runs, and put it back unless it was replaced or closed.

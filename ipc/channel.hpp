@@ -61,8 +61,10 @@ public:
     static std::shared_ptr<channel> create(const boost::asio::any_io_executor& ex, unique_fd fd, limits l);
 
     // Called for each decoded message; `fd` holds the descriptor of a handoff or
-    // handoff_back and is empty otherwise. Frames of unknown type are answered with
-    // `unrecognised` by the channel itself and not delivered.
+    // handoff_back and is empty otherwise. It is empty for a handoff or handoff_back too
+    // when the descriptor was lost on the way in (this process had no free descriptor:
+    // MSG_CTRUNC); the receiver then refuses that one connection. Frames of unknown type
+    // are answered with `unrecognised` by the channel itself and not delivered.
     using message_handler = std::function<void(message&& m, unique_fd fd)>;
     // Called once when the channel closes by itself: peer EOF (asio::error::eof), a
     // socket error, a malformed frame or descriptor (an ipc::errc), or the end of
@@ -110,7 +112,8 @@ private:
     void on_readable(const boost::system::error_code& ec);
     // Reads and handles one datagram; false when reading must stop for now.
     bool read_one();
-    void handle_datagram(std::size_t n, std::vector<unique_fd> fds);
+    // `descriptors_cut`: recvmsg reported MSG_CTRUNC.
+    void handle_datagram(std::size_t n, std::vector<unique_fd> fds, bool descriptors_cut);
     send_result enqueue(bytes frame, unique_fd&& fd, bool droppable);
     // Makes sure a write of the queue comes: now (posted) or, for droppable messages only,
     // after droppable_delay. An immediate write takes over a pending delayed one.

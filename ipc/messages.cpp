@@ -185,6 +185,7 @@ message_type type_of(const message& m) {
                           [](const handoff_back&) { return message_type::handoff_back; },
                           [](const unrecognised&) { return message_type::unrecognised; },
                           [](const handoff_ack&) { return message_type::handoff_ack; },
+                          [](const handoff_refused&) { return message_type::handoff_refused; },
                       },
                       m);
 }
@@ -204,6 +205,7 @@ std::string_view to_string(message_type t) {
     case message_type::handoff_back: return "handoff_back";
     case message_type::unrecognised: return "unrecognised";
     case message_type::handoff_ack: return "handoff_ack";
+    case message_type::handoff_refused: return "handoff_refused";
     }
     return "unknown";
 }
@@ -211,7 +213,7 @@ std::string_view to_string(message_type t) {
 bool is_known_type(std::uint16_t type) {
     constexpr std::uint16_t retired_shutdown = 13;
     return type >= static_cast<std::uint16_t>(message_type::hello) &&
-           type <= static_cast<std::uint16_t>(message_type::handoff_ack) && type != retired_shutdown;
+           type <= static_cast<std::uint16_t>(message_type::handoff_refused) && type != retired_shutdown;
 }
 
 bool carries_descriptor(message_type t) { return t == message_type::handoff || t == message_type::handoff_back; }
@@ -252,6 +254,10 @@ encode_result encode(const message& m) {
                    [&](const handoff_back& h) { write_handoff(w, h); },
                    [&](const unrecognised& u) { w.u16(u.type); },
                    [&](const handoff_ack& a) { w.u64(a.connection_id); },
+                   [&](const handoff_refused& r) {
+                       w.u64(r.connection_id);
+                       w.str(r.reason, max_reason_size, "reason");
+                   },
                },
                m);
     return w.finish();
@@ -326,6 +332,10 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
     case message_type::handoff_ack:
         return read_as<handoff_ack>(t, payload, [](payload_reader& rd, handoff_ack& a) {
             return rd.num(a.connection_id, "connection_id");
+        });
+    case message_type::handoff_refused:
+        return read_as<handoff_refused>(t, payload, [](payload_reader& rd, handoff_refused& r) {
+            return rd.num(r.connection_id, "connection_id") && rd.str(r.reason, max_reason_size, "reason");
         });
     }
     return {};

@@ -32,6 +32,7 @@ enum class message_type : std::uint16_t {
     // 13 was `shutdown`, which nothing sent (drain is the shutdown); a peer that sends it
     // is answered `unrecognised`.
     handoff_ack = 14,
+    handoff_refused = 15,
 };
 
 // Per-field bounds, checked by both encoder and decoder. Fields not listed here
@@ -41,6 +42,7 @@ inline constexpr std::size_t max_error_text_size = 16 * 1024;  // config_ack.err
 inline constexpr std::size_t max_log_message_size = 32 * 1024; // log_record.message
 inline constexpr std::size_t max_handoff_bytes = 128 * 1024;   // handoff.initial_bytes
 inline constexpr std::size_t max_address_size = 256;           // handoff.client_address
+inline constexpr std::size_t max_reason_size = 1024;           // handoff_refused.reason
 
 // worker -> supervisor, first message on the channel.
 struct hello {
@@ -136,8 +138,18 @@ struct handoff_ack {
     bool operator==(const handoff_ack&) const = default;
 };
 
+// worker -> supervisor, instead of handoff_ack: the worker cannot take this connection (its
+// descriptor did not arrive: the worker is at its descriptor limit). The supervisor still
+// holds its copy and answers the client itself; the channel and every other connection
+// carry on.
+struct handoff_refused {
+    std::uint64_t connection_id = 0;
+    std::string reason; // for the supervisor's log and the client's 503, e.g. "its worker has no free descriptor"
+    bool operator==(const handoff_refused&) const = default;
+};
+
 using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply, log_record,
-                             drain, handoff, handoff_back, unrecognised, handoff_ack>;
+                             drain, handoff, handoff_back, unrecognised, handoff_ack, handoff_refused>;
 
 message_type type_of(const message& m);
 std::string_view to_string(message_type t);

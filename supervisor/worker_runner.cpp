@@ -172,6 +172,13 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
             it->second.socket.close(ignored);
             unacked_.erase(it);
         }
+    } else if (auto* no = std::get_if<ipc::handoff_refused>(&m)) {
+        // Our duplicate is the connection now: answer that client, the worker carries on.
+        if (auto it = unacked_.find(no->connection_id); it != unacked_.end()) {
+            auto c = std::move(it->second);
+            unacked_.erase(it);
+            refuse(std::move(c.socket), no->reason);
+        }
     } else if (std::holds_alternative<ipc::heartbeat>(m)) {
         run(slot_.heartbeat_received());
     } else if (auto* rec = std::get_if<ipc::log_record>(&m)) {
@@ -185,7 +192,15 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
         status_waiters_.erase(it);
         done(!ec && v.is_object() ? v.as_object() : boost::json::object{});
     } else if (auto* back = std::get_if<ipc::handoff_back>(&m)) {
-        if (!fd || !hooks_.reroute) return;
+        if (!fd) {
+            // Lost on the way in (this process had no free descriptor); the worker closed its copy.
+            if (faults_.log(clock_.now(), log_level::warn, "handed-back connections lost", info(id_).tag,
+                            "lost a connection the worker handed back from {}: no free file descriptor",
+                            back->client_address))
+                arm_fault_summary();
+            return;
+        }
+        if (!hooks_.reroute) return;
         auto s = ipc::adopt_socket(ioc_, fd);
         if (!s) return;
         hooks_.reroute(std::move(*s), std::move(back->initial_bytes), std::move(back->client_address));

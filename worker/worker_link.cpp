@@ -93,7 +93,17 @@ void worker_link::on_config(const ipc::config_push& push) {
 }
 
 void worker_link::on_handoff(ipc::handoff&& h, ipc::unique_fd fd) {
-    if (!fd) return;
+    if (!fd) {
+        // The descriptor did not arrive: this process is at its descriptor limit. The
+        // supervisor still holds the connection and answers that client; nothing else here
+        // is affected.
+        server_.log_fault(log_level::warn, "connections refused for want of descriptors", info(id_).tag,
+                          "could not take over a connection from {}: no free file descriptor (the process's limit "
+                          "is reached); the client gets a 503",
+                          h.client_address);
+        (void)channel_->send(ipc::handoff_refused{h.connection_id, "its worker has no free file descriptor"});
+        return;
+    }
     // From here the connection is ours: the supervisor may drop its copy.
     (void)channel_->send(ipc::handoff_ack{h.connection_id});
     auto s = ipc::adopt_socket(ioc_, fd);

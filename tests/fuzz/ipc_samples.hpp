@@ -58,6 +58,7 @@ inline std::vector<ipc::message> sample_messages() {
         handoff_back{99, "GET /gemini/v1beta/models HTTP/1.1\r\n\r\n", "[::1]:40000"},
         unrecognised{999},
         handoff_ack{99},
+        handoff_refused{100, "its worker has no free file descriptor"},
     };
 }
 

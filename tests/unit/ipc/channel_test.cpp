@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -522,4 +524,101 @@ TEST(Channel, CloseWhenFlushedDoesNotWaitForTheLogDelay) {
     EXPECT_TRUE(r.closed);
     EXPECT_FALSE(r.ec) << r.why;
     EXPECT_EQ(take_waiting(p.worker_end.get()), message(rec));
+}
+
+namespace {
+
+// Lowers this process's soft descriptor limit so that no new descriptor can be made, and
+// puts it back when it goes out of scope.
+class no_free_descriptors {
+public:
+    no_free_descriptors() {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        const int lowest_free = ::dup(0);
+        ::close(lowest_free);
+        rlimit lim = saved_;
+        lim.rlim_cur = static_cast<rlim_t>(lowest_free);
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    ~no_free_descriptors() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+    no_free_descriptors(const no_free_descriptors&) = delete;
+    no_free_descriptors& operator=(const no_free_descriptors&) = delete;
+
+private:
+    rlimit saved_{};
+};
+
+} // namespace
+
+TEST(Channel, HandoffWhoseDescriptorFindsNoFreeSlotArrivesWithoutItAndTheChannelStaysOpen) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    // The supervisor is another process: its copies stay open whatever this one does.
+    auto wrk = channel::create(ioc.get_executor(), std::move(p.worker_end));
+    received r;
+    std::size_t want = 1;
+    record(wrk, r, ioc, [&want](const received& x) { return x.closed || x.messages.size() >= want; });
+    auto lost = make_pipe();
+    auto kept = make_pipe();
+    const handoff first{1, "GET / HTTP/1.1\r\n\r\n", "127.0.0.1:5000"};
+    const handoff second{2, "GET / HTTP/1.1\r\n\r\n", "127.0.0.1:5001"};
+    raw_send(p.supervisor_end.get(), encoded(first), lost.write_end.get());
+    {
+        // The kernel drops the descriptor (MSG_CTRUNC): the worker is at its limit.
+        const no_free_descriptors limit;
+        run(ioc);
+    }
+    EXPECT_FALSE(r.closed) << r.why;
+    ASSERT_EQ(r.messages.size(), 1u);
+    EXPECT_EQ(r.messages[0], message(first));
+    EXPECT_FALSE(r.fds[0]);
+    // No copy of the lost descriptor is left here: once the sender closes its own, it is gone.
+    lost.write_end.reset();
+    char c;
+    EXPECT_EQ(::read(lost.read_end.get(), &c, 1), 0);
+
+    // With a descriptor free again the next hand-off works on the same channel.
+    want = 2;
+    raw_send(p.supervisor_end.get(), encoded(second), kept.write_end.get());
+    run(ioc);
+    EXPECT_FALSE(r.closed) << r.why;
+    ASSERT_EQ(r.messages.size(), 2u);
+    EXPECT_EQ(r.messages[1], message(second));
+    EXPECT_TRUE(r.fds[1]);
+}
+
+TEST(Channel, MoreDescriptorsThanAnyMessageCarriesCloseTheChannel) {
+    boost::asio::io_context ioc;
+    auto p = make_pair();
+    auto ch = channel::create(ioc.get_executor(), std::move(p.supervisor_end));
+    received r;
+    record(ch, r, ioc, closed);
+    // Eight descriptors with one handoff_back: more than the receiver has room for.
+    auto pipe = make_pipe();
+    const auto frame = encoded(handoff_back{1, "GET", "x"});
+    iovec iov{const_cast<std::uint8_t*>(frame.data()), frame.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    constexpr int count = 8;
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int) * count)]{};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    for (int i = 0; i < count; ++i) {
+        const int fd = pipe.write_end.get();
+        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+    }
+    ASSERT_EQ(::sendmsg(p.worker_end.get(), &msg, MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+    pipe.write_end.reset();
+    run(ioc);
+    ASSERT_TRUE(r.closed);
+    EXPECT_EQ(r.ec, make_error_code(errc::descriptor_error));
+    EXPECT_TRUE(r.messages.empty());
+    // The copies that did arrive were closed with the channel.
+    char byte;
+    EXPECT_EQ(::read(pipe.read_end.get(), &byte, 1), 0);
 }
