@@ -29,12 +29,12 @@ int run_check(const std::filesystem::path& dir, const config_overrides& override
     fmt::print(out,
                "log: level {}, dir {}, keep {} days, stdout {}\n"
                "timeouts: response_header {}, upstream_idle {}, reactivate_after {}\n"
-               "limits: max_request_body_bytes {}, request_body_budget_bytes {}\n"
+               "limits: max_request_body_bytes {}, request_body_budget_bytes {}, max_connections {}\n"
                "ignore_count_tokens_failover: {}\n",
                to_string(g.level), g.log_dir, g.log_retention_days, g.log_stdout ? "on" : "off",
                format_duration(g.response_header_timeout), format_duration(g.upstream_idle_timeout),
                format_duration(g.reactivate_after), g.max_request_body_bytes, g.request_body_budget_bytes,
-               g.ignore_count_tokens_failover);
+               g.max_connections, g.ignore_count_tokens_failover);
     for (const auto& p : all_profiles) {
         const auto& pc = c.of(p.id);
         if (pc.providers.empty())

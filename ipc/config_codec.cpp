@@ -191,7 +191,7 @@ bool read_global(const json::value& v, global_config& g, std::string& error) {
            r.nanoseconds("response_header_timeout_ns", g.response_header_timeout) &&
            r.number("max_request_body_bytes", g.max_request_body_bytes, 1, u64_max) &&
            r.number("request_body_budget_bytes", g.request_body_budget_bytes, 1, u64_max) &&
-           r.str("log_dir", g.log_dir) &&
+           r.number("max_connections", g.max_connections, 1, max_connections_limit) && r.str("log_dir", g.log_dir) &&
            r.number("log_retention_days", g.log_retention_days, 0,
                     static_cast<std::uint64_t>(std::numeric_limits<int>::max())) &&
            r.boolean("log_stdout", g.log_stdout) &&
@@ -213,6 +213,7 @@ std::string to_json(const worker_config& c) {
         {"response_header_timeout_ns", g.response_header_timeout.count()},
         {"max_request_body_bytes", g.max_request_body_bytes},
         {"request_body_budget_bytes", g.request_body_budget_bytes},
+        {"max_connections", g.max_connections},
         {"log_dir", g.log_dir},
         {"log_retention_days", g.log_retention_days},
         {"log_stdout", g.log_stdout},

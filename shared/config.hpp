@@ -46,6 +46,10 @@ struct profile_config {
     bool operator==(const profile_config&) const = default;
 };
 
+// The largest max_connections accepted: about the most descriptors Linux gives one
+// process by default (fs.nr_open).
+inline constexpr std::uint64_t max_connections_limit = 1000000;
+
 struct global_config {
     std::string listen_addr = "127.0.0.1";
     std::uint16_t port = 3333;
@@ -61,6 +65,9 @@ struct global_config {
     int log_retention_days = 7;
     bool log_stdout = true;
     bool ignore_count_tokens_failover = false;
+    // Client connections each process holds at once (the router its unrouted ones, each
+    // worker its sessions); past it new ones get a 503 (shared/connection_limits.hpp).
+    std::uint64_t max_connections = 4096;
     // Who may use clipal besides this machine's own programs (shared/request_guard): Host
     // names (canonical_host form), browser origins (normalize_origin form), and the token
     // every client must present as its API key (empty: none).

@@ -1,7 +1,6 @@
 #include "shared/config_loader.hpp"
 
 #include "shared/request_guard.hpp"
-
 #include "shared/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -216,7 +215,7 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
                    {"listen_addr", "port", "log_level", "reactivate_after", "upstream_idle_timeout",
                     "response_header_timeout", "max_request_body_bytes", "request_body_budget_bytes", "log_dir",
                     "log_retention_days", "log_stdout", "ignore_count_tokens_failover", "allowed_hosts",
-                    "allowed_origins", "access_token"},
+                    "allowed_origins", "access_token", "max_connections"},
                    "", rep);
     for (const auto& kv : *root) {
         const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
@@ -260,6 +259,15 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
                 else
                     (key == "max_request_body_bytes" ? g.max_request_body_bytes : g.request_body_budget_bytes) =
                         static_cast<std::uint64_t>(*n);
+            }
+        } else if (key == "max_connections") {
+            if (auto n = get_int<long long>(v, key, rep)) {
+                if (*n < 1 || static_cast<unsigned long long>(*n) > max_connections_limit)
+                    rep.error(v, key,
+                              "must be between 1 and " + std::to_string(max_connections_limit) + ", got " +
+                                  std::to_string(*n));
+                else
+                    g.max_connections = static_cast<std::uint64_t>(*n);
             }
         } else if (key == "log_dir") {
             if (is_null(v)) continue;

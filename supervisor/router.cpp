@@ -1,5 +1,6 @@
 #include "supervisor/router.hpp"
 
+#include "shared/connection_limits.hpp"
 #include "shared/http_limits.hpp"
 #include "shared/redact.hpp"
 #include "shared/request_line.hpp"
@@ -9,6 +10,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <unistd.h>
 
@@ -49,6 +53,9 @@ public:
         return upgrade_state::connection{fd, bytes_, addr_, false};
     }
 
+    // Accepted past max_connections: its request is answered 503 instead of routed.
+    void refuse_when_read() { over_capacity_ = true; }
+
 private:
     void read() {
         socket_.async_read_some(boost::asio::buffer(chunk_),
@@ -85,7 +92,7 @@ private:
             return;
         }
         // An oversized head with a whole request line goes on: its worker answers 431.
-        router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_));
+        router_.decide(std::move(socket_), std::move(bytes_), std::move(addr_), over_capacity_);
     }
 
     router& router_;
@@ -98,10 +105,17 @@ private:
     std::array<char, 4096> chunk_;
     boost::asio::steady_timer timer_;
     bool first_byte_seen_ = false;
+    bool over_capacity_ = false;
 };
 
-router::router(boost::asio::io_context& ioc, logger& log, route_fn route)
-    : ioc_(ioc), log_(log), route_(std::move(route)) {}
+router::router(boost::asio::io_context& ioc, const clock& clk, logger& log, route_fn route)
+    : ioc_(ioc),
+      clock_(clk),
+      log_(log),
+      route_(std::move(route)),
+      accept_retry_(ioc),
+      faults_(log),
+      fault_timer_(ioc) {}
 
 router::~router() = default;
 
@@ -186,21 +200,76 @@ std::optional<boost::asio::ip::tcp::endpoint> router::local_endpoint() const {
 }
 
 void router::accept() {
+    retrying_ = false;
     auto* current = acceptor_.get();
     current->async_accept([this, current](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
         if (current != acceptor_.get()) return; // replaced or stopped
         if (ec == boost::asio::error::operation_aborted) return;
-        if (!ec) {
-            boost::system::error_code e2;
-            s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
-            const auto peer = s.remote_endpoint(e2);
-            std::make_shared<connection>(*this, std::move(s), e2 ? std::string("unknown") : peer.address().to_string())
-                ->start();
+        if (ec) {
+            if (faults_.log(clock_.now(), log_level::warn, "failed accepts", "",
+                            "accept failed: {}; trying again every {} ms while it fails", ec.message(),
+                            accept_retry_delay.count()))
+                arm_fault_summary();
+            retry_accept_later();
+            return;
+        }
+        boost::system::error_code e2;
+        const auto verdict = admit(reading_->size(), max_connections_);
+        const auto peer = s.remote_endpoint(e2);
+        const std::string addr = e2 ? std::string("unknown") : peer.address().to_string();
+        if (verdict == admission::drop) {
+            if (faults_.log(clock_.now(), log_level::warn, "connections closed unanswered", "",
+                            "closed a connection from {} unanswered: {} connections are being read or refused "
+                            "(max_connections {})",
+                            addr, reading_->size(), max_connections_))
+                arm_fault_summary();
+            s.close(e2);
         } else {
-            log_.warn("", "accept failed: {}", ec.message());
+            s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
+            auto c = std::make_shared<connection>(*this, std::move(s), addr);
+            if (verdict == admission::refuse) c->refuse_when_read();
+            c->start();
         }
         // Paused after this connection was accepted: it is served, the next one waits.
         if (!paused_) accept();
+    });
+}
+
+void router::retry_accept_later() {
+    retrying_ = true;
+    accept_retry_.expires_after(accept_retry_delay);
+    accept_retry_.async_wait([this, current = acceptor_.get()](boost::system::error_code ec) {
+        if (ec || !retrying_ || current != acceptor_.get()) return;
+        retrying_ = false;
+        if (!paused_) accept();
+    });
+}
+
+void router::refuse(boost::asio::ip::tcp::socket s, std::string_view target, const std::string& addr,
+                    bool head_request) {
+    const auto m = match_route(target);
+    const auto tag = m ? info(m->id).tag : std::string_view{};
+    if (faults_.log(clock_.now(), log_level::warn, "requests refused over max_connections", tag,
+                    "refused a request from {}: the router is reading max_connections ({}) connections", addr,
+                    max_connections_))
+        arm_fault_summary();
+    send_and_close(std::move(s),
+                   error_response(m ? info(m->id).proto : protocol::openai, 503,
+                                  fmt::format("clipal has max_connections ({}) connections open; retry shortly",
+                                              max_connections_),
+                                  over_capacity_retry_after),
+                   head_request);
+}
+
+void router::arm_fault_summary() {
+    const auto at = faults_.next_summary();
+    if (!at) return;
+    const auto delay = std::max(*at - clock_.now(), clock::time_point::duration::zero());
+    fault_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+    fault_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        faults_.flush(clock_.now());
+        arm_fault_summary();
     });
 }
 
@@ -208,13 +277,17 @@ void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::str
     decide(std::move(s), std::move(bytes), std::move(addr));
 }
 
-void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
+void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr, bool over_capacity) {
     const auto line = first_line(bytes);
     const auto parsed = line ? parse_request_line(*line) : std::nullopt;
     const auto target = parsed ? parsed->target : std::string_view{};
     const bool head_request = parsed && parsed->method == "HEAD";
     if (target == "/health") {
         send_and_close(std::move(s), health_response(), head_request);
+        return;
+    }
+    if (over_capacity) {
+        refuse(std::move(s), target, addr, head_request);
         return;
     }
     if (const auto m = match_route(target)) {

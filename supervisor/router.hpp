@@ -3,12 +3,15 @@
 // plus the bytes already read — to the profile's worker. The router never relays data.
 #pragma once
 
+#include "shared/clock.hpp"
+#include "shared/fault_log.hpp"
 #include "shared/log.hpp"
 #include "shared/profile.hpp"
 #include "supervisor/upgrade_state.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -23,7 +26,7 @@ class router {
 public:
     using route_fn = std::function<void(profile, boost::asio::ip::tcp::socket, std::string bytes, std::string addr)>;
 
-    router(boost::asio::io_context& ioc, logger& log, route_fn route);
+    router(boost::asio::io_context& ioc, const clock& clk, logger& log, route_fn route);
     ~router();
 
     // Binds the public listener. On a rebind the old listener stays open until the new one
@@ -37,6 +40,8 @@ public:
     // wait in the backlog instead of being refused), and starts again.
     void pause_accepting();
     void resume_accepting();
+    // The connections this router may be reading at once (shared/connection_limits.hpp).
+    void set_max_connections(std::uint64_t n) { max_connections_ = n; }
     std::optional<boost::asio::ip::tcp::endpoint> local_endpoint() const;
     int listener_handle() const { return acceptor_ ? acceptor_->native_handle() : -1; }
 
@@ -53,13 +58,26 @@ private:
     class connection;
     using registry = std::unordered_set<connection*>;
     void accept();
-    void decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr);
+    // After a failed accept: accept again in accept_retry_delay, not at once.
+    void retry_accept_later();
+    // `over_capacity`: read past max_connections, answered 503 (/health excepted).
+    void decide(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr, bool over_capacity = false);
+    // Answers a connection read past max_connections: the 503 of the protocol its path names.
+    void refuse(boost::asio::ip::tcp::socket s, std::string_view target, const std::string& addr, bool head_request);
+    void arm_fault_summary();
 
     boost::asio::io_context& ioc_;
+    const clock& clock_;
     logger& log_;
     route_fn route_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
     bool paused_ = false;
+    boost::asio::steady_timer accept_retry_;
+    bool retrying_ = false; // accept_retry_ is armed; any accept() supersedes it
+    std::uint64_t max_connections_ = 4096;
+    // Failed accepts and refusals come at the clients' rate: one line per burst.
+    fault_log faults_;
+    boost::asio::steady_timer fault_timer_;
     // Connections register themselves; shared because they may outlive the router in
     // handlers the io_context destroys last.
     std::shared_ptr<registry> reading_ = std::make_shared<registry>();

@@ -57,7 +57,7 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
     : ioc_(ioc),
       opts_(std::move(opts)),
       log_(clock_, writer_),
-      router_(ioc, log_,
+      router_(ioc, clock_, log_,
               [this](profile p, boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
                   runners_[static_cast<std::size_t>(p)]->route(std::move(s), std::move(bytes), std::move(addr));
               }),
@@ -188,6 +188,7 @@ void supervisor::apply(config next, bool first, bool forced) {
     writer_.configure(g.log_dir, g.log_retention_days, g.log_stdout);
     log_.set_level(g.level);
     log_.set_redactor(std::make_shared<redactor>(all_keys(*config_)));
+    router_.set_max_connections(g.max_connections);
     if (rebind) {
         std::string error;
         if (router_.listen(g.listen_addr, g.port, error))

@@ -1,5 +1,6 @@
 #include "worker/client_session.hpp"
 
+#include "shared/connection_limits.hpp"
 #include "shared/http_limits.hpp"
 #include "shared/redact.hpp"
 #include "shared/request_framing.hpp"
@@ -276,6 +277,14 @@ void client_session::on_head(boost::system::error_code ec) {
 
     if (target == "/health") {
         local(health_response(), false);
+        return;
+    }
+    if (over_capacity_) {
+        local(error_response(proto(), 503,
+                             "clipal has max_connections (" + std::to_string(runtime_->global().max_connections) +
+                                 ") connections open for " + std::string(runtime_->info().prefix) + "; retry shortly",
+                             over_capacity_retry_after),
+              true);
         return;
     }
     const auto route = match_route(target);

@@ -80,6 +80,9 @@ public:
     // Closes the connection now (worker shutdown past its drain deadline).
     void close();
     bool busy() const { return forwarder_ != nullptr; }
+    // Opened past the worker's max_connections: its request gets the protocol's 503 with
+    // Retry-After, then the connection closes. Call before start().
+    void refuse_over_capacity() { over_capacity_ = true; }
 
     // For the forwarder.
     boost::asio::ip::tcp::socket& socket() { return socket_; }
@@ -162,6 +165,7 @@ private:
     bool drain_after_watch_ = false;
     char watch_byte_ = 0; // the watch's read lands here, then joins buffer_
     bool closed_ = false;
+    bool over_capacity_ = false;
 };
 
 } // namespace clipal::worker

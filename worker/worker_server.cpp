@@ -1,5 +1,6 @@
 #include "worker/worker_server.hpp"
 
+#include "shared/connection_limits.hpp"
 #include "shared/duration.hpp"
 #include "worker/tls_context.hpp"
 
@@ -34,6 +35,7 @@ worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, log
       pool_(make_pool(ioc, log)),
       reactivation_timer_(ioc),
       drain_timer_(ioc),
+      accept_retry_(ioc),
       faults_(log),
       fault_timer_(ioc),
       idle_memory_(ioc) {}
@@ -64,15 +66,22 @@ boost::asio::ip::tcp::endpoint worker_server::listen(const boost::asio::ip::tcp:
 void worker_server::accept() {
     acceptor_->async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
         if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
-        if (!ec) {
-            boost::system::error_code e2;
-            const auto peer = s.remote_endpoint(e2);
-            s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
-            start_session(std::move(s), {}, e2 ? std::string("unknown") : peer.address().to_string());
-        } else {
-            // EMFILE and friends: keep serving the connections we have.
-            log_.warn(info(id_).tag, "accept failed: {}", ec.message());
+        if (ec) {
+            // EMFILE and friends: keep serving the connections we have, and accept again
+            // later, not at once (shared/connection_limits.hpp).
+            log_fault(log_level::warn, "failed accepts", info(id_).tag,
+                      "accept failed: {}; trying again every {} ms while it fails", ec.message(),
+                      accept_retry_delay.count());
+            accept_retry_.expires_after(accept_retry_delay);
+            accept_retry_.async_wait([this](boost::system::error_code e) {
+                if (!e && acceptor_ && acceptor_->is_open()) accept();
+            });
+            return;
         }
+        boost::system::error_code e2;
+        const auto peer = s.remote_endpoint(e2);
+        s.set_option(boost::asio::ip::tcp::no_delay(true), e2);
+        start_session(std::move(s), {}, e2 ? std::string("unknown") : peer.address().to_string());
         accept();
     });
 }
@@ -87,7 +96,20 @@ void worker_server::adopt(boost::asio::ip::tcp::socket s, std::string initial, s
 }
 
 void worker_server::start_session(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr) {
+    const auto max = runtime_ ? runtime_->global().max_connections : global_config{}.max_connections;
+    const auto verdict = admit(open_sessions_, max);
+    if (verdict != admission::serve)
+        log_fault(log_level::warn, "connections over max_connections", info(id_).tag,
+                  "{} a connection from {}: {} connections are open (max_connections {})",
+                  verdict == admission::refuse ? "answered 503 to" : "closed unanswered", client_addr, open_sessions_,
+                  max);
+    if (verdict == admission::drop) {
+        boost::system::error_code ignored;
+        s.close(ignored);
+        return;
+    }
     auto session = std::make_shared<client_session>(std::move(s), *this, std::move(initial), std::move(client_addr));
+    if (verdict == admission::refuse) session->refuse_over_capacity();
     std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
     sessions_.push_back(session);
     session->start();
@@ -135,6 +157,7 @@ void worker_server::drain(std::chrono::steady_clock::duration deadline, std::fun
         boost::system::error_code ignored;
         acceptor_->close(ignored);
     }
+    accept_retry_.cancel();
     reactivation_timer_.cancel();
     // Idle keep-alive connections are closed now; busy ones finish their response first.
     for (auto& w : sessions_)

@@ -74,6 +74,7 @@ private:
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     boost::asio::steady_timer reactivation_timer_;
     boost::asio::steady_timer drain_timer_;
+    boost::asio::steady_timer accept_retry_; // after a failed accept (standalone)
     fault_log faults_;
     boost::asio::steady_timer fault_timer_;
     idle_memory idle_memory_;

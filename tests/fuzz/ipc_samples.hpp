@@ -32,6 +32,7 @@ inline ipc::worker_config sample_worker_config() {
     c.global.log_retention_days = 0;
     c.global.log_stdout = false;
     c.global.ignore_count_tokens_failover = true;
+    c.global.max_connections = 3;
     c.global.allowed_hosts = {"clipal.lan", "fe80::1"};
     c.global.allowed_origins = {"http://localhost:8080"};
     c.global.access_token = "clipal-token-0123456789abcdef";

@@ -130,3 +130,13 @@ TEST(ConfigCodec, ErrorsNeverShowAKey) {
     EXPECT_EQ(e, "providers[0].api_key must be a string");
     EXPECT_EQ(e.find("sk-"), std::string::npos);
 }
+
+TEST(ConfigCodec, MaxConnectionsTravelsAndIsBounded) {
+    auto o = sample_json();
+    EXPECT_EQ(o["global"].as_object()["max_connections"], 3);
+    o["global"].as_object()["max_connections"] = 0;
+    EXPECT_NE(parse_error(o).find("global.max_connections must be an integer from 1 to 1000000"), std::string::npos)
+        << parse_error(o);
+    o["global"].as_object().erase("max_connections");
+    EXPECT_EQ(parse_error(o), "global.max_connections is missing");
+}

@@ -397,3 +397,16 @@ TEST_F(ConfigDir, ShortAccessTokenIsWarnedAboutWithoutShowingIt) {
     EXPECT_THAT(r.warnings[0].to_string(), HasSubstr("access_token: is only 6 characters"));
     EXPECT_THAT(r.warnings[0].to_string(), ::testing::Not(HasSubstr("abc123")));
 }
+
+TEST(GlobalConfig, MaxConnectionsDefaultsTo4096AndMustBeAPositiveCount) {
+    std::vector<clipal::config_issue> errors;
+    EXPECT_EQ(clipal::parse_global_yaml("", "config.yaml", errors).max_connections, 4096u);
+    EXPECT_EQ(clipal::parse_global_yaml("max_connections: 3\n", "config.yaml", errors).max_connections, 3u);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_THAT(only_error(global_errors("max_connections: 0\n")),
+                HasSubstr("config.yaml:1: max_connections: must be between 1 and 1000000, got 0"));
+    EXPECT_THAT(only_error(global_errors("max_connections: 2000000\n")),
+                HasSubstr("max_connections: must be between 1 and 1000000"));
+    EXPECT_THAT(only_error(global_errors("max_connections: -5\n")), HasSubstr("max_connections: must be between"));
+    EXPECT_THAT(only_error(global_errors("max_connections: many\n")), HasSubstr("max_connections"));
+}
