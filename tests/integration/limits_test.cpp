@@ -22,6 +22,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// UBSan's vptr check opens a pipe to inspect an object whose type it has not seen yet; in a
+// process with no descriptor left it reports a false "invalid vptr" and exits (seen in the
+// worker's on_handoff and accept paths). The tests that leave a process without a free
+// descriptor therefore run in the normal tree only.
+#ifdef CLIPAL_SANITIZED_BINARY
+constexpr bool sanitizer_needs_descriptors = true;
+#else
+constexpr bool sanitizer_needs_descriptors = false;
+#endif
+constexpr const char* no_descriptors_under_ubsan = "UBSan cannot check types in a process without free descriptors";
+
 const std::string messages_body = R"({"model":"m","max_tokens":16,"messages":[{"role":"user","content":"hi"}]})";
 const std::string stream_body =
     R"({"model":"m","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
@@ -122,6 +133,7 @@ TEST(DescriptorLimits, SupervisorRaisesTheSoftLimitToTheHardOneForItselfAndItsWo
 }
 
 TEST(DescriptorLimits, RouterOutOfDescriptorsBacksOffLogsOnceAndServesWhenConnectionsClose) {
+    if (sanitizer_needs_descriptors) GTEST_SKIP() << no_descriptors_under_ubsan;
     fake_upstream_process up(fake_upstream_options{{{"cc"}}});
     supervisor_fixture s;
     s.write("config.yaml", "log_level: info\n");
@@ -146,6 +158,7 @@ TEST(DescriptorLimits, RouterOutOfDescriptorsBacksOffLogsOnceAndServesWhenConnec
 }
 
 TEST(DescriptorLimits, WorkerAcceptLoopOutOfDescriptorsBacksOffLogsOnceAndServesAgain) {
+    if (sanitizer_needs_descriptors) GTEST_SKIP() << no_descriptors_under_ubsan;
     fake_upstream_process up(fakes({{"a"}}));
     worker_process w({.providers = providers_of(up, {"a"})});
     const int pid = w.process().pid();
@@ -163,6 +176,7 @@ TEST(DescriptorLimits, WorkerAcceptLoopOutOfDescriptorsBacksOffLogsOnceAndServes
 }
 
 TEST(DescriptorLimits, HandOffToAWorkerWithoutAFreeDescriptorCostsOnlyThatConnection) {
+    if (sanitizer_needs_descriptors) GTEST_SKIP() << no_descriptors_under_ubsan;
     fake_upstream_process up(fake_upstream_options{{{"cc", "sse:30:50"}}});
     supervisor_fixture s;
     s.write("claude-code.yaml", provider_yaml({{"cc", up.base_url("cc")}}));
