@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -85,5 +86,21 @@ private:
     clock::time_point::duration window_;
     std::map<std::string, entry, std::less<>> bursts_; // kinds are fixed phrases, so this stays small
 };
+
+// Runs `faults.flush` when the next summary is due, on `timer` (an Asio steady timer; a
+// template so this header stays free of Asio), and again while bursts keep counting. Call
+// it when fault_log::log returns true. `faults`, `time` and `timer` share their owner's life.
+template <class Timer>
+void schedule_fault_summaries(fault_log& faults, const clock& time, Timer& timer) {
+    const auto at = faults.next_summary();
+    if (!at) return;
+    const auto delay = std::max(*at - time.now(), clock::time_point::duration::zero());
+    timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+    timer.async_wait([&faults, &time, &timer](const auto& ec) {
+        if (ec) return;
+        faults.flush(time.now());
+        schedule_fault_summaries(faults, time, timer);
+    });
+}
 
 } // namespace clipal

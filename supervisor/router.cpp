@@ -261,17 +261,7 @@ void router::refuse(boost::asio::ip::tcp::socket s, std::string_view target, con
                    head_request);
 }
 
-void router::arm_fault_summary() {
-    const auto at = faults_.next_summary();
-    if (!at) return;
-    const auto delay = std::max(*at - clock_.now(), clock::time_point::duration::zero());
-    fault_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
-    fault_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        faults_.flush(clock_.now());
-        arm_fault_summary();
-    });
-}
+void router::arm_fault_summary() { schedule_fault_summaries(faults_, clock_, fault_timer_); }
 
 void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
     decide(std::move(s), std::move(bytes), std::move(addr));

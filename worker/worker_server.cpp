@@ -119,17 +119,7 @@ bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view 
     return hand_back_ && hand_back_(s, bytes, client_addr);
 }
 
-void worker_server::fault_counted() {
-    const auto at = faults_.next_summary();
-    if (!at) return;
-    const auto delay = std::max(*at - clock_.now(), clock::time_point::duration::zero());
-    fault_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
-    fault_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        faults_.flush(clock_.now());
-        fault_counted();
-    });
-}
+void worker_server::fault_counted() { schedule_fault_summaries(faults_, clock_, fault_timer_); }
 
 void worker_server::providers_changed() {
     if (!runtime_) return;

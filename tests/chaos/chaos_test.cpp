@@ -23,6 +23,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
+#ifdef CLIPAL_SANITIZED_BINARY
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+
 constexpr int client_count = 50;
 constexpr auto chaos_time = 20s;
 constexpr auto kill_every = 2s;
@@ -55,23 +61,6 @@ std::string flapping_script() {
     std::string s;
     for (int i = 0; i < 400; ++i) s += "status:503*3,ok;delay=100*7,";
     return s + paced_ok;
-}
-
-std::size_t open_descriptors(int pid) {
-    std::error_code ec;
-    std::size_t n = 0;
-    for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-         it.increment(ec))
-        ++n;
-    return n;
-}
-
-// Resident set in KiB (VmRSS), 0 when the process is gone.
-long resident_kib(int pid) {
-    const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/status");
-    if (!text) return 0;
-    const auto at = text->find("VmRSS:");
-    return at == std::string::npos ? 0 : std::stol(text->substr(at + 6));
 }
 
 struct outcome_counts {
@@ -141,13 +130,13 @@ TEST_F(ChaosTest, StreamsSurviveKilledWorkersEditsAndAFlappingProvider) {
     }
     std::map<int, std::size_t> fds_before;
     std::map<int, long> rss_before;
-    fds_before[supervisor_pid] = open_descriptors(supervisor_pid);
+    fds_before[supervisor_pid] = open_descriptor_count(supervisor_pid);
     rss_before[supervisor_pid] = resident_kib(supervisor_pid);
     long worker_rss_before = 0;
     std::size_t worker_fds_before = 0;
     for (int w : children_of(supervisor_pid)) {
         worker_rss_before = std::max(worker_rss_before, resident_kib(w));
-        worker_fds_before = std::max(worker_fds_before, open_descriptors(w));
+        worker_fds_before = std::max(worker_fds_before, open_descriptor_count(w));
     }
 
     std::atomic<bool> stop{false};
@@ -247,6 +236,7 @@ TEST_F(ChaosTest, StreamsSurviveKilledWorkersEditsAndAFlappingProvider) {
                                                   return all;
                                               }();
     EXPECT_GT(counts.by_kind["ok"], 1000) << summary;
+    EXPECT_EQ(counts.by_kind["hung"], 0) << summary;
 
     // Status agrees with the config on disk: every worker ready, the last reload good, the
     // gemini provider the one named in the last edit.
@@ -268,16 +258,16 @@ TEST_F(ChaosTest, StreamsSurviveKilledWorkersEditsAndAFlappingProvider) {
     // held for restarting workers are closed), memory near the start. A worker keeps the
     // upstream connections its concurrent requests opened (at most one per client) pooled
     // until they idle out, and is otherwise as small as the first ones.
-    EXPECT_TRUE(wait_until([&] { return open_descriptors(supervisor_pid) <= fds_before[supervisor_pid] + 2; }, 15s))
-        << "supervisor descriptors: " << fds_before[supervisor_pid] << " before, " << open_descriptors(supervisor_pid)
-        << " after";
+    EXPECT_TRUE(
+        wait_until([&] { return open_descriptor_count(supervisor_pid) <= fds_before[supervisor_pid] + 2; }, 15s))
+        << "supervisor descriptors: " << fds_before[supervisor_pid] << " before, "
+        << open_descriptor_count(supervisor_pid) << " after";
+    for (int w : children_of(supervisor_pid))
+        EXPECT_LE(open_descriptor_count(w), worker_fds_before + client_count) << "worker " << w;
+    if (!rss_is_meaningful) return;
     EXPECT_LE(resident_kib(supervisor_pid), rss_before[supervisor_pid] + 16 * 1024);
-    for (int w : children_of(supervisor_pid)) {
-        EXPECT_LE(open_descriptors(w), worker_fds_before + client_count) << "worker " << w;
+    for (int w : children_of(supervisor_pid))
         EXPECT_LE(resident_kib(w), worker_rss_before + 16 * 1024) << "worker " << w;
-    }
-    // Nobody was refused at the door or left hanging.
-    EXPECT_EQ(counts.by_kind["hung"], 0);
 }
 
 } // namespace

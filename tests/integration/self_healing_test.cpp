@@ -119,30 +119,6 @@ TEST(SelfHealing, AFloodOfMalformedRequestsIsLoggedOncePerBurst) {
     EXPECT_EQ(supervisor_fixture::occurrences(w.log_text(), "malformed request from"), 1) << w.log_text();
 }
 
-namespace {
-
-long resident_kib(int pid) {
-    const auto status = read_proc_file("/proc/" + std::to_string(pid) + "/status");
-    if (!status) return -1;
-    const auto at = status->find("VmRSS:");
-    return at == std::string::npos ? -1 : std::strtol(status->c_str() + at + 6, nullptr, 10);
-}
-
-} // namespace
-
-namespace {
-
-std::size_t open_descriptors(int pid) {
-    std::error_code ec;
-    std::size_t n = 0;
-    for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-         it.increment(ec))
-        ++n;
-    return n;
-}
-
-} // namespace
-
 TEST(SelfHealing, AConnectionTheClientClosesIsReleasedAtOnceNotAfterTheLingerTime) {
     fake_upstream_process up(fake_upstream_options{{{"cc"}}});
     supervisor_fixture s;
@@ -151,7 +127,7 @@ TEST(SelfHealing, AConnectionTheClientClosesIsReleasedAtOnceNotAfterTheLingerTim
     const auto worker = s.worker_pid("claude-code");
     ASSERT_TRUE(worker);
     ASSERT_EQ(post_status(s.port(), "/claudecode/v1/messages", R"({"model":"m"})"), 200); // the upstream connection
-    const auto before = open_descriptors(*worker);
+    const auto before = open_descriptor_count(*worker);
     // One connection at a time, each closed by the client after its answer. Held until the
     // 2 s linger deadline, they piled up by the hundred (and their buffers with them).
     std::size_t most = before;
@@ -163,7 +139,7 @@ TEST(SelfHealing, AConnectionTheClientClosesIsReleasedAtOnceNotAfterTheLingerTim
                           .status,
                       200);
         }
-        most = std::max(most, open_descriptors(*worker));
+        most = std::max(most, open_descriptor_count(*worker));
     }
     EXPECT_LE(most, before + 16) << "descriptors open in the worker: " << before << " before, up to " << most;
 }

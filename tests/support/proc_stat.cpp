@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 
 namespace clipal::test {
@@ -57,6 +58,22 @@ std::vector<int> children_of(int parent) {
         if (const auto st = read_proc_stat(pid); st && st->ppid == parent) pids.push_back(pid);
     }
     return pids;
+}
+
+std::size_t open_descriptor_count(int pid) {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+         it.increment(ec))
+        ++n;
+    return n;
+}
+
+long resident_kib(int pid) {
+    const auto status = read_proc_file("/proc/" + std::to_string(pid) + "/status");
+    if (!status) return -1;
+    const auto at = status->find("VmRSS:");
+    return at == std::string::npos ? -1 : std::strtol(status->c_str() + at + 6, nullptr, 10);
 }
 
 } // namespace clipal::test

@@ -3,6 +3,7 @@
 // read with plain syscalls and report such a process as absent instead of throwing.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,5 +26,11 @@ bool process_gone(int pid);
 
 // The PIDs of the processes whose parent is `parent`.
 std::vector<int> children_of(int parent);
+
+// Entries in /proc/<pid>/fd (0 when the process is gone).
+std::size_t open_descriptor_count(int pid);
+
+// VmRSS of /proc/<pid>/status in KiB, -1 when the process is gone.
+long resident_kib(int pid);
 
 } // namespace clipal::test

@@ -551,6 +551,11 @@ private:
 } // namespace
 
 TEST(Channel, HandoffWhoseDescriptorFindsNoFreeSlotArrivesWithoutItAndTheChannelStaysOpen) {
+#ifdef CLIPAL_SANITIZED_BINARY
+    // UBSan's vptr check opens a pipe; with no descriptor free it reports a false "invalid
+    // vptr" inside Asio's scheduler and exits (as in tests/integration/limits_test.cpp).
+    GTEST_SKIP() << "UBSan cannot check types in a process without free descriptors";
+#endif
     boost::asio::io_context ioc;
     auto p = make_pair();
     // The supervisor is another process: its copies stay open whatever this one does.
