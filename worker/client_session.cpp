@@ -63,6 +63,15 @@ guard_settings guard_settings_of(const global_config& g) {
     return {g.listen_addr, g.allowed_hosts, g.allowed_origins, g.access_token};
 }
 
+// A fixed phrase per class of guard refusal, for rate-limiting its log lines: never built
+// from what the client sent, so a client cycling Hosts or Origins cannot grow the set.
+std::string_view refusal_kind(const guard_refusal& r) {
+    if (r.status == 401)
+        return r.log.starts_with("no access token") ? "requests without the access token"
+                                                    : "requests with a wrong access token";
+    return r.log.starts_with("Origin") ? "cross-site requests (Origin)" : "requests naming another Host";
+}
+
 std::string_view buffer_view(const boost::beast::flat_buffer& b) {
     const auto d = b.data();
     return {static_cast<const char*>(d.data()), d.size()};
@@ -266,7 +275,8 @@ void client_session::on_head(boost::system::error_code ec) {
     const unsigned minor_version = req.version() % 10;
     if (const auto framing = frame_request(req.version(), framing_fields_of(req));
         framing.error != framing_error::none) {
-        host_.log().warn(error_tag(), "request from {} refused: {}", client_addr_, describe(framing.error));
+        host_.log_fault(log_level::warn, "requests refused for their framing", error_tag(),
+                        "request from {} refused: {}", client_addr_, describe(framing.error));
         // Where this request ends, and so where the next begins, is in doubt: close.
         send_local(error_response(proto(), status_of(framing.error), describe(framing.error)), minor_version, true);
         return;
@@ -298,8 +308,9 @@ void client_session::on_head(boost::system::error_code ec) {
     }
     if (has_dot_segment(route->rest)) {
         // The path only: a query may hold a key.
-        host_.log().warn(error_tag(), "request from {} refused: dot-segment in the path {}", client_addr_,
-                         std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 200))));
+        host_.log_fault(log_level::warn, "requests refused for a dot-segment", error_tag(),
+                        "request from {} refused: dot-segment in the path {}", client_addr_,
+                        std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 200))));
         local(error_response(proto(), 400,
                              "the path has a dot-segment (/./ or /../, also percent-encoded); no API path has one, "
                              "and clipal forwards paths as they are"),
@@ -308,8 +319,9 @@ void client_session::on_head(boost::system::error_code ec) {
     }
     if (const auto refused =
             check_request(guard_input_of(req, proto(), target), guard_settings_of(runtime_->global()))) {
-        host_.log().warn(error_tag(), "request from {} refused: {} ({} {})", client_addr_, refused->log,
-                         std::string_view(req.method_string()), redact_target(target.substr(0, 200)));
+        host_.log_fault(log_level::warn, refusal_kind(*refused), error_tag(), "request from {} refused: {} ({} {})",
+                        client_addr_, refused->log, std::string_view(req.method_string()),
+                        redact_target(target.substr(0, 200)));
         local(error_response(proto(), refused->status, refused->message), unread_body);
         return;
     }

@@ -46,6 +46,29 @@ TEST(WorkerGuard, ForeignHostIsRefusedAndNothingIsForwarded) {
     EXPECT_TRUE(answered_by(claude_message(w), "a"));
 }
 
+TEST(WorkerGuard, AFloodOfRefusedRequestsIsOneLinePerKind) {
+    fake_upstream_process fu(fakes({{"a", "ok"}}));
+    worker_process w({.providers = providers_of(fu, {"a"})});
+    // A page (or a rebound name) hammering the port: each refused, the log stays one line
+    // per kind within the 10 s window whatever Host or Origin each request names.
+    for (int i = 0; i < 40; ++i) {
+        expect_refused(fu, post_message(w, {{"Host", "evil" + std::to_string(i) + ".example"}}), 403,
+                       "permission_error");
+        expect_refused(fu, post_message(w, {{"Origin", "http://evil" + std::to_string(i) + ".example"}}), 403,
+                       "permission_error");
+    }
+    // Log lines are written in order: once this request's line is there, all earlier ones are.
+    ASSERT_TRUE(answered_by(claude_message(w), "a"));
+    ASSERT_TRUE(w.wait_for_log("request completed via a")) << w.log_text();
+    const auto log = w.log_text();
+    std::size_t hosts = 0, origins = 0;
+    for (auto at = log.find("refused: Host"); at != std::string::npos; at = log.find("refused: Host", at + 1)) ++hosts;
+    for (auto at = log.find("refused: Origin"); at != std::string::npos; at = log.find("refused: Origin", at + 1))
+        ++origins;
+    EXPECT_EQ(hosts, 1u) << log;
+    EXPECT_EQ(origins, 1u) << log;
+}
+
 TEST(WorkerGuard, LoopbackNamesAndListedHostsPass) {
     fake_upstream_process fu(fakes({{"a", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a"}), .global = {"allowed_hosts: [clipal.lan]"}});
