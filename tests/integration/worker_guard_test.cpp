@@ -165,13 +165,13 @@ TEST(WorkerGuard, GeminiMustPresentTheAccessTokenInItsHeaderOrQuery) {
 TEST(WorkerGuard, ClientQueryKeyIsNotInTheDebugLog) {
     fake_upstream_process fu(fakes({{"g", "ok"}}));
     worker_process w({.profile = "gemini", .providers = providers_of(fu, {"g"})}); // log_level: debug
-    const std::string client_key = "AIza-client-canary-5e8d1c0a9b7f3e26";
+    const std::string client_key = "client-canary-gemini-5e8d1c0a9b7f3e26";
     const auto r = w.request("POST", "/gemini/v1beta/models/m:streamGenerateContent?alt=sse&key=" + client_key, {},
                              R"({"contents":[]})");
     EXPECT_EQ(r.status, 200) << r.body;
     ASSERT_TRUE(w.wait_for_log("request completed via g")) << w.log_text();
     EXPECT_NE(w.log_text().find(
-                  "request received: POST /gemini/v1beta/models/m:streamGenerateContent?alt=sse&key=AIz…"),
+                  "request received: POST /gemini/v1beta/models/m:streamGenerateContent?alt=sse&key=cli…"),
               std::string::npos)
         << w.log_text();
     expect_nowhere(w, fu, client_key);

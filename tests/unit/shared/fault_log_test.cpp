@@ -86,9 +86,9 @@ TEST_F(FaultLogTest, EventsBelowTheLogLevelAreNeitherLoggedNorCounted) {
 }
 
 TEST_F(FaultLogTest, KeysAreRedactedInTheFirstLine) {
-    log.set_redactor(std::make_shared<redactor>(std::vector<std::string>{"sk-ant-secret-0000000000001234"}));
+    log.set_redactor(std::make_shared<redactor>(std::vector<std::string>{"provider-secret-canary-1234"}));
     faults.log(clock.now(), log_level::warn, "malformed requests", "", "bad header {}",
-               "x-api-key: sk-ant-secret-0000000000001234");
+               "x-api-key: provider-secret-canary-1234");
     ASSERT_EQ(lines.records.size(), 1u);
     EXPECT_EQ(lines.records[0].message.find("secret"), std::string::npos) << lines.records[0].message;
 }
