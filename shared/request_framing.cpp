@@ -8,15 +8,6 @@
 namespace clipal {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
-
 // Calls f(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1:
 // empty elements are allowed and ignored), white space trimmed.
 template <class F>
@@ -61,16 +52,16 @@ request_framing frame_request(unsigned version, std::span<const header_field> fi
     std::size_t lengths = 0;
     bool length_ok = true;
     for (const auto& f : fields) {
-        if (iequals(f.name, "host")) {
+        if (ascii_iequals(f.name, "host")) {
             ++hosts;
-        } else if (iequals(f.name, "transfer-encoding")) {
+        } else if (ascii_iequals(f.name, "transfer-encoding")) {
             has_transfer = true;
             for_each_element(f.value, [&](std::string_view coding) {
                 ++codings;
-                last_is_chunked = iequals(coding, "chunked");
+                last_is_chunked = ascii_iequals(coding, "chunked");
                 if (last_is_chunked) ++chunked_count;
             });
-        } else if (iequals(f.name, "content-length")) {
+        } else if (ascii_iequals(f.name, "content-length")) {
             // Each value of a list ("5, 5") counts: Beast merges equal ones, another parser may not.
             lengths += 1 + static_cast<std::size_t>(std::count(f.value.begin(), f.value.end(), ','));
             length_ok = length_ok && parse_length(trim_ows(f.value), out.length);

@@ -15,19 +15,6 @@
 namespace clipal {
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
 bool is_port(std::string_view p) {
     return !p.empty() && p.size() <= 5 &&
            std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
@@ -103,20 +90,21 @@ bool host_allowed(std::string_view value, const guard_settings& s) {
 }
 
 bool origin_allowed(std::string_view value, const guard_settings& s) {
-    const std::string origin = to_lower(trim_ows(value));
+    const std::string origin = ascii_lower(trim_ows(value));
     return std::find(s.allowed_origins.begin(), s.allowed_origins.end(), origin) != s.allowed_origins.end();
 }
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
     authorization = trim_ows(authorization);
     const auto space = authorization.find(' ');
-    if (space == std::string_view::npos || !iequals(authorization.substr(0, space), "bearer")) return std::nullopt;
+    if (space == std::string_view::npos || !ascii_iequals(authorization.substr(0, space), "bearer"))
+        return std::nullopt;
     return trim_ows(authorization.substr(space + 1));
 }
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
-    c = lower(c);
+    c = ascii_lower(c);
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
@@ -198,17 +186,17 @@ std::optional<std::string> canonical_host(std::string_view host_port) {
         if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return std::nullopt;
         const auto inside = v.substr(1, close - 1);
         if (inside.find(':') == std::string_view::npos) return std::nullopt; // brackets hold IPv6 only
-        return canonical_ip(to_lower(inside));
+        return canonical_ip(ascii_lower(inside));
     }
     const auto colons = std::count(v.begin(), v.end(), ':');
-    if (colons > 1) return canonical_ip(to_lower(v)); // a bare IPv6 address
+    if (colons > 1) return canonical_ip(ascii_lower(v)); // a bare IPv6 address
     if (colons == 1) {
         const auto colon = v.find(':');
         if (!is_port(v.substr(colon + 1))) return std::nullopt;
         v = v.substr(0, colon);
     }
     if (!is_reg_name(v)) return std::nullopt;
-    std::string name = to_lower(v);
+    std::string name = ascii_lower(v);
     if (auto ip = canonical_ip(name)) return ip;
     return name;
 }
@@ -225,11 +213,11 @@ std::string normalize_origin(std::string& origin) {
     if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment() ||
         (!parsed->encoded_path().empty() && parsed->encoded_path() != "/"))
         return "must be scheme://host[:port] with no path, query or user, got \"" + given + "\"";
-    std::string out = to_lower(parsed->scheme()) + "://" + to_lower(parsed->encoded_host_and_port());
+    std::string out = ascii_lower(parsed->scheme()) + "://" + ascii_lower(parsed->encoded_host_and_port());
     const bool default_port = (parsed->scheme_id() == boost::urls::scheme::http && parsed->port() == "80") ||
                               (parsed->scheme_id() == boost::urls::scheme::https && parsed->port() == "443");
     if (default_port || (parsed->has_port() && parsed->port().empty()))
-        out = to_lower(parsed->scheme()) + "://" + to_lower(parsed->encoded_host());
+        out = ascii_lower(parsed->scheme()) + "://" + ascii_lower(parsed->encoded_host());
     origin = std::move(out);
     return {};
 }

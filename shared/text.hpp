@@ -1,6 +1,7 @@
 // Small text helpers for header values and error messages, shared so each has one home.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -43,5 +44,21 @@ constexpr bool is_utf8(std::string_view s) {
 
 // The words for an errno value ("No such file or directory"), for error messages.
 inline std::string errno_text(int e) { return std::generic_category().message(e); }
+
+// ASCII case folding for protocol tokens (header names, codings, hosts, schemes); locale-free.
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = ascii_lower(c);
+    return out;
+}
+
+constexpr bool ascii_iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
 
 } // namespace clipal
