@@ -14,6 +14,9 @@ namespace clipal::ipc {
 struct worker_config {
     profile_config profile;
     global_config global;
+    // True when only config.yaml changed (no profile edit, no forced reload): the worker
+    // keeps its provider state and applies the new settings to what comes next (SPEC §4).
+    bool keep_state = false;
     bool operator==(const worker_config&) const = default;
 };
 

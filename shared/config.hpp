@@ -28,10 +28,14 @@ std::optional<auth_carrier> auth_carrier_from_string(std::string_view s);
 struct provider_config {
     std::string name;
     std::string base_url; // normalised: has a scheme (https:// added when missing)
-    std::string api_key;
+    // One or more keys (`api_key`, or `api_keys: [...]`), tried in this order: an auth,
+    // billing or quota failure puts one key out, a rate limit rotates to the next (SPEC §4).
+    std::vector<std::string> api_keys;
     int priority = 0; // lower first; a provider without `priority` has 0
     bool enabled = true;
     auth_carrier auth_header = auth_carrier::automatic;
+    // `model`: replaces the model of every request sent to this provider; empty = as sent.
+    std::string model;
 
     bool operator==(const provider_config&) const = default;
 };
@@ -57,6 +61,13 @@ struct global_config {
     duration reactivate_after = std::chrono::hours(1);
     duration upstream_idle_timeout = std::chrono::minutes(3);
     duration response_header_timeout = std::chrono::minutes(2);
+    // Streaming requests: bound on the response head plus first body byte (SPEC §5).
+    duration stream_first_byte_timeout = std::chrono::seconds(30);
+    // Failover v2 (SPEC §4 policies): same-provider retries of a transient fault, the
+    // longest rate-limit hint waited out inline, and fail-back to a recovered provider.
+    unsigned retries_per_provider = 1;
+    duration max_inline_wait = std::chrono::seconds(3);
+    bool failback = true;
     std::uint64_t max_request_body_bytes = 32ull * 1024 * 1024;
     // Total bytes of request bodies a worker buffers at once, across all connections.
     // Not in the seed: it bounds memory under a burst of large bodies (issue #3).
