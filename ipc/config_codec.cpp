@@ -12,10 +12,14 @@ namespace json = boost::json;
 
 namespace {
 
+// The loader's bound (shared/config_loader.cpp): the worker's attempt budget relies on it.
+constexpr std::uint64_t max_retries_per_provider = 5;
+
 json::object provider_to_json(const provider_config& p) {
     return json::object{
-        {"name", p.name},         {"base_url", p.base_url}, {"api_key", p.api_key},
+        {"name", p.name},         {"base_url", p.base_url}, {"api_keys", json::value_from(p.api_keys)},
         {"priority", p.priority}, {"enabled", p.enabled},   {"auth_header", to_string(p.auth_header)},
+        {"model", p.model},
     };
 }
 
@@ -49,15 +53,17 @@ public:
         return true;
     }
 
-    bool strings(std::string_view key, std::vector<std::string>& out) {
+    // `non_empty`: at least one element, and none empty (API keys). Messages never show an element.
+    bool strings(std::string_view key, std::vector<std::string>& out, bool non_empty = false) {
         const json::value* v = field(key);
         if (!v) return false;
+        const auto what = non_empty ? "must be a non-empty array of non-empty strings" : "must be an array of strings";
         const json::array* a = v->if_array();
-        if (!a) return fail(key, "must be an array of strings");
+        if (!a || (non_empty && a->empty())) return fail(key, what);
         out.clear();
         for (const auto& e : *a) {
             const json::string* s = e.if_string();
-            if (!s) return fail(key, "must be an array of strings");
+            if (!s || (non_empty && s->empty())) return fail(key, what);
             out.emplace_back(s->data(), s->size());
         }
         return true;
@@ -141,10 +147,11 @@ bool read_provider(const json::value& v, const std::string& path, provider_confi
     }
     object_reader r(*o, path, error);
     std::string carrier;
-    if (!(r.str("name", p.name, true) && r.str("base_url", p.base_url, true) && r.str("api_key", p.api_key, true) &&
+    if (!(r.str("name", p.name, true) && r.str("base_url", p.base_url, true) &&
+          r.strings("api_keys", p.api_keys, true) &&
           r.number("priority", p.priority, std::numeric_limits<int>::min(),
                    static_cast<std::uint64_t>(std::numeric_limits<int>::max())) &&
-          r.boolean("enabled", p.enabled) && r.str("auth_header", carrier)))
+          r.boolean("enabled", p.enabled) && r.str("auth_header", carrier) && r.str("model", p.model)))
         return false;
     if (carrier == to_string(auth_carrier::automatic)) {
         p.auth_header = auth_carrier::automatic;
@@ -189,6 +196,9 @@ bool read_global(const json::value& v, global_config& g, std::string& error) {
     return r.nanoseconds("reactivate_after_ns", g.reactivate_after) &&
            r.nanoseconds("upstream_idle_timeout_ns", g.upstream_idle_timeout) &&
            r.nanoseconds("response_header_timeout_ns", g.response_header_timeout) &&
+           r.nanoseconds("stream_first_byte_timeout_ns", g.stream_first_byte_timeout) &&
+           r.number("retries_per_provider", g.retries_per_provider, 0, max_retries_per_provider) &&
+           r.nanoseconds("max_inline_wait_ns", g.max_inline_wait) && r.boolean("failback", g.failback) &&
            r.number("max_request_body_bytes", g.max_request_body_bytes, 1, u64_max) &&
            r.number("request_body_budget_bytes", g.request_body_budget_bytes, 1, u64_max) &&
            r.number("max_connections", g.max_connections, 1, max_connections_limit) && r.str("log_dir", g.log_dir) &&
@@ -211,6 +221,10 @@ std::string to_json(const worker_config& c) {
         {"reactivate_after_ns", g.reactivate_after.count()},
         {"upstream_idle_timeout_ns", g.upstream_idle_timeout.count()},
         {"response_header_timeout_ns", g.response_header_timeout.count()},
+        {"stream_first_byte_timeout_ns", g.stream_first_byte_timeout.count()},
+        {"retries_per_provider", g.retries_per_provider},
+        {"max_inline_wait_ns", g.max_inline_wait.count()},
+        {"failback", g.failback},
         {"max_request_body_bytes", g.max_request_body_bytes},
         {"request_body_budget_bytes", g.request_body_budget_bytes},
         {"max_connections", g.max_connections},
@@ -227,6 +241,7 @@ std::string to_json(const worker_config& c) {
         {"providers", providers_to_json(c.profile.providers)},
         {"disabled", providers_to_json(c.profile.disabled)},
         {"global", std::move(global)},
+        {"keep_state", c.keep_state},
     };
     return json::serialize(root);
 }
@@ -258,7 +273,9 @@ worker_config_parse_result parse_worker_config(std::string_view text) {
           read_providers(r, "disabled", c.profile.disabled, result.error)))
         return result;
     const json::value* g = r.field("global");
-    if (!g || !read_global(*g, c.global, result.error) || !r.no_unknown_fields()) return result;
+    if (!g || !read_global(*g, c.global, result.error) || !r.boolean("keep_state", c.keep_state) ||
+        !r.no_unknown_fields())
+        return result;
     result.value = std::move(c);
     return result;
 }

@@ -20,7 +20,7 @@ struct worker_config {
     bool operator==(const worker_config&) const = default;
 };
 
-// JSON object {"profile", "providers", "disabled", "global"}; durations as integer
+// JSON object {"profile", "providers", "disabled", "global", "keep_state"}; durations as integer
 // nanoseconds in fields named *_ns. Holds API keys: never log the result.
 std::string to_json(const worker_config& c);
 

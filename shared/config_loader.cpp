@@ -15,6 +15,10 @@
 namespace clipal {
 namespace {
 
+// Bounds of the failover v2 settings (SPEC §4 policies); ipc/config_codec.cpp checks the same.
+constexpr long long max_retries_per_provider = 5;
+constexpr duration max_inline_wait_limit = std::chrono::seconds(60);
+
 // Collects issues for one file with the line of the node they are about.
 struct reporter {
     const std::string& file;
@@ -118,6 +122,85 @@ bool key_is_header_safe(std::string_view key) {
     return std::all_of(key.begin(), key.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// One key of a provider: `field` names it in messages, which never repeat the key itself.
+std::optional<std::string> get_key(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    auto s = get_string(n, field, rep);
+    if (!s) return std::nullopt;
+    if (s->empty()) {
+        rep.error(n, field, "must not be empty");
+        return std::nullopt;
+    }
+    if (!key_is_header_safe(*s)) {
+        rep.error(n, field, "contains spaces or control characters; check for a stray newline or quote");
+        return std::nullopt;
+    }
+    return s;
+}
+
+// `api_key: K` or `api_keys: [K1, K2, ...]`, exactly one of them (the missing case is
+// reported with the other required fields).
+void parse_keys(const YAML::Node& item, const std::string& at, const reporter& rep, std::vector<std::string>& out) {
+    const YAML::Node one = item["api_key"];
+    const YAML::Node list = item["api_keys"];
+    if (!is_null(one) && !is_null(list)) {
+        rep.error(list, at + ".api_keys",
+                  "api_key and api_keys are both set; use api_key for one key or api_keys for several, not both");
+        return;
+    }
+    if (!is_null(one)) {
+        if (auto k = get_key(one, at + ".api_key", rep)) out.push_back(std::move(*k));
+        return;
+    }
+    if (is_null(list)) return;
+    if (!list.IsSequence()) {
+        // Never describe(list): a scalar here is most likely a key.
+        rep.error(list, at + ".api_keys",
+                  std::string("must be a list of keys, e.g. [KEY1, KEY2], got ") +
+                      (list.IsScalar() ? "a single value (write api_key: KEY for one key)" : "a mapping"));
+        return;
+    }
+    if (list.size() == 0) {
+        rep.error(list, at + ".api_keys", "must list at least one key");
+        return;
+    }
+    std::vector<std::size_t> index; // of each key of `out` in the list
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        const std::string field = at + ".api_keys[" + std::to_string(i) + "]";
+        auto k = get_key(list[i], field, rep);
+        if (!k) continue;
+        if (auto same = std::find(out.begin(), out.end(), *k); same != out.end()) {
+            const auto first = index[static_cast<std::size_t>(same - out.begin())];
+            rep.error(list[i], field, "is the same key as api_keys[" + std::to_string(first) + "]; list each key once");
+            continue;
+        }
+        out.push_back(std::move(*k));
+        index.push_back(i);
+    }
+}
+
+// `model`: what is wrong with a provider's model override, or "" when it is fine. It
+// replaces a JSON string in every profile; for Gemini it is also a path segment
+// (`models/NAME:generateContent`), so there it must not change the path's meaning.
+std::string model_problem(profile p, std::string_view model) {
+    if (model.empty()) return "must not be empty (remove the line to send each request's own model)";
+    for (unsigned char c : model)
+        if (c <= 0x20 || c == 0x7f) return "contains spaces or control characters; check for a stray newline or quote";
+    if (p != profile::gemini) return {};
+    if (model.find_first_not_of('.') == std::string_view::npos)
+        return "must not be only dots (it is placed in the Gemini request path as models/NAME:)";
+    for (unsigned char c : model) {
+        const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                c == '-' || c == '.' || c == '_' || c == '~';
+        const bool sub_delim = std::string_view("!$&'()*+,;=@").find(static_cast<char>(c)) != std::string_view::npos;
+        if (!unreserved && !sub_delim)
+            return c >= 0x80 ? std::string("must be ASCII (it is placed in the Gemini request path as models/NAME:)")
+                             : "must not contain \"" + std::string(1, static_cast<char>(c)) +
+                                   "\" (it is placed in the Gemini request path as models/NAME:; use letters, digits "
+                                   "and - . _)";
+    }
+    return {};
+}
+
 // allowed_hosts / allowed_origins: a list of strings, each stored in the form the request
 // guard compares (canonical_host / normalize_origin).
 void parse_guard_list(const YAML::Node& v, const std::string& key, const reporter& rep, std::vector<std::string>& out) {
@@ -212,10 +295,26 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
     auto root = parse_root(text, file, errors);
     if (!root) return g;
     reject_unknown(*root,
-                   {"listen_addr", "port", "log_level", "reactivate_after", "upstream_idle_timeout",
-                    "response_header_timeout", "max_request_body_bytes", "request_body_budget_bytes", "log_dir",
-                    "log_retention_days", "log_stdout", "ignore_count_tokens_failover", "allowed_hosts",
-                    "allowed_origins", "access_token", "max_connections"},
+                   {"listen_addr",
+                    "port",
+                    "log_level",
+                    "reactivate_after",
+                    "upstream_idle_timeout",
+                    "response_header_timeout",
+                    "max_request_body_bytes",
+                    "request_body_budget_bytes",
+                    "log_dir",
+                    "log_retention_days",
+                    "log_stdout",
+                    "ignore_count_tokens_failover",
+                    "allowed_hosts",
+                    "allowed_origins",
+                    "access_token",
+                    "max_connections",
+                    "stream_first_byte_timeout",
+                    "retries_per_provider",
+                    "max_inline_wait",
+                    "failback"},
                    "", rep);
     for (const auto& kv : *root) {
         const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
@@ -252,6 +351,28 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
                 else
                     g.response_header_timeout = *d;
             }
+        } else if (key == "stream_first_byte_timeout") {
+            if (auto d = get_duration(v, key, rep)) g.stream_first_byte_timeout = *d;
+        } else if (key == "retries_per_provider") {
+            if (auto n = get_int<long long>(v, key, rep)) {
+                if (*n < 0 || *n > max_retries_per_provider)
+                    rep.error(v, key,
+                              "must be between 0 and " + std::to_string(max_retries_per_provider) +
+                                  " (0 = move to the next provider at once), got " + std::to_string(*n));
+                else
+                    g.retries_per_provider = static_cast<unsigned>(*n);
+            }
+        } else if (key == "max_inline_wait") {
+            if (auto d = get_duration(v, key, rep)) {
+                if (*d > max_inline_wait_limit)
+                    rep.error(v, key,
+                              "must be at most " + format_duration(max_inline_wait_limit) +
+                                  " (0 disables inline waits), got " + format_duration(*d));
+                else
+                    g.max_inline_wait = *d;
+            }
+        } else if (key == "failback") {
+            if (auto b = get_bool(v, key, rep)) g.failback = *b;
         } else if (key == "max_request_body_bytes" || key == "request_body_budget_bytes") {
             if (auto n = get_int<long long>(v, key, rep)) {
                 if (*n < 1)
@@ -329,11 +450,14 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
             continue;
         }
         const std::size_t errors_before = errors.size();
-        reject_unknown(item, {"name", "base_url", "api_key", "priority", "enabled", "auth_header"}, at + ".", rep);
+        reject_unknown(item, {"name", "base_url", "api_key", "api_keys", "priority", "enabled", "auth_header", "model"},
+                       at + ".", rep);
         provider_config pr;
-        for (const char* required : {"name", "base_url", "api_key"}) {
+        for (const char* required : {"name", "base_url"}) {
             if (is_null(item[required])) rep.error(item, at + "." + required, "is required");
         }
+        if (is_null(item["api_key"]) && is_null(item["api_keys"]))
+            rep.error(item, at + ".api_key", "is required (or api_keys: [KEY1, KEY2, ...] for several keys)");
         if (auto n = item["name"]; !is_null(n)) {
             if (auto s = get_string(n, at + ".name", rep)) {
                 if (s->empty())
@@ -355,16 +479,7 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 if (!url) rep.error(n, at + ".base_url", why + of_provider);
             }
         }
-        if (auto n = item["api_key"]; !is_null(n)) {
-            if (auto s = get_string(n, at + ".api_key", rep)) {
-                if (s->empty())
-                    rep.error(n, at + ".api_key", "must not be empty");
-                else if (!key_is_header_safe(*s))
-                    rep.error(n, at + ".api_key",
-                              "contains spaces or control characters; check for a stray newline or quote");
-                pr.api_key = *s;
-            }
-        }
+        parse_keys(item, at, rep, pr.api_keys);
         if (auto n = item["priority"]; !is_null(n)) {
             if (auto v = get_int<int>(n, at + ".priority", rep)) pr.priority = *v;
         }
@@ -378,6 +493,14 @@ profile_config parse_profile_yaml(profile p, std::string_view text, const std::s
                 else
                     rep.error(n, at + ".auth_header",
                               "must be one of x-api-key, bearer, x-goog-api-key (got \"" + *s + "\")");
+            }
+        }
+        if (auto n = item["model"]; !is_null(n)) {
+            if (auto s = get_string(n, at + ".model", rep)) {
+                if (auto why = model_problem(p, *s); !why.empty())
+                    rep.error(n, at + ".model", why);
+                else
+                    pr.model = *s;
             }
         }
         if (errors.size() == errors_before && warnings && pr.enabled && url && !url->tls && !url->loopback) {

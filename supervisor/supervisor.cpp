@@ -32,8 +32,8 @@ constexpr auto watch_debounce = std::chrono::milliseconds(150);
 std::vector<std::string> all_keys(const config& c) {
     std::vector<std::string> keys;
     for (const auto& p : c.profiles) {
-        for (const auto& pr : p.providers) keys.push_back(pr.api_key);
-        for (const auto& pr : p.disabled) keys.push_back(pr.api_key);
+        for (const auto* list : {&p.providers, &p.disabled})
+            for (const auto& pr : *list) keys.insert(keys.end(), pr.api_keys.begin(), pr.api_keys.end());
     }
     if (!c.global.access_token.empty()) keys.push_back(c.global.access_token);
     return keys;
@@ -74,11 +74,11 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
 
 supervisor::~supervisor() = default;
 
-std::string supervisor::worker_config_json(profile p) const {
+std::string supervisor::worker_config_json(profile p, bool keep_state) const {
     auto g = config_->global;
     // `--port 0`: workers learn the port the kernel chose (the wire format wants 1–65535).
     if (const auto ep = router_.local_endpoint(); g.port == 0 && ep) g.port = ep->port();
-    return ipc::to_json(ipc::worker_config{config_->of(p), g});
+    return ipc::to_json(ipc::worker_config{config_->of(p), g, keep_state});
 }
 
 std::optional<int> supervisor::start() {
@@ -179,8 +179,15 @@ std::optional<int> supervisor::start() {
 void supervisor::apply(config next, bool first, bool forced) {
     const bool global_changed = first || !(next.global == config_->global);
     std::array<bool, 3> changed{};
-    for (const auto& p : all_profiles)
-        changed[static_cast<std::size_t>(p.id)] = global_changed || forced || !(next.of(p.id) == config_->of(p.id));
+    // SPEC §4 "Reload and state": a push caused only by config.yaml keeps the worker's
+    // provider state; the first config, a forced reload and a profile edit clear it.
+    std::array<bool, 3> keep_state{};
+    for (const auto& p : all_profiles) {
+        const auto i = static_cast<std::size_t>(p.id);
+        const bool profile_changed = first || !(next.of(p.id) == config_->of(p.id));
+        changed[i] = global_changed || forced || profile_changed;
+        keep_state[i] = !first && !forced && !profile_changed;
+    }
     const bool rebind =
         !first && (next.global.listen_addr != config_->global.listen_addr || next.global.port != config_->global.port);
     config_ = std::move(next);
@@ -201,7 +208,7 @@ void supervisor::apply(config next, bool first, bool forced) {
         if (!changed[i]) continue;
         const auto& pc = config_->of(p.id);
         if (!first) log_.info(p.tag, "{} providers for {} reloaded", pc.providers.size(), p.name);
-        runners_[i]->set_config(worker_config_json(p.id), !pc.providers.empty());
+        runners_[i]->set_config(worker_config_json(p.id, keep_state[i]), !pc.providers.empty());
     }
 }
 

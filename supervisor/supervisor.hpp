@@ -60,7 +60,8 @@ private:
     void handle_control(const std::string& command, std::function<void(boost::json::value)> respond);
     void watch_signals();
     void wait_signal();
-    std::string worker_config_json(profile p) const;
+    // `keep_state`: the worker keeps its provider state (only config.yaml changed).
+    std::string worker_config_json(profile p, bool keep_state) const;
     // systemd notify: STATUS= on every change, READY=1 once every worker settled.
     void update_service_status();
     void start_watchdog(std::chrono::microseconds every);

@@ -16,16 +16,28 @@ inline ipc::worker_config sample_worker_config() {
     ipc::worker_config c;
     c.profile.id = profile::codex;
     c.profile.providers = {
-        {"primary", "https://api.example.com/v1", "sk-primary-0123456789abcdef", 0, true, auth_carrier::automatic},
-        {"backup", "http://127.0.0.1:9000/v1", "sk-backup-0123456789abcdef", 5, true, auth_carrier::bearer},
+        {"primary",
+         "https://api.example.com/v1",
+         {"sk-primary-0123456789abcdef", "sk-primary-second-0123456789", "sk-primary-third-0123456789"},
+         0,
+         true,
+         auth_carrier::automatic,
+         "gpt-test-model"},
+        {"backup", "http://127.0.0.1:9000/v1", {"sk-backup-0123456789abcdef"}, 5, true, auth_carrier::bearer, ""},
     };
-    c.profile.disabled = {{"old", "https://old.example.com", "k-old", 1, false, auth_carrier::x_goog_api_key}};
+    c.profile.disabled = {
+        {"old", "https://old.example.com", {"k-old"}, 1, false, auth_carrier::x_goog_api_key, "vendor/model:free"}};
+    c.keep_state = true;
     c.global.listen_addr = "127.0.0.1";
     c.global.port = 4444;
     c.global.level = log_level::debug;
     c.global.reactivate_after = 90min;
     c.global.upstream_idle_timeout = 250ms;
     c.global.response_header_timeout = 0ns;
+    c.global.stream_first_byte_timeout = 7s;
+    c.global.retries_per_provider = 5;
+    c.global.max_inline_wait = 0ns;
+    c.global.failback = false;
     c.global.max_request_body_bytes = 1;
     c.global.request_body_budget_bytes = 1ull << 40;
     c.global.log_dir = "/tmp/clipal logs/\xC3\xA9";

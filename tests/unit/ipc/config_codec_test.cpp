@@ -124,11 +124,96 @@ TEST(ConfigCodec, AccessListsMustBeArraysOfStrings) {
 }
 
 TEST(ConfigCodec, ErrorsNeverShowAKey) {
+    for (const auto& bad : {boost::json::value("sk-secret-value"), boost::json::value(boost::json::array{}),
+                            boost::json::value(boost::json::array{"sk-secret-value", ""}),
+                            boost::json::value(boost::json::array{"sk-secret-value", 7})}) {
+        auto o = sample_json();
+        o["providers"].as_array()[0].as_object()["api_keys"] = bad;
+        const auto e = parse_error(o);
+        EXPECT_EQ(e, "providers[0].api_keys must be a non-empty array of non-empty strings");
+        EXPECT_EQ(e.find("sk-"), std::string::npos);
+    }
+}
+
+TEST(ConfigCodec, CarriesSeveralKeysTheModelAndKeepState) {
+    const auto c = sample_worker_config();
+    ASSERT_EQ(c.profile.providers.at(0).api_keys.size(), 3u);
+    const auto o = sample_json();
+    const auto& primary = o.at("providers").as_array()[0].as_object();
+    EXPECT_EQ(primary.at("api_keys"), (boost::json::array{"sk-primary-0123456789abcdef", "sk-primary-second-0123456789",
+                                                          "sk-primary-third-0123456789"}));
+    EXPECT_EQ(primary.at("model"), "gpt-test-model");
+    EXPECT_EQ(o.at("providers").as_array()[1].as_object().at("model"), "");
+    EXPECT_EQ(o.at("keep_state"), true);
+    const auto r = parse_worker_config(to_json(c));
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(r.value->profile.providers[0].api_keys, c.profile.providers[0].api_keys);
+    EXPECT_EQ(r.value->profile.disabled[0].model, "vendor/model:free");
+    EXPECT_TRUE(r.value->keep_state);
+
+    auto off = c;
+    off.keep_state = false;
+    const auto back = parse_worker_config(to_json(off));
+    ASSERT_TRUE(back.value) << back.error;
+    EXPECT_FALSE(back.value->keep_state);
+}
+
+TEST(ConfigCodec, CarriesTheFailoverSettings) {
+    const auto o = sample_json();
+    const auto& g = o.at("global").as_object();
+    EXPECT_EQ(g.at("stream_first_byte_timeout_ns").as_int64(), 7'000'000'000);
+    EXPECT_EQ(g.at("retries_per_provider"), 5);
+    EXPECT_EQ(g.at("max_inline_wait_ns"), 0);
+    EXPECT_EQ(g.at("failback"), false);
+    const auto d = boost::json::parse(to_json(worker_config{})).as_object();
+    EXPECT_EQ(d.at("global").at("stream_first_byte_timeout_ns"), 30'000'000'000);
+    EXPECT_EQ(d.at("global").at("retries_per_provider"), 1);
+    EXPECT_EQ(d.at("global").at("max_inline_wait_ns"), 3'000'000'000);
+    EXPECT_EQ(d.at("global").at("failback"), true);
+    EXPECT_EQ(d.at("keep_state"), false);
+}
+
+TEST(ConfigCodec, NewFieldsAreRequired) {
+    for (const char* field :
+         {"stream_first_byte_timeout_ns", "retries_per_provider", "max_inline_wait_ns", "failback"}) {
+        auto o = sample_json();
+        o["global"].as_object().erase(field);
+        EXPECT_EQ(parse_error(o), std::string("global.") + field + " is missing");
+    }
+    for (const char* field : {"api_keys", "model"}) {
+        auto o = sample_json();
+        o["disabled"].as_array()[0].as_object().erase(field);
+        EXPECT_EQ(parse_error(o), std::string("disabled[0].") + field + " is missing");
+    }
     auto o = sample_json();
-    o["providers"].as_array()[0].as_object()["api_key"] = boost::json::array{"sk-secret-value"};
-    const auto e = parse_error(o);
-    EXPECT_EQ(e, "providers[0].api_key must be a string");
-    EXPECT_EQ(e.find("sk-"), std::string::npos);
+    o.erase("keep_state");
+    EXPECT_EQ(parse_error(o), "keep_state is missing");
+}
+
+TEST(ConfigCodec, NewFieldsHaveTheirTypesAndRanges) {
+    auto o = sample_json();
+    o["keep_state"] = 1;
+    EXPECT_EQ(parse_error(o), "keep_state must be true or false");
+    o = sample_json();
+    o["global"].as_object()["failback"] = "no";
+    EXPECT_EQ(parse_error(o), "global.failback must be true or false");
+    o = sample_json();
+    o["global"].as_object()["retries_per_provider"] = 6;
+    EXPECT_EQ(parse_error(o), "global.retries_per_provider must be an integer from 0 to 5");
+    o["global"].as_object()["retries_per_provider"] = -1;
+    EXPECT_EQ(parse_error(o), "global.retries_per_provider must be an integer from 0 to 5");
+    o = sample_json();
+    o["global"].as_object()["max_inline_wait_ns"] = "3s";
+    EXPECT_NE(parse_error(o).find("global.max_inline_wait_ns must be an integer from 0"), std::string::npos);
+    o = sample_json();
+    o["global"].as_object()["stream_first_byte_timeout_ns"] = -5;
+    EXPECT_NE(parse_error(o).find("global.stream_first_byte_timeout_ns must be an integer from 0"), std::string::npos);
+    o = sample_json();
+    o["providers"].as_array()[1].as_object()["model"] = boost::json::array{};
+    EXPECT_EQ(parse_error(o), "providers[1].model must be a string");
+    o = sample_json();
+    o["providers"].as_array()[1].as_object()["api_key"] = "sk-backup-0123456789abcdef";
+    EXPECT_EQ(parse_error(o), "providers[1].api_key is not a known field");
 }
 
 TEST(ConfigCodec, MaxConnectionsTravelsAndIsBounded) {

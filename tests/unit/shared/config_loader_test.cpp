@@ -44,6 +44,10 @@ TEST(GlobalConfig, DefaultsMatchTheSpec) {
     EXPECT_EQ(g.log_retention_days, 7);
     EXPECT_TRUE(g.log_stdout);
     EXPECT_FALSE(g.ignore_count_tokens_failover);
+    EXPECT_EQ(g.stream_first_byte_timeout, 30s);
+    EXPECT_EQ(g.retries_per_provider, 1u);
+    EXPECT_EQ(g.max_inline_wait, 3s);
+    EXPECT_TRUE(g.failback);
 }
 
 TEST(GlobalConfig, ReadsEveryField) {
@@ -61,9 +65,17 @@ log_dir: /var/log/clipal
 log_retention_days: 0
 log_stdout: false
 ignore_count_tokens_failover: true
+stream_first_byte_timeout: 45s
+retries_per_provider: 3
+max_inline_wait: 1500ms
+failback: false
 )",
                                              "config.yaml", errors);
-    EXPECT_TRUE(errors.empty());
+    EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors.front().to_string());
+    EXPECT_EQ(g.stream_first_byte_timeout, 45s);
+    EXPECT_EQ(g.retries_per_provider, 3u);
+    EXPECT_EQ(g.max_inline_wait, 1500ms);
+    EXPECT_FALSE(g.failback);
     EXPECT_EQ(g.listen_addr, "0.0.0.0");
     EXPECT_EQ(g.port, 8080);
     EXPECT_EQ(g.level, clipal::log_level::debug);
@@ -185,7 +197,8 @@ TEST(ProfileConfig, RequiredFieldsAreNamed) {
     const auto errors = profile_errors("providers:\n  - name: a\n    priority: 1\n");
     ASSERT_EQ(errors.size(), 2u);
     EXPECT_EQ(errors[0].to_string(), "codex.yaml:2: providers[0].base_url: is required");
-    EXPECT_EQ(errors[1].to_string(), "codex.yaml:2: providers[0].api_key: is required");
+    EXPECT_EQ(errors[1].to_string(),
+              "codex.yaml:2: providers[0].api_key: is required (or api_keys: [KEY1, KEY2, ...] for several keys)");
 }
 
 TEST(ProfileConfig, EachValidationErrorNamesItsField) {
@@ -409,4 +422,190 @@ TEST(GlobalConfig, MaxConnectionsDefaultsTo4096AndMustBeAPositiveCount) {
                 HasSubstr("max_connections: must be between 1 and 1000000"));
     EXPECT_THAT(only_error(global_errors("max_connections: -5\n")), HasSubstr("max_connections: must be between"));
     EXPECT_THAT(only_error(global_errors("max_connections: many\n")), HasSubstr("max_connections"));
+}
+
+// Failover v2 (SPEC §4 policies) and the streaming bound of SPEC §5.
+TEST(GlobalConfig, FailoverSettingsTakeTheirEdgeValues) {
+    std::vector<clipal::config_issue> errors;
+    auto g = clipal::parse_global_yaml("retries_per_provider: 0\nmax_inline_wait: 0\nstream_first_byte_timeout: 0\n",
+                                       "config.yaml", errors);
+    EXPECT_TRUE(errors.empty()) << errors.front().to_string();
+    EXPECT_EQ(g.retries_per_provider, 0u);
+    EXPECT_EQ(g.max_inline_wait, 0s);
+    EXPECT_EQ(g.stream_first_byte_timeout, 0s);
+    g = clipal::parse_global_yaml("retries_per_provider: 5\nmax_inline_wait: 1m\nfailback: true\n", "config.yaml",
+                                  errors);
+    EXPECT_TRUE(errors.empty()) << errors.front().to_string();
+    EXPECT_EQ(g.retries_per_provider, 5u);
+    EXPECT_EQ(g.max_inline_wait, 60s);
+    EXPECT_TRUE(g.failback);
+}
+
+TEST(GlobalConfig, FailoverSettingsAreRefusedWithTheirRange) {
+    EXPECT_EQ(only_error(global_errors("retries_per_provider: 6\n")),
+              "config.yaml:1: retries_per_provider: must be between 0 and 5 (0 = move to the next provider at once), "
+              "got 6");
+    EXPECT_EQ(only_error(global_errors("port: 1\nretries_per_provider: -1\n")),
+              "config.yaml:2: retries_per_provider: must be between 0 and 5 (0 = move to the next provider at once), "
+              "got -1");
+    EXPECT_EQ(only_error(global_errors("retries_per_provider: twice\n")),
+              "config.yaml:1: retries_per_provider: must be a whole number, got \"twice\"");
+    EXPECT_EQ(only_error(global_errors("max_inline_wait: 61s\n")),
+              "config.yaml:1: max_inline_wait: must be at most 1m0s (0 disables inline waits), got 1m1s");
+    EXPECT_EQ(only_error(global_errors("max_inline_wait: 1h\n")),
+              "config.yaml:1: max_inline_wait: must be at most 1m0s (0 disables inline waits), got 1h0m0s");
+    EXPECT_THAT(only_error(global_errors("max_inline_wait: -1s\n")),
+                HasSubstr("config.yaml:1: max_inline_wait: negative"));
+    EXPECT_THAT(only_error(global_errors("max_inline_wait: 3\n")), HasSubstr("max_inline_wait: missing unit"));
+    EXPECT_EQ(only_error(global_errors("failback: sometimes\n")),
+              "config.yaml:1: failback: must be true or false, got \"sometimes\"");
+    EXPECT_THAT(only_error(global_errors("stream_first_byte_timeout: -30s\n")),
+                HasSubstr("config.yaml:1: stream_first_byte_timeout: negative"));
+    EXPECT_EQ(only_error(global_errors("stream_first_byte_timeout: [30s]\n")),
+              "config.yaml:1: stream_first_byte_timeout: must be a duration such as 90s, 1h30m or 0, got a list");
+    EXPECT_THAT(only_error(global_errors("retries_per_providers: 2\n")),
+                HasSubstr("config.yaml:1: retries_per_providers: unknown field"));
+}
+
+namespace {
+
+clipal::profile_config profile_ok(clipal::profile p, std::string_view yaml) {
+    std::vector<clipal::config_issue> errors;
+    auto pc = clipal::parse_profile_yaml(p, yaml, "x.yaml", errors);
+    EXPECT_TRUE(errors.empty()) << errors.front().to_string();
+    return pc;
+}
+
+std::vector<clipal::config_issue> gemini_errors(std::string_view yaml) {
+    std::vector<clipal::config_issue> errors;
+    clipal::parse_profile_yaml(clipal::profile::gemini, yaml, "gemini.yaml", errors);
+    return errors;
+}
+
+} // namespace
+
+TEST(ProfileConfig, OneKeyOrAListOfKeysInOrder) {
+    auto pc = profile_ok(clipal::profile::codex, "providers:\n  - {name: a, base_url: x.io, api_key: k1}\n");
+    EXPECT_EQ(pc.providers.at(0).api_keys, (std::vector<std::string>{"k1"}));
+    pc = profile_ok(clipal::profile::codex, "providers:\n"
+                                            "  - name: a\n"
+                                            "    base_url: x.io\n"
+                                            "    api_keys: [k2, k1, k3]\n"
+                                            "  - {name: b, base_url: y.io, api_keys: [only], enabled: false}\n");
+    EXPECT_EQ(pc.providers.at(0).api_keys, (std::vector<std::string>{"k2", "k1", "k3"}));
+    EXPECT_EQ(pc.disabled.at(0).api_keys, (std::vector<std::string>{"only"}));
+    // A null api_key beside api_keys counts as absent, like any other null field.
+    pc = profile_ok(clipal::profile::codex, "providers:\n  - {name: a, base_url: x.io, api_key: ~, api_keys: [k]}\n");
+    EXPECT_EQ(pc.providers.at(0).api_keys, (std::vector<std::string>{"k"}));
+}
+
+TEST(ProfileConfig, ApiKeyAndApiKeysAreExclusive) {
+    EXPECT_EQ(only_error(profile_errors("providers:\n  - name: a\n    base_url: x.io\n    api_key: k1\n"
+                                        "    api_keys: [k2]\n")),
+              "codex.yaml:5: providers[0].api_keys: api_key and api_keys are both set; use api_key for one key or "
+              "api_keys for several, not both");
+    EXPECT_EQ(only_error(profile_errors("providers:\n  - {name: a, base_url: x.io, api_keys: ~}\n")),
+              "codex.yaml:2: providers[0].api_key: is required (or api_keys: [KEY1, KEY2, ...] for several keys)");
+}
+
+TEST(ProfileConfig, EachApiKeysErrorNamesTheKeyByIndexOnly) {
+    const std::string head = "providers:\n  - {name: a, base_url: x.io, ";
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: []}\n")),
+              "codex.yaml:2: providers[0].api_keys: must list at least one key");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: sk-secret-1}\n")),
+              "codex.yaml:2: providers[0].api_keys: must be a list of keys, e.g. [KEY1, KEY2], got a single value "
+              "(write api_key: KEY for one key)");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: {a: sk-secret-1}}\n")),
+              "codex.yaml:2: providers[0].api_keys: must be a list of keys, e.g. [KEY1, KEY2], got a mapping");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: [k1, \"\"]}\n")),
+              "codex.yaml:2: providers[0].api_keys[1]: must not be empty");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: [\"sk-secret 1\", k2]}\n")),
+              "codex.yaml:2: providers[0].api_keys[0]: contains spaces or control characters; check for a stray "
+              "newline or quote");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: [k1, [k2]]}\n")),
+              "codex.yaml:2: providers[0].api_keys[1]: must be a string, got a list");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: [k1, ~]}\n")),
+              "codex.yaml:2: providers[0].api_keys[1]: must be a string, got nothing");
+    EXPECT_EQ(only_error(profile_errors(head + "api_keys: [sk-secret-1, k2, sk-secret-1]}\n")),
+              "codex.yaml:2: providers[0].api_keys[2]: is the same key as api_keys[0]; list each key once");
+    // The index is the list's even when a key before it was refused.
+    EXPECT_THAT(profile_errors(head + "api_keys: [\"\", sk-secret-1, sk-secret-1]}\n").at(1).to_string(),
+                HasSubstr("providers[0].api_keys[2]: is the same key as api_keys[1]"));
+    EXPECT_EQ(only_error(profile_errors(head + "api_key: [k1, k2]}\n")),
+              "codex.yaml:2: providers[0].api_key: must be a string, got a list");
+    for (const auto& yaml : {head + "api_keys: sk-secret-1}\n", head + "api_keys: [sk-secret-1, sk-secret-1]}\n",
+                             head + "api_keys: [\"sk-secret 1\"]}\n"})
+        for (const auto& e : profile_errors(yaml))
+            EXPECT_EQ(e.to_string().find("sk-secret"), std::string::npos) << e.to_string();
+}
+
+TEST(ProfileConfig, ModelOverrideIsReadAndOptional) {
+    auto pc = profile_ok(clipal::profile::codex, "providers:\n  - {name: a, base_url: x.io, api_key: k}\n");
+    EXPECT_EQ(pc.providers.at(0).model, "");
+    pc = profile_ok(clipal::profile::codex, "providers:\n  - {name: a, base_url: x.io, api_key: k, model: gpt-5}\n");
+    EXPECT_EQ(pc.providers.at(0).model, "gpt-5");
+    // In a JSON body a model may look like OpenRouter's or Ollama's names.
+    pc =
+        profile_ok(clipal::profile::claude_code,
+                   "providers:\n  - {name: a, base_url: x.io, api_key: k, model: \"meta-llama/llama-3.3-70b:free\"}\n");
+    EXPECT_EQ(pc.providers.at(0).model, "meta-llama/llama-3.3-70b:free");
+    pc = profile_ok(clipal::profile::gemini,
+                    "providers:\n  - {name: a, base_url: x.io, api_key: k, model: gemini-2.5-flash_preview.05~20}\n");
+    EXPECT_EQ(pc.providers.at(0).model, "gemini-2.5-flash_preview.05~20");
+    EXPECT_EQ(profile_ok(clipal::profile::gemini,
+                         "providers:\n  - {name: a, base_url: x.io, api_key: k, model: a..b}\n")
+                  .providers.at(0)
+                  .model,
+              "a..b");
+    EXPECT_EQ(profile_ok(clipal::profile::gemini, "providers:\n  - {name: a, base_url: x.io, api_key: k, model: ~}\n")
+                  .providers.at(0)
+                  .model,
+              "");
+}
+
+TEST(ProfileConfig, ModelOverrideIsRefusedSayingWhy) {
+    const std::string head = "providers:\n  - {name: a, base_url: x.io, api_key: k, model: ";
+    EXPECT_EQ(only_error(profile_errors(head + "\"\"}\n")),
+              "codex.yaml:2: providers[0].model: must not be empty (remove the line to send each request's own model)");
+    EXPECT_EQ(only_error(profile_errors(head + "\"gpt 5\"}\n")),
+              "codex.yaml:2: providers[0].model: contains spaces or control characters; check for a stray newline or "
+              "quote");
+    EXPECT_EQ(only_error(profile_errors(head + "\"gpt-5\\t\"}\n")),
+              "codex.yaml:2: providers[0].model: contains spaces or control characters; check for a stray newline or "
+              "quote");
+    EXPECT_EQ(only_error(profile_errors(head + "[gpt-5]}\n")),
+              "codex.yaml:2: providers[0].model: must be a string, got a list");
+    const std::string segment =
+        " (it is placed in the Gemini request path as models/NAME:; use letters, digits and - . _)";
+    for (const char* bad : {"/", "?", "#", ":", "%"}) {
+        EXPECT_EQ(only_error(gemini_errors(head + "\"gem" + bad + "ini\"}\n")),
+                  std::string("gemini.yaml:2: providers[0].model: must not contain \"") + bad + "\"" + segment);
+    }
+    EXPECT_EQ(only_error(gemini_errors(head + "\"a\\\\b\"}\n")),
+              "gemini.yaml:2: providers[0].model: must not contain \"\\\"" + segment);
+    for (const char* dots : {".", "..", "..."})
+        EXPECT_EQ(only_error(gemini_errors(head + "\"" + dots + "\"}\n")),
+                  "gemini.yaml:2: providers[0].model: must not be only dots (it is placed in the Gemini request path "
+                  "as models/NAME:)");
+    EXPECT_EQ(
+        only_error(gemini_errors(head + "\"gemini-\xC3\xA9\"}\n")),
+        "gemini.yaml:2: providers[0].model: must be ASCII (it is placed in the Gemini request path as models/NAME:)");
+    EXPECT_EQ(only_error(gemini_errors(head + "\"gemini 2\"}\n")),
+              "gemini.yaml:2: providers[0].model: contains spaces or control characters; check for a stray newline or "
+              "quote");
+}
+
+TEST_F(ConfigDir, SeveralKeysAndAModelLoadFromTheFile) {
+    tmp.write("gemini.yaml", "providers:\n"
+                             "  - name: g\n"
+                             "    base_url: g.io\n"
+                             "    api_keys:\n"
+                             "      - key-one-0001\n"
+                             "      - key-two-0002\n"
+                             "    model: gemini-2.5-pro\n");
+    const auto r = clipal::load_config(tmp.path());
+    ASSERT_TRUE(r.cfg) << r.errors.front().to_string();
+    const auto& p = r.cfg->of(clipal::profile::gemini).providers.at(0);
+    EXPECT_EQ(p.api_keys, (std::vector<std::string>{"key-one-0001", "key-two-0002"}));
+    EXPECT_EQ(p.model, "gemini-2.5-pro");
 }
