@@ -25,7 +25,9 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -202,6 +204,32 @@ TEST(FakeUpstream, GeminiGenerateStreamAndJsonMode) {
     EXPECT_EQ(json(events[0].data).at("candidates").at(0).at("content").at("parts").at(0).at("text").as_string(),
               "Hello from g");
     EXPECT_EQ(json(events[1].data).at("candidates").at(0).at("finishReason").as_string(), "STOP");
+}
+
+TEST(FakeUpstream, OkAnswersEchoTheRequestedModelWithUsage) {
+    fake_upstream_process fu(one("m", "ok"));
+    const auto a =
+        json(post(fu, "m", "/v1/messages", R"({"model":"claude-opus-4","max_tokens":8,"messages":[]})").body);
+    EXPECT_EQ(a.at("model").as_string(), "claude-opus-4");
+    EXPECT_EQ(a.at("usage").at("output_tokens").as_int64(), 5);
+    // Streams name it in every event that carries a model.
+    const auto s = post(fu, "m", "/v1/messages", R"({"stream":true,"model":"claude-sonnet-4","messages":[]})");
+    const auto events = parse_sse(s.body);
+    ASSERT_FALSE(events.empty()) << s.body;
+    EXPECT_EQ(json(events[0].data).at("message").at("model").as_string(), "claude-sonnet-4");
+    EXPECT_EQ(json(events[0].data).at("message").at("usage").at("input_tokens").as_int64(), 12);
+    const auto r = json(post(fu, "m", "/v1/responses", R"({"model":"gpt-5-codex","input":"hi"})").body);
+    EXPECT_EQ(r.at("model").as_string(), "gpt-5-codex");
+    EXPECT_EQ(r.at("usage").at("total_tokens").as_int64(), 17);
+    const auto c = json(post(fu, "m", "/v1/chat/completions", R"({"model":"gpt-4o"})").body);
+    EXPECT_EQ(c.at("model").as_string(), "gpt-4o");
+    EXPECT_EQ(c.at("usage").at("total_tokens").as_int64(), 17);
+    const auto g = json(post(fu, "m", "/v1beta/models/gemini-2.5-pro:generateContent", R"({"contents":[]})").body);
+    EXPECT_EQ(g.at("modelVersion").as_string(), "gemini-2.5-pro");
+    EXPECT_EQ(g.at("usageMetadata").at("totalTokenCount").as_int64(), 17);
+    // No model: the default name.
+    EXPECT_EQ(json(post(fu, "m", "/v1/messages", R"({"messages":[]})").body).at("model").as_string(), "fake-model");
+    expect_clean_stop(fu);
 }
 
 TEST(FakeUpstream, HeadAndGetAnswerOkWithoutBodyForHead) {
@@ -411,6 +439,38 @@ TEST(FakeUpstream, RefuseFirstNeverAccepts) {
     EXPECT_FALSE(c.connect("127.0.0.1", fu.port("r"), 2s));
 }
 
+TEST(FakeUpstream, ForStepLastsItsTimeFromTheFirstRequestWhateverTheCount) {
+    fake_upstream_process fu(one("f", "status:503;for=700,ok"));
+    http_probe c("127.0.0.1", fu.port("f"));
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<int> early;
+    for (int i = 0; i < 4; ++i) early.push_back(c.request("POST", "/v1/messages", {}, "{}").status);
+    // Well within the window (loopback requests take a millisecond or so).
+    ASSERT_LT(std::chrono::steady_clock::now() - start, 600ms);
+    EXPECT_EQ(early, (std::vector<int>{503, 503, 503, 503}));
+    std::this_thread::sleep_until(start + 800ms);
+    EXPECT_EQ(c.request("POST", "/v1/messages", {}, "{}").status, 200);
+    EXPECT_EQ(post(fu, "f", "/v1/messages", "{}").status, 200);
+    expect_clean_stop(fu);
+}
+
+TEST(FakeUpstream, ContextLengthAndContentFilterBodiesComeWithTheirStatus) {
+    fake_upstream_process fu(one("e", "status:400;body=openai-context-length,status:400;body=anthropic-prompt-too-long,"
+                                      "status:400;body=gemini-token-limit,status:400;body=openai-content-filter"));
+    const auto o = post(fu, "e", "/v1/responses", "{}");
+    EXPECT_EQ(o.status, 400);
+    EXPECT_EQ(json(o.body).at("error").at("code").as_string(), "context_length_exceeded");
+    const auto a = post(fu, "e", "/v1/messages", "{}");
+    EXPECT_EQ(a.status, 400);
+    EXPECT_EQ(json(a.body).at("error").at("message").as_string(), "prompt is too long: 215000 tokens > 200000 maximum");
+    const auto g = post(fu, "e", "/v1beta/models/x:generateContent", "{}");
+    EXPECT_EQ(g.status, 400);
+    EXPECT_EQ(json(g.body).at("error").at("status").as_string(), "INVALID_ARGUMENT");
+    const auto f = post(fu, "e", "/v1/responses", "{}");
+    EXPECT_EQ(f.status, 400);
+    EXPECT_EQ(json(f.body).at("error").at("code").as_string(), "content_policy_violation");
+}
+
 TEST(FakeUpstream, DelayHoldsTheAnswer) {
     fake_upstream_process fu(one("d", "delay:300"));
     const auto r = post(fu, "d", "/v1/messages", "{}");
@@ -440,7 +500,31 @@ TEST(FakeUpstream, RecordsEveryRequestWithHeadersBodyAndConnection) {
     const auto b = fu.requests("b");
     ASSERT_EQ(b.size(), 1u);
     EXPECT_EQ(b[0].step, "status");
+    // Arrival times in ms since the program started, one clock for every listener.
+    EXPECT_GE(a[0].t_ms, 0);
+    EXPECT_LE(a[0].t_ms, a[1].t_ms);
+    EXPECT_LE(a[1].t_ms, b[0].t_ms);
     expect_clean_stop(fu);
+}
+
+TEST(FakeUpstream, RecordedArrivalTimesMatchTheGapsBetweenRequests) {
+    fake_upstream_process fu(one("t", "ok"));
+    const auto first_sent = std::chrono::steady_clock::now();
+    EXPECT_EQ(post(fu, "t", "/v1/messages", "{}").status, 200);
+    const auto first_done = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(300ms);
+    const auto second_sent = std::chrono::steady_clock::now();
+    EXPECT_EQ(post(fu, "t", "/v1/messages", "{}").status, 200);
+    const auto second_done = std::chrono::steady_clock::now();
+    ASSERT_TRUE(fu.wait_for_requests(2, 5s));
+    const auto q = fu.requests("t");
+    ASSERT_EQ(q.size(), 2u);
+    const auto gap = q[1].t_ms - q[0].t_ms;
+    // Each arrived after it was sent and before its answer came back.
+    using ms = std::chrono::milliseconds;
+    EXPECT_GE(gap, std::chrono::duration_cast<ms>(second_sent - first_done).count() - 1);
+    EXPECT_LE(gap, std::chrono::duration_cast<ms>(second_done - first_sent).count() + 1);
+    EXPECT_GE(gap, 299);
 }
 
 // ---- process control ----

@@ -71,6 +71,8 @@ std::vector<recorded_request> read_recording(const std::filesystem::path& file) 
         if (const auto* t = o.if_contains("tls"); t != nullptr && t->is_bool()) r.tls = t->get_bool();
         r.step = str(o, "step");
         r.status = static_cast<int>(num(o, "status"));
+        if (const auto* t = o.if_contains("t_ms"); t != nullptr && (t->is_int64() || t->is_uint64()))
+            r.t_ms = t->to_number<std::int64_t>();
         out.push_back(std::move(r));
     }
     return out;

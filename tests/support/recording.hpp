@@ -5,6 +5,7 @@
 #include "support/http_probe.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct recorded_request {
     bool tls = false;
     std::string step; // script step that answered ("ok", "status", "websocket-refusal"...)
     int status = 0;   // proxy records: the status answered to CONNECT
+    // When the request had arrived (read in full; proxy: when the CONNECT was answered), in
+    // milliseconds since fake-upstream started (steady clock): comparable across providers.
+    std::int64_t t_ms = -1; // -1: not recorded
 
     std::optional<std::string> header(std::string_view name) const; // case-insensitive, first
     std::size_t header_count(std::string_view name) const;

@@ -118,6 +118,22 @@ std::pair<std::string, std::string_view> error_body(const step& st, family f) {
         return {
             R"({"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}})",
             "application/json; charset=UTF-8"};
+    case body_kind::openai_context_length:
+        return {
+            R"({"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}})",
+            json_type};
+    case body_kind::anthropic_prompt_too_long:
+        return {
+            R"({"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 215000 tokens > 200000 maximum"}})",
+            json_type};
+    case body_kind::gemini_token_limit:
+        return {
+            R"({"error":{"code":400,"message":"The input token count (1234567) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}})",
+            "application/json; charset=UTF-8"};
+    case body_kind::openai_content_filter:
+        return {
+            R"({"error":{"message":"Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.","type":"invalid_request_error","param":null,"code":"content_policy_violation"}})",
+            json_type};
     case body_kind::automatic: break;
     }
     switch (f) {
@@ -279,8 +295,89 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
-canned_responses::canned_responses(const std::string& provider_name) {
+namespace {
+
+std::size_t skip_ws(std::string_view s, std::size_t i) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+    return i;
+}
+
+// The index just past the JSON string starting at s[i] == '"', or npos if it does not end.
+std::size_t string_end(std::string_view s, std::size_t i) {
+    for (++i; i < s.size(); ++i) {
+        if (s[i] == '\\')
+            ++i;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return std::string_view::npos;
+}
+
+bool plain_model_name(std::string_view m) {
+    if (m.empty() || m.size() > 200) return false;
+    return std::none_of(m.begin(), m.end(),
+                        [](char c) { return c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20; });
+}
+
+// The top-level "model" string of a JSON object, scanned without building the document.
+std::string_view top_level_model(std::string_view body) {
+    std::size_t i = skip_ws(body, 0);
+    if (i >= body.size() || body[i] != '{') return {};
+    int depth = 0;
+    bool expect_key = false;
+    while (i < body.size()) {
+        const char c = body[i];
+        if (c == '"') {
+            const auto end = string_end(body, i);
+            if (end == std::string_view::npos) return {};
+            if (depth == 1 && expect_key) {
+                expect_key = false;
+                if (body.substr(i, end - i) == "\"model\"") {
+                    auto v = skip_ws(body, end);
+                    if (v >= body.size() || body[v] != ':') return {};
+                    v = skip_ws(body, v + 1);
+                    if (v >= body.size() || body[v] != '"') return {};
+                    const auto vend = string_end(body, v);
+                    if (vend == std::string_view::npos) return {};
+                    const auto m = body.substr(v + 1, vend - v - 2);
+                    return plain_model_name(m) ? m : std::string_view{};
+                }
+            }
+            i = end;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            ++depth;
+            if (depth == 1) expect_key = true;
+        } else if (c == '}' || c == ']') {
+            if (--depth <= 0) return {};
+        } else if (c == ',' && depth == 1) {
+            expect_key = true;
+        }
+        ++i;
+    }
+    return {};
+}
+
+} // namespace
+
+std::string_view requested_model(std::string_view target, std::string_view body) {
+    const api a = classify(target);
+    if (family_of(a) != family::gemini || a == api::other) return top_level_model(body);
+    const std::string_view path = target.substr(0, target.find('?'));
+    const auto at = path.rfind("/models/");
+    if (at == std::string_view::npos) return {};
+    const auto name = path.substr(at + 8);
+    const auto colon = name.find(':');
+    if (colon == std::string_view::npos) return {};
+    const auto m = name.substr(0, colon);
+    return plain_model_name(m) && m.find('/') == std::string_view::npos ? m : std::string_view{};
+}
+
+canned_responses::canned_responses(const std::string& provider_name, std::string_view requested) {
     const std::string name = json_escape(provider_name);
+    const std::string model = requested.empty() ? "fake-model" : std::string(requested);
+    const std::string gemini_model = requested.empty() ? "gemini-fake" : std::string(requested);
     const std::string text = "Hello from " + name;
     const header_fields json_headers{{"Content-Type", std::string(json_type)}};
     const header_fields sse_headers{{"Content-Type", std::string(sse_type)}, {"Cache-Control", "no-cache"}};
@@ -290,14 +387,13 @@ canned_responses::canned_responses(const std::string& provider_name) {
         R"("usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1})";
     anthropic_.json = full_response(
         200, {{"Content-Type", std::string(json_type)}, {"request-id", "req_fake_" + name}},
-        R"({"id":"msg_fake_)" + name +
-            R"(","type":"message","role":"assistant","model":"fake-model","content":[{"type":"text","text":")" + text +
+        R"({"id":"msg_fake_)" + name + R"(","type":"message","role":"assistant","model":")" + model +
+            R"(","content":[{"type":"text","text":")" + text +
             R"("}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}})");
     anthropic_.events = {
-        sse("message_start",
-            R"({"type":"message_start","message":{"id":"msg_fake_)" + name +
-                R"(","type":"message","role":"assistant","model":"fake-model","content":[],"stop_reason":null,"stop_sequence":null,)" +
-                usage_start + "}}"),
+        sse("message_start", R"({"type":"message_start","message":{"id":"msg_fake_)" + name +
+                                 R"(","type":"message","role":"assistant","model":")" + model +
+                                 R"(","content":[],"stop_reason":null,"stop_sequence":null,)" + usage_start + "}}"),
         sse("content_block_start",
             R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
         sse("ping", R"({"type": "ping"})"),
@@ -323,7 +419,7 @@ canned_responses::canned_responses(const std::string& provider_name) {
         R"({"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":17})";
     auto response_obj = [&](const char* status, const std::string& output, const std::string& use) {
         return R"({"id":")" + resp_id + R"(","object":"response","created_at":1767225600,"status":")" + status +
-               R"(","error":null,"incomplete_details":null,"model":"fake-model","output":[)" + output +
+               R"(","error":null,"incomplete_details":null,"model":")" + model + R"(","output":[)" + output +
                R"(],"parallel_tool_calls":true,"tool_choice":"auto","tools":[],"usage":)" + use + "}";
     };
     responses_.json = full_response(200, json_headers, response_obj("completed", item_done, usage));
@@ -352,14 +448,13 @@ canned_responses::canned_responses(const std::string& provider_name) {
     responses_.stream_head = chunked_head(200, sse_headers);
 
     // OpenAI Chat Completions.
-    const std::string chat_prefix =
-        R"({"id":"chatcmpl-fake-)" + name +
-        R"(","object":"chat.completion.chunk","created":1767225600,"model":"fake-model","choices":[{"index":0,)";
+    const std::string chat_prefix = R"({"id":"chatcmpl-fake-)" + name +
+                                    R"(","object":"chat.completion.chunk","created":1767225600,"model":")" + model +
+                                    R"(","choices":[{"index":0,)";
     chat_.json = full_response(
         200, json_headers,
-        R"({"id":"chatcmpl-fake-)" + name +
-            R"(","object":"chat.completion","created":1767225600,"model":"fake-model","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-            text +
+        R"({"id":"chatcmpl-fake-)" + name + R"(","object":"chat.completion","created":1767225600,"model":")" + model +
+            R"(","choices":[{"index":0,"message":{"role":"assistant","content":")" + text +
             R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})");
     chat_.events = {
         sse("", chat_prefix + R"("delta":{"role":"assistant","content":""},"finish_reason":null}]})"),
@@ -374,8 +469,8 @@ canned_responses::canned_responses(const std::string& provider_name) {
         std::string c = R"({"candidates":[{"content":{"parts":[{"text":")" + t + R"("}],"role":"model"})";
         if (last) c += R"(,"finishReason":"STOP")";
         c +=
-            R"(,"index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":5,"totalTokenCount":17},"modelVersion":"gemini-fake","responseId":"fake-)" +
-            name + R"("})";
+            R"(,"index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":5,"totalTokenCount":17},"modelVersion":")" +
+            gemini_model + R"(","responseId":"fake-)" + name + R"("})";
         return c;
     };
     const header_fields gemini_json{{"Content-Type", "application/json; charset=UTF-8"}};

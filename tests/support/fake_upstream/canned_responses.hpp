@@ -56,10 +56,17 @@ void fill_pattern(std::size_t offset, char* out, std::size_t n);
 // SHA-256 (hex) of the first `length` pattern bytes.
 std::string pattern_sha256_hex(std::size_t length);
 
-// A provider's success answers, built once from its name ("Hello from <name>").
+// The model a request names, as JSON string content (escapes kept): the top-level "model"
+// of a JSON object body (Anthropic, OpenAI), or the NAME of a Gemini `models/NAME:` path.
+// Empty when there is none, or it is not a plain string (escapes, control characters,
+// longer than 200 bytes).
+std::string_view requested_model(std::string_view target, std::string_view body);
+
+// A provider's success answers, built once from its name ("Hello from <name>") and the
+// model they name (`model`: JSON string content; empty: "fake-model", Gemini "gemini-fake").
 class canned_responses {
 public:
-    explicit canned_responses(const std::string& provider_name);
+    explicit canned_responses(const std::string& provider_name, std::string_view model = {});
 
     // The complete success response for `a`. `stream`: the client asked for SSE (for
     // Gemini, `?alt=sse`). `json_text`: a Gemini request wanting application/json output

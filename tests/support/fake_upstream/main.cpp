@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -98,12 +99,12 @@ private:
     std::array<char, 256> buf_{};
 };
 
-int run(const fu::options& o) {
+int run(const fu::options& o, std::chrono::steady_clock::time_point started) {
     // Declared before the io_context so that sessions still queued in it, destroyed with
     // it, never outlive the providers, recorder and TLS context they point to.
     const auto tls = make_tls(o);
     std::unique_ptr<fu::recorder> rec;
-    if (!o.record.empty()) rec = std::make_unique<fu::recorder>(o.record);
+    if (!o.record.empty()) rec = std::make_unique<fu::recorder>(o.record, started);
     std::vector<std::unique_ptr<fu::provider>> providers;
     const fu::proxy_context proxy_ctx{rec.get(), o.proxy_auth.empty() ? std::string() : basic_auth(o.proxy_auth),
                                       o.verbose};
@@ -158,6 +159,7 @@ int run(const fu::options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    const auto started = std::chrono::steady_clock::now();
     ::signal(SIGPIPE, SIG_IGN);
     fu::options o;
     try {
@@ -171,7 +173,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     try {
-        return run(o);
+        return run(o, started);
     } catch (const std::exception& e) {
         std::cerr << "fake-upstream: " << e.what() << "\n";
         return 1;

@@ -7,9 +7,12 @@
 #include "support/fake_upstream/script.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,10 +30,16 @@ public:
     provider& operator=(const provider&) = delete;
 
     const std::string& name() const { return name_; }
-    const canned_responses& canned() const { return canned_; }
+    // The success answers naming the default model.
+    const canned_responses& canned() const { return *canned_; }
+    // The success answers naming `model` (see requested_model; empty: the default), built
+    // on first use and kept. Hold the pointer while writing from it: the cache may be
+    // emptied when it grows past a few hundred models.
+    std::shared_ptr<const canned_responses> canned_for(std::string_view model);
 
-    // The step that answers the next request for `target`; advances that script's counter.
-    const step& next_step(std::string_view target);
+    // The step that answers the next request for `target`, arriving at `now`; advances
+    // that script's position (;for= windows count from this provider's first request).
+    const step& next_step(std::string_view target, std::chrono::steady_clock::time_point now);
     // Prepared bytes for a `status` step of this provider's scripts.
     const std::string& status_bytes(const step& st, family f) const;
     // The 1 MiB-header response of huge-headers steps.
@@ -50,11 +59,13 @@ private:
     struct counted_script {
         std::string match; // empty for the main script
         script steps;
-        std::size_t served = 0;
+        script_position position{};
     };
 
     std::string name_;
-    canned_responses canned_;
+    std::shared_ptr<const canned_responses> canned_;
+    std::map<std::string, std::shared_ptr<const canned_responses>, std::less<>> by_model_;
+    std::optional<std::chrono::steady_clock::time_point> first_request_;
     std::vector<counted_script> scripts_; // path scripts first, main script last
     std::unordered_map<const step*, std::array<std::string, 3>> status_;
     std::string huge_headers_;

@@ -4,6 +4,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -11,15 +13,22 @@ namespace clipal::test::fake_upstream {
 
 class recorder {
 public:
-    // Opens `path` for appending; throws std::runtime_error if it cannot.
-    explicit recorder(const std::string& path);
+    // Opens `path` for appending; throws std::runtime_error if it cannot. `started`: when
+    // the program started, the origin of the lines' "t_ms".
+    recorder(const std::string& path, std::chrono::steady_clock::time_point started);
     ~recorder();
     recorder(const recorder&) = delete;
     recorder& operator=(const recorder&) = delete;
 
-    void write(const boost::json::object& line);
+    // Writes `line`, adding "t_ms" (milliseconds since the start, steady clock) as of now
+    // unless the line has it.
+    void write(boost::json::object line);
+    std::int64_t ms_since_start(std::chrono::steady_clock::time_point t) const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t - started_).count();
+    }
 
 private:
+    std::chrono::steady_clock::time_point started_;
     std::FILE* file_ = nullptr;
 };
 

@@ -45,6 +45,10 @@ body_kind parse_body_kind(std::string_view step_text, std::string_view v) {
         {"openai-invalid-key", body_kind::openai_invalid_key},
         {"openai-rate-limit", body_kind::openai_rate_limit},
         {"gemini-resource-exhausted", body_kind::gemini_resource_exhausted},
+        {"openai-context-length", body_kind::openai_context_length},
+        {"anthropic-prompt-too-long", body_kind::anthropic_prompt_too_long},
+        {"gemini-token-limit", body_kind::gemini_token_limit},
+        {"openai-content-filter", body_kind::openai_content_filter},
     };
     for (const auto& k : kinds)
         if (k.name == v) return k.kind;
@@ -54,10 +58,12 @@ body_kind parse_body_kind(std::string_view step_text, std::string_view v) {
 step parse_step(std::string_view text) {
     step st;
     std::string_view rest = text;
+    bool counted = false;
     if (const auto star = rest.rfind('*'); star != std::string_view::npos) {
         st.repeat = number(text, rest.substr(star + 1), "repeat count");
         if (st.repeat == 0) bad(text, "repeat count must be at least 1");
         rest = rest.substr(0, star);
+        counted = true;
     }
     auto parts = split(rest, ';');
     const auto head = split(parts.front(), ':');
@@ -132,6 +138,10 @@ step parse_step(std::string_view text) {
             st.gzip = true;
         } else if (eq == std::string_view::npos || value.empty()) {
             bad(text, "option '" + std::string(opt) + "' needs a value");
+        } else if (name == "for") {
+            st.for_duration = std::chrono::milliseconds(number(text, value, "for"));
+            if (st.for_duration.count() == 0) bad(text, "for must be at least 1 ms");
+            if (counted) bad(text, "a step takes either ;for=<ms> or *N, not both");
         } else if (name == "delay") {
             st.delay = std::chrono::milliseconds(number(text, value, "delay"));
         } else if (name == "retry-after") {
@@ -182,6 +192,30 @@ const step& script::at(std::size_t request_index) const {
     for (const auto& s : steps) {
         if (request_index < s.repeat) return s;
         request_index -= s.repeat;
+    }
+    return steps.back();
+}
+
+const step& script::next(script_position& pos, std::chrono::steady_clock::time_point now,
+                         std::chrono::steady_clock::time_point origin) const {
+    if (!pos.started) {
+        pos.began = origin;
+        pos.started = true;
+    }
+    while (pos.index + 1 < steps.size()) {
+        const step& s = steps[pos.index];
+        if (s.for_duration.count() > 0) {
+            if (now < pos.began + s.for_duration) return s;
+            pos.began += s.for_duration; // the next step begins where this one ended
+        } else {
+            if (pos.used < s.repeat) {
+                ++pos.used;
+                return s;
+            }
+            pos.began = now;
+        }
+        ++pos.index;
+        pos.used = 0;
     }
     return steps.back();
 }

@@ -42,6 +42,10 @@ enum class body_kind {
     openai_invalid_key,
     openai_rate_limit,
     gemini_resource_exhausted,
+    openai_context_length,     // 400 context_length_exceeded
+    anthropic_prompt_too_long, // "prompt is too long: N tokens > M maximum"
+    gemini_token_limit,        // INVALID_ARGUMENT "The input token count (N) exceeds ..."
+    openai_content_filter,     // content_policy_violation
 };
 
 struct step {
@@ -58,6 +62,17 @@ struct step {
     std::string location;                  // redirect target; empty: /redirected on this listener
     std::vector<int> interim;              // 1xx heads sent, in order, before the delay and the answer
     std::size_t repeat = 1;                // "*N" suffix: this step serves N requests
+    // ";for=<ms>": this step serves every request arriving within this long after it began
+    // (the first step: the listener's first request), instead of `repeat` requests.
+    std::chrono::milliseconds for_duration{0};
+};
+
+// Where a script stands: the step answering now, and how far into it.
+struct script_position {
+    std::size_t index = 0;                         // into script::steps
+    std::size_t used = 0;                          // requests the step served (counted steps)
+    std::chrono::steady_clock::time_point began{}; // when the step began (timed steps)
+    bool started = false;                          // `began` is set
 };
 
 struct script {
@@ -65,11 +80,21 @@ struct script {
 
     // The step for the request with this 0-based sequence number: steps are used in
     // order, each `repeat` times, and the last one repeats forever.
+    // Counts only: a timed step (;for=) counts as one request here.
     const step& at(std::size_t request_index) const;
+
+    // The step for a request arriving at `now`, advancing `pos`: counted steps serve
+    // `repeat` requests; a timed step serves every request until `for_duration` after it
+    // began, and the next step begins when it ends. The first step begins at `origin` (the
+    // listener's first request); a later one when the previous ended (a counted step: the
+    // request that moved past it). The last step repeats forever.
+    const step& next(script_position& pos, std::chrono::steady_clock::time_point now,
+                     std::chrono::steady_clock::time_point origin) const;
 };
 
 // Parses a script such as
 //   "status:429;retry-after=2;body=anthropic-rate-limit*2,delay:150,ok;delay=50;interim=103+100"
+//   "status:503;for=6000,ok"
 // Throws std::invalid_argument naming the offending step on any syntax error.
 script parse_script(std::string_view text);
 

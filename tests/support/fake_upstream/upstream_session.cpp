@@ -141,15 +141,16 @@ void upstream_session<Stream>::on_read(const boost::system::error_code& ec) {
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     ++requests_;
+    const auto arrived = std::chrono::steady_clock::now();
 
     // Codex probes WebSocket first; a plain refusal makes it fall back to HTTP. Not a
     // script step, so failover scripts count only real API calls.
     if (iequals_prefix(req[http::field::upgrade], "websocket")) {
-        record_request(nullptr);
+        record_request(nullptr, arrived);
         return write(ctx_.prov.canned().websocket_refusal(), keep_alive_ ? then::read_next : then::close);
     }
-    const step& st = ctx_.prov.next_step(req.target());
-    record_request(&st);
+    const step& st = ctx_.prov.next_step(req.target(), arrived);
+    record_request(&st, arrived);
     step_ = &st;
     if (st.interim.empty()) return answer();
     // All interim heads in one write, ahead of the delay: with a delay the answer comes in
@@ -178,7 +179,9 @@ void upstream_session<Stream>::play(const step& st) {
     const std::string_view target = req.target();
     const std::string_view body = req.body();
     const api a = classify(target);
-    const canned_responses& canned = ctx_.prov.canned();
+    // Success answers name the model the request asked for, as the real APIs do.
+    canned_ = ctx_.prov.canned_for(requested_model(target, body));
+    const canned_responses& canned = *canned_;
     const then after = keep_alive_ ? then::read_next : then::close;
     const bool head = req.method() == http::verb::head;
 
@@ -342,7 +345,7 @@ void upstream_session<Stream>::abort() {
 }
 
 template <class Stream>
-void upstream_session<Stream>::record_request(const step* st) {
+void upstream_session<Stream>::record_request(const step* st, std::chrono::steady_clock::time_point arrived) {
     const auto& req = parser_->get();
     if (ctx_.verbose)
         std::cerr << "fake-upstream: " << ctx_.prov.name() << " conn " << connection_id_ << " #" << requests_ << " "
@@ -362,6 +365,7 @@ void upstream_session<Stream>::record_request(const step* st) {
     line["body_sha256"] = sha256_hex(req.body());
     if (req.body().size() < record_body_limit && valid_utf8(req.body())) line["body"] = req.body();
     line["step"] = st == nullptr ? "websocket-refusal" : step_name(st->kind);
+    line["t_ms"] = ctx_.rec->ms_since_start(arrived);
     ctx_.rec->write(line);
 }
 

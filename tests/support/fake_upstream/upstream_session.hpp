@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,7 +52,7 @@ private:
     void close();
     void drain();
     void abort();
-    void record_request(const step* st);
+    void record_request(const step* st, std::chrono::steady_clock::time_point arrived);
     void build_echo();
 
     Stream stream_;
@@ -65,6 +66,8 @@ private:
     std::size_t requests_ = 0;
     bool keep_alive_ = true;
     const step* step_ = nullptr; // of the current request; steps live as long as the provider
+    // The success answers naming the current request's model, kept while they are written.
+    std::shared_ptr<const canned_responses> canned_;
     // Progress of multi-write steps.
     std::size_t events_left_ = 0;
     std::size_t event_seq_ = 0;
