@@ -1,5 +1,6 @@
-// The SPEC §4 classification table, and the 429 body rules that tell a dead key or an
-// exhausted quota (deactivate) from a passing rate limit (cool down and move on).
+// The SPEC §4 classification table, the 429 body rules that tell a dead key or an
+// exhausted quota (deactivate) from a passing rate limit (cool down and move on), and the
+// 400 bodies that say the request is too long for the model (try a larger one).
 #include "shared/failure_classifier.hpp"
 
 #include "shared/gzip.hpp"
@@ -19,7 +20,7 @@ namespace {
 constexpr std::size_t max_decoded_body = 1024 * 1024;
 
 struct error_fields {
-    std::string code, type, message; // lower-cased; empty when absent or not a string
+    std::string code, type, message, status; // lower-cased; empty when absent or not a string
 };
 
 std::string lower(std::string_view s) {
@@ -51,16 +52,21 @@ std::optional<std::string> decoded_body(const upstream_answer& a) {
     return std::string(a.body);
 }
 
-// Reads the OpenAI ({"error":{...}}), Anthropic ({"type":"error","error":{...}}) and flat
-// ({"code","type","message"}) shapes; nullopt when the body is not a JSON object.
+// Reads the OpenAI ({"error":{...}}), Anthropic ({"type":"error","error":{...}}), Gemini
+// ({"error":{"code","message","status"}}, or that in a one-element array, as
+// streamGenerateContent sends it without alt=sse) and flat ({"code","type","message"})
+// shapes; nullopt when the body is not a JSON object (or such an array).
 std::optional<error_fields> error_fields_of(const upstream_answer& a) {
     if (a.body.empty()) return std::nullopt;
     const auto text = decoded_body(a);
     if (!text) return std::nullopt;
     boost::system::error_code ec;
     const boost::json::value root = boost::json::parse(*text, ec);
-    if (ec || !root.is_object()) return std::nullopt;
-    const auto& obj = root.get_object();
+    if (ec) return std::nullopt;
+    const boost::json::value* top = &root;
+    if (root.is_array() && !root.get_array().empty()) top = &root.get_array().front();
+    if (!top->is_object()) return std::nullopt;
+    const auto& obj = top->get_object();
     error_fields f;
     if (const auto* err = obj.if_contains("error")) {
         if (err->is_object()) {
@@ -68,6 +74,7 @@ std::optional<error_fields> error_fields_of(const upstream_answer& a) {
             f.code = string_field(e, "code");
             f.type = string_field(e, "type");
             f.message = string_field(e, "message");
+            f.status = string_field(e, "status");
         } else if (err->is_string()) {
             f.message = lower(err->get_string());
         }
@@ -76,6 +83,7 @@ std::optional<error_fields> error_fields_of(const upstream_answer& a) {
     f.code = string_field(obj, "code");
     f.type = string_field(obj, "type");
     f.message = string_field(obj, "message");
+    f.status = string_field(obj, "status");
     return f;
 }
 
@@ -92,6 +100,16 @@ bool quota_like(const error_fields& f) {
     static constexpr std::array<std::string_view, 2> types{"insufficient_quota", "billing_error"};
     return one_of(f.code, codes) || one_of(f.type, types) || contains(f.message, "insufficient quota") ||
            contains(f.message, "billing");
+}
+
+// A 400 saying the request does not fit the model's context window (see classify in the
+// header for the providers' words).
+bool context_length_like(const error_fields& f) {
+    return f.code == "context_length_exceeded" || contains(f.message, "maximum context length") ||
+           contains(f.message, "exceeds the context window") || contains(f.message, "prompt is too long") ||
+           contains(f.message, "exceed context limit") ||
+           (f.status == "invalid_argument" && contains(f.message, "input token count") &&
+            contains(f.message, "exceeds the maximum"));
 }
 
 bool overloaded_body(const upstream_answer& a) {
@@ -128,17 +146,45 @@ std::string_view to_string(failure_reason r) {
     case failure_reason::rate_limited: return "rate limited";
     case failure_reason::overloaded: return "overloaded";
     case failure_reason::server_error: return "server error";
+    case failure_reason::context_length: return "context length exceeded";
+    case failure_reason::first_byte_timeout: return "no first byte in time";
     }
     return "unknown";
 }
 
-bool needs_body(int status) { return status == 429 || status == 503; }
+bool transient(failure_reason r) {
+    switch (r) {
+    case failure_reason::connect:
+    case failure_reason::write:
+    case failure_reason::reset:
+    case failure_reason::server_error:
+    case failure_reason::overloaded: return true;
+    case failure_reason::tls:
+    case failure_reason::header_timeout:
+    case failure_reason::idle_timeout:
+    case failure_reason::first_byte_timeout:
+    case failure_reason::bad_response:
+    case failure_reason::auth:
+    case failure_reason::billing:
+    case failure_reason::quota:
+    case failure_reason::rate_limited:
+    case failure_reason::context_length: return false;
+    }
+    return false;
+}
+
+bool needs_body(int status) { return status == 400 || status == 429 || status == 503; }
 
 verdict classify(const upstream_answer& a, clock::time_point now) {
     switch (a.status) {
     case 401:
     case 403: return {action::deactivate, failure_reason::auth, std::nullopt};
     case 402: return {action::deactivate, failure_reason::billing, std::nullopt};
+    case 400: {
+        const auto f = error_fields_of(a);
+        if (f && context_length_like(*f)) return {action::try_next, failure_reason::context_length, std::nullopt};
+        return {action::pass_through, std::nullopt, std::nullopt};
+    }
     case 429: return classify_429(a, now);
     case 408:
     case 500:

@@ -187,6 +187,33 @@ std::string provider_state(const json::value& p, clock::time_point now) {
     return state;
 }
 
+// "closed", "half-open" (tried first by the next request), "open, next try 12:00:03".
+std::string breaker_text(const json::value& p, clock::time_point now) {
+    const auto breaker = text(field(&p, "breaker"));
+    if (!breaker) return "-";
+    std::string out = *breaker;
+    if (const auto* at = field(&p, "next_try"); at != nullptr && at->is_string())
+        out += ", next try " + time_or_dash(at, now);
+    return out;
+}
+
+// One line per key of a provider with several, or with one that is out: fingerprints only.
+std::string keys_text(const json::value& p, clock::time_point now) {
+    const auto* keys = field(&p, "keys");
+    const auto* list = keys != nullptr ? keys->if_array() : nullptr;
+    if (list == nullptr || list->empty()) return {};
+    const bool one_active = list->size() == 1 && text(field(&list->front(), "state")).value_or("active") == "active";
+    if (one_active) return {};
+    std::string out;
+    for (const auto& k : *list) {
+        const auto* in_use = field(&k, "in_use");
+        const bool used = in_use != nullptr && in_use->is_bool() && in_use->get_bool();
+        out += fmt::format("    {} key {}: {}{}\n", text_or_dash(field(&p, "name")),
+                           text_or_dash(field(&k, "fingerprint")), provider_state(k, now), used ? " (in use)" : "");
+    }
+    return out;
+}
+
 void render_header(std::string& out, const json::value& status, clock::time_point now) {
     out += fmt::format("clipal {} (pid {}), up {}\n", text_or_dash(field(&status, "version")),
                        count_or_dash(field(&status, "pid")), uptime_or_dash(field(&status, "uptime_seconds")));
@@ -244,14 +271,20 @@ void render_workers(std::string& out, const json::array& workers, clock::time_po
             out += "  no providers\n";
             continue;
         }
-        std::vector<std::vector<std::string>> rows_p{{" ", "PROVIDER", "STATE", "REQUESTS", "FAILURES"}};
+        std::vector<std::vector<std::string>> rows_p{{" ", "PROVIDER", "STATE", "BREAKER", "REQUESTS", "FAILURES"}};
+        std::string key_lines;
         for (const auto& p : *list) {
             const auto* current = field(&p, "current");
             const bool is_current = current != nullptr && current->is_bool() && current->get_bool();
-            rows_p.push_back({is_current ? "*" : " ", text_or_dash(field(&p, "name")), provider_state(p, now),
+            std::string name = text_or_dash(field(&p, "name"));
+            if (const auto model = text(field(&p, "model")); model && !model->empty())
+                name += " (model " + *model + ")";
+            rows_p.push_back({is_current ? "*" : " ", name, provider_state(p, now), breaker_text(p, now),
                               count_or_dash(field(&p, "requests")), count_or_dash(field(&p, "failures"))});
+            key_lines += keys_text(p, now);
         }
         render_table(out, rows_p, "  ");
+        out += key_lines;
     }
 }
 

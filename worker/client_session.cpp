@@ -490,9 +490,13 @@ void client_session::abort_connection() {
 }
 
 void client_session::send_error(int status, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
+    send_answer(error_response(proto(), status, message, retry_after));
+}
+
+void client_session::send_answer(const local_response& r) {
     forwarder_.reset();
     reservation_.reset();
-    send_local(error_response(proto(), status, message, retry_after), 1, !request_keep_alive_);
+    send_local(r, 1, !request_keep_alive_);
 }
 
 void client_session::answer_locally(local_response r, unsigned minor_version, bool close_after) {

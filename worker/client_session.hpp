@@ -99,6 +99,8 @@ public:
     void request_done(bool keep_alive);
     void abort_connection();
     void send_error(int status, std::string_view message, std::optional<std::chrono::seconds> retry_after = {});
+    // Ends the forwarding with an answer built here (an error, or an upstream answer replayed).
+    void send_answer(const local_response& r);
 
 private:
     using parser_type = http::request_parser<http::string_body>;

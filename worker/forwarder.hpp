@@ -1,16 +1,21 @@
 // One client request's way through the failover loop (SPEC §4): try the profile's
-// providers in order from the current one, each at most once, until one answers; or
-// answer with the exhausted-providers error naming every provider tried and why.
+// providers in the order provider_set gives, retrying the same provider where retry_budget
+// allows, rotating keys, until one answers; or answer with the exhausted-providers error
+// naming every provider tried and why (or with the first context-length 400, unchanged).
 #pragma once
 
+#include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "worker/profile_runtime.hpp"
+#include "worker/retry_budget.hpp"
 #include "worker/upstream_attempt.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,29 +27,44 @@ class forwarder : public std::enable_shared_from_this<forwarder> {
 public:
     forwarder(std::shared_ptr<client_session> session, std::shared_ptr<profile_runtime> runtime,
               http::request<http::string_body> request, std::string rest);
+    ~forwarder();
 
     void start();
-    // The client went away: the running attempt closes its upstream connection at once
-    // and no other provider is tried (nothing would read the answer).
+    // The client went away: the running attempt closes its upstream connection at once, a
+    // pending retry wait ends, and no other provider is tried (nothing would read the answer).
     void abort();
 
 private:
+    // Tries the first still-available provider from position pos_ of the route.
     void next();
-    void on_attempt_done(std::size_t provider, const attempt_outcome& o);
+    void launch(std::size_t provider, std::size_t key);
+    void on_attempt_done(std::size_t provider, std::size_t key, attempt_outcome o);
+    void on_failed(std::size_t provider, std::size_t key, attempt_outcome o);
+    void retry_after(duration delay, std::size_t provider, std::size_t key);
+    // Position of the next available provider after pos_, or the route's size.
+    std::size_t next_position() const;
+    bool usable(std::size_t provider) const;
     void answer_exhausted();
-    std::shared_ptr<const upstream_request> build_request(std::size_t provider) const;
-    void log_failure(std::size_t provider, const attempt_outcome& o, failure_effect effect,
+    void release_probe();
+    std::shared_ptr<const upstream_request> build_request(std::size_t provider, std::size_t key) const;
+    void log_failure(std::size_t provider, std::size_t key, const attempt_outcome& o, failure_effect effect,
                      const std::string& next_name);
+    std::string key_words(std::size_t provider, std::size_t key) const;
 
     std::shared_ptr<client_session> session_;
     std::shared_ptr<profile_runtime> runtime_;
     http::request<http::string_body> request_;
     std::string rest_;
     lane lane_;
-    std::vector<std::size_t> candidates_;
-    std::size_t next_candidate_ = 0;
+    bool streaming_;
+    std::vector<std::size_t> order_;
+    std::size_t pos_ = 0;
+    std::optional<std::size_t> probe_; // a fail-back probe this request holds
+    retry_budget budget_;
     std::vector<attempt_record> tried_;
+    std::optional<local_response> replay_; // the first context-length 400
     std::shared_ptr<upstream_attempt> attempt_;
+    boost::asio::steady_timer wait_;
     bool aborted_ = false;
 };
 

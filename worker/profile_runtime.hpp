@@ -18,16 +18,21 @@ class profile_runtime {
 public:
     // Throws std::invalid_argument naming the provider when a base_url cannot be used
     // (the config loader has already validated it; this is the last line of defence).
+    // `keep`: the provider state of the previous generation, carried on when only config.yaml
+    // changed (the same providers); null builds fresh state.
     profile_runtime(profile id, const profile_config& pc, const global_config& g, const clock& clk,
-                    std::uint64_t generation);
+                    std::uint64_t generation, std::shared_ptr<provider_set> keep = nullptr);
 
     profile id() const { return id_; }
     const profile_info& info() const { return clipal::info(id_); }
     const global_config& global() const { return global_; }
     std::uint64_t generation() const { return generation_; }
 
-    provider_set& providers() { return providers_; }
-    const provider_set& providers() const { return providers_; }
+    provider_set& providers() { return *providers_; }
+    const provider_set& providers() const { return *providers_; }
+    // The state itself, for the next generation to keep.
+    const std::shared_ptr<provider_set>& shared_providers() const { return providers_; }
+    const profile_config& profile_settings() const { return profile_; }
     const upstream_target& target(std::size_t i) const { return targets_.at(i); }
 
     // Every configured key and the access_token, for the log redactor.
@@ -37,7 +42,8 @@ private:
     profile id_;
     global_config global_;
     std::uint64_t generation_;
-    provider_set providers_;
+    profile_config profile_;
+    std::shared_ptr<provider_set> providers_;
     std::vector<upstream_target> targets_;
 };
 

@@ -104,7 +104,8 @@ void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage 
     }
     up_ = std::move(s);
     reused_ = up_->reused();
-    up_->tcp().expires_after(settings_.response_header_timeout);
+    sent_at_ = std::chrono::steady_clock::now();
+    up_->tcp().expires_at(head_deadline());
     const std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_->head),
                                                         boost::asio::buffer(request_->body)};
     boost::asio::async_write(*up_, wire, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
@@ -126,7 +127,7 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
         return;
     }
     // One deadline for the final head, however many interim heads come first.
-    up_->tcp().expires_after(settings_.response_header_timeout);
+    if (!first_byte_bound()) up_->tcp().expires_after(settings_.response_header_timeout);
     read_header();
 }
 
@@ -150,7 +151,10 @@ void upstream_attempt::on_header(boost::system::error_code ec) {
             retry_on_fresh_connection();
             return;
         }
-        if (is_timeout(ec))
+        if (is_timeout(ec) && first_byte_bound())
+            fail({action::try_next, failure_reason::first_byte_timeout, std::nullopt},
+                 "no response within " + format_duration(settings_.first_byte_timeout) + " (streaming request)");
+        else if (is_timeout(ec))
             fail({action::try_next, failure_reason::header_timeout, std::nullopt},
                  "no response headers within " + format_duration(settings_.response_header_timeout));
         else if (ec == http::error::header_limit)
@@ -210,7 +214,8 @@ void upstream_attempt::read_error_body() {
     auto& body = parser_->get().body();
     body.data = piece(piece_capacity);
     body.size = piece_room_;
-    up_->tcp().expires_after(settings_.response_header_timeout);
+    up_->tcp().expires_at(first_byte_bound() ? head_deadline()
+                                             : std::chrono::steady_clock::now() + settings_.response_header_timeout);
     http::async_read_some(*up_, up_buffer_, *parser_,
                           [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                               if (self->finished_) return;
@@ -235,7 +240,18 @@ void upstream_attempt::classify_answer() {
                                  field(msg, "X-RateLimit-Reset-Tokens"),
                                  field(msg, "Content-Encoding"),
                                  error_body_};
-    const verdict v = classify(answer, settings_.now);
+    verdict v = classify(answer, settings_.now);
+    if (v.reason == failure_reason::context_length) {
+        // Another provider may have a larger model; if none has, this answer goes back as it
+        // is — which needs all of it. One that did not fit the read passes through now.
+        if (parser_->is_done()) {
+            local_response replay{status, error_body_, std::nullopt, std::string(field(msg, "Content-Type")),
+                                  std::string(answer.content_encoding)};
+            fail(v, std::to_string(status), std::move(replay));
+            return;
+        }
+        v = {action::pass_through, std::nullopt, std::nullopt};
+    }
     if (v.act != action::pass_through) {
         discard_buffered_body();
         fail(v, std::to_string(status));
@@ -256,8 +272,10 @@ void upstream_attempt::classify_answer() {
     msg.version(client_version_);
     chunked_ = msg.chunked();
     head_ = response_head(msg);
-    if (parser_->is_done()) {
-        piece_size_ = 0;
+    // The start of a body read to classify it (a 400 that is not about the context) goes first.
+    if (!error_body_.empty() || parser_->is_done()) {
+        piece_data_ = error_body_.data();
+        piece_size_ = error_body_.size();
         write_to_client();
         return;
     }
@@ -318,6 +336,7 @@ bool upstream_attempt::parse_buffered() {
     piece_size_ = piece_room_ - body.size;
     // Not enough for a body byte (e.g. a chunk header split across reads): wait for more.
     if (piece_size_ == 0 && !parser_->is_done()) return false;
+    piece_data_ = piece_.get();
     write_to_client();
     return true;
 }
@@ -328,8 +347,13 @@ void upstream_attempt::await_body() {
     up_buffer_.shrink_to_fit();
     up_->tcp().expires_never();
     awaiting_body_ = true;
-    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero()) {
-        idle_timer_.expires_after(settings_.idle_timeout);
+    const bool bound = !head_sent_ && first_byte_bound();
+    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero() || bound) {
+        auto at = settings_.idle_timeout > std::chrono::steady_clock::duration::zero()
+                      ? std::chrono::steady_clock::now() + settings_.idle_timeout
+                      : std::chrono::steady_clock::time_point::max();
+        if (bound) at = std::min(at, head_deadline());
+        idle_timer_.expires_at(at);
         idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             // A wait that expired as the data arrived is not a timeout.
             if (ec || self->finished_ || !self->awaiting_body_ ||
@@ -365,10 +389,14 @@ void upstream_attempt::read_body_now() {
     up_buffer_.reserve(up_buffer_.size() + piece_capacity);
     // The idle bound measures the upstream only: it runs while we wait for upstream bytes,
     // never while a slow client is being written to.
-    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero())
-        up_->tcp().expires_after(settings_.idle_timeout);
-    else
+    auto at = settings_.idle_timeout > std::chrono::steady_clock::duration::zero()
+                  ? std::chrono::steady_clock::now() + settings_.idle_timeout
+                  : std::chrono::steady_clock::time_point::max();
+    if (!head_sent_ && first_byte_bound()) at = std::min(at, head_deadline());
+    if (at == std::chrono::steady_clock::time_point::max())
         up_->tcp().expires_never();
+    else
+        up_->tcp().expires_at(at);
     http::async_read_some(*up_, up_buffer_, *parser_,
                           [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                               self->on_body_piece(e);
@@ -382,9 +410,8 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
         std::string what = is_timeout(ec) ? "no data for " + format_duration(settings_.idle_timeout)
                                           : "upstream error: " + describe(ec);
         if (!head_sent_) {
-            fail({action::try_next, is_timeout(ec) ? failure_reason::idle_timeout : failure_reason::reset,
-                  std::nullopt},
-                 what + " before the first body byte");
+            fail_waiting(is_timeout(ec) ? failure_reason::idle_timeout : failure_reason::reset,
+                         what + " before the first body byte");
             return;
         }
         finish(attempt_outcome::kind::aborted, what);
@@ -395,6 +422,7 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
         read_body_piece();
         return;
     }
+    piece_data_ = piece_.get();
     write_to_client();
 }
 
@@ -409,11 +437,11 @@ void upstream_attempt::write_to_client() {
     }
     const bool last = parser_->is_done();
     if (!chunked_) {
-        if (piece_size_ > 0) wire_[n++] = boost::asio::buffer(piece_.get(), piece_size_);
+        if (piece_size_ > 0) wire_[n++] = boost::asio::buffer(piece_data_, piece_size_);
     } else if (piece_size_ > 0) {
         const auto line = fmt::format_to_n(chunk_line_.data(), chunk_line_.size(), "{:x}\r\n", piece_size_);
         wire_[n++] = boost::asio::buffer(chunk_line_.data(), line.size);
-        wire_[n++] = boost::asio::buffer(piece_.get(), piece_size_);
+        wire_[n++] = boost::asio::buffer(piece_data_, piece_size_);
         wire_[n++] = boost::asio::buffer(last ? std::string_view("\r\n0\r\n\r\n") : std::string_view("\r\n"));
     } else if (last) {
         wire_[n++] = boost::asio::buffer(std::string_view("0\r\n\r\n"));
@@ -471,11 +499,34 @@ void upstream_attempt::on_client_written(boost::system::error_code ec) {
     read_body_piece();
 }
 
-void upstream_attempt::fail(verdict v, std::string detail) {
+bool upstream_attempt::first_byte_bound() const {
+    return settings_.first_byte_timeout > std::chrono::steady_clock::duration::zero() &&
+           settings_.first_byte_timeout <= settings_.response_header_timeout;
+}
+
+std::chrono::steady_clock::time_point upstream_attempt::head_deadline() const {
+    // A streaming request's head comes early: the smaller bound applies to it, and when that
+    // is response_header_timeout (set below the streaming one) it is an ordinary header timeout.
+    return sent_at_ + (first_byte_bound() ? settings_.first_byte_timeout : settings_.response_header_timeout);
+}
+
+void upstream_attempt::fail_waiting(failure_reason idle_or_reset, std::string what) {
+    // A streaming request whose first byte did not come in time: the silent provider is not
+    // retried (SPEC §5), which the reason tells the forwarder.
+    if (first_byte_bound() && std::chrono::steady_clock::now() >= head_deadline()) {
+        fail({action::try_next, failure_reason::first_byte_timeout, std::nullopt},
+             "no first body byte within " + format_duration(settings_.first_byte_timeout) + " (streaming request)");
+        return;
+    }
+    fail({action::try_next, idle_or_reset, std::nullopt}, std::move(what));
+}
+
+void upstream_attempt::fail(verdict v, std::string detail, std::optional<local_response> replay) {
     if (finished_) return;
     attempt_outcome o;
     o.what = attempt_outcome::kind::failed;
     o.v = v;
+    o.replay = std::move(replay);
     o.status = parser_ && parser_->is_header_done() ? parser_->get().result_int() : 0;
     o.detail = std::move(detail);
     finished_ = true;

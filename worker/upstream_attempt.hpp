@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shared/failure_classifier.hpp"
+#include "shared/local_response.hpp"
 #include "worker/connection_pool.hpp"
 #include "worker/request_rewrite.hpp"
 #include "worker/upstream_stream.hpp"
@@ -36,6 +37,9 @@ struct attempt_settings {
     std::chrono::steady_clock::duration idle_timeout; // zero: no idle bound (upstream_idle_timeout: 0)
     std::chrono::steady_clock::duration client_write_timeout;
     clock::time_point now; // for Retry-After dates
+    // A streaming request's bound on the response head plus its first body byte, counted
+    // from the moment the request is sent; zero: not a streaming request (SPEC §5).
+    std::chrono::steady_clock::duration first_byte_timeout{};
 };
 
 // What an attempt sends, the same for a retry: the serialized head (request_head()) and
@@ -43,6 +47,7 @@ struct attempt_settings {
 struct upstream_request {
     std::string head;
     std::string_view body;
+    std::string owned_body; // the body when it differs from the client's (a model override)
 };
 
 // How an attempt ended, reported once to its owner.
@@ -58,6 +63,8 @@ struct attempt_outcome {
     std::string detail;      // human words for the log and the exhausted answer
     std::uint64_t bytes = 0; // body bytes written to the client
     bool client_keep_alive = false;
+    // A failed answer the client may still get as it is (a context-length 400, whole).
+    std::optional<local_response> replay;
 };
 
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
@@ -119,7 +126,13 @@ private:
     char* piece(std::size_t room);
     void write_to_client();
     void on_client_written(boost::system::error_code ec);
-    void fail(verdict v, std::string detail);
+    void fail(verdict v, std::string detail, std::optional<local_response> replay = {});
+    // A streaming request whose first-byte bound (the smaller of the two) governs its wait.
+    bool first_byte_bound() const;
+    // When waiting for the response head (or, streaming, the first body byte) ends.
+    std::chrono::steady_clock::time_point head_deadline() const;
+    // A wait before the first body byte timed out: which bound it was.
+    void fail_waiting(failure_reason idle_or_reset, std::string what);
     void finish(attempt_outcome::kind k, std::string detail);
     void arm_client_timer();
 
@@ -146,7 +159,9 @@ private:
     bool chunked_ = false; // the client gets chunked framing
     std::array<char, 20> chunk_line_{};
     std::array<boost::asio::const_buffer, 4> wire_; // what the client write in flight sends
-    std::string error_body_;
+    std::string error_body_;     // read to classify the answer; the client's first piece if it passes
+    char* piece_data_ = nullptr; // what write_to_client sends: piece_ or error_body_
+    std::chrono::steady_clock::time_point sent_at_{}; // the request went out (first byte bound)
     // The relay buffer, taken only while upstream bytes are being read and written: an
     // open stream waiting for its next event holds none (see read_body_piece).
     std::unique_ptr<char[]> piece_;

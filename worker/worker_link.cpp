@@ -79,7 +79,8 @@ void worker_link::on_config(const ipc::config_push& push) {
     std::string error = parsed.error;
     if (parsed.value) {
         try {
-            server_.apply_config(parsed.value->profile, parsed.value->global, push.generation);
+            server_.apply_config(parsed.value->profile, parsed.value->global, push.generation,
+                                 parsed.value->keep_state);
         } catch (const std::invalid_argument& e) {
             error = e.what();
         }
@@ -131,6 +132,22 @@ std::string worker_link::status_json() const {
             po["current"] = p.current;
             po["requests"] = p.requests;
             po["failures"] = p.failures;
+            po["breaker"] = p.breaker;
+            po["next_try"] = p.next_try ? boost::json::value(iso_utc(*p.next_try)) : boost::json::value(nullptr);
+            po["consecutive_failures"] = p.consecutive_failures;
+            po["model"] = p.model.empty() ? boost::json::value(nullptr) : boost::json::value(p.model);
+            boost::json::array keys;
+            for (const auto& k : p.keys) {
+                boost::json::object ko;
+                ko["fingerprint"] = k.fingerprint;
+                ko["state"] = k.state;
+                ko["until"] = k.until ? boost::json::value(iso_utc(*k.until)) : boost::json::value(nullptr);
+                ko["reason"] =
+                    k.reason ? boost::json::value(std::string(to_string(*k.reason))) : boost::json::value(nullptr);
+                ko["in_use"] = k.in_use;
+                keys.push_back(std::move(ko));
+            }
+            po["keys"] = std::move(keys);
             providers.push_back(std::move(po));
         }
     }

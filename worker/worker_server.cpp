@@ -42,15 +42,19 @@ worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, log
 
 worker_server::~worker_server() { host_gone(); }
 
-void worker_server::apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation) {
-    auto next = std::make_shared<profile_runtime>(id_, pc, g, clock_, generation);
+void worker_server::apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation,
+                                 bool keep_state) {
+    const bool keep = keep_state && runtime_ && runtime_->profile_settings() == pc;
+    auto next = std::make_shared<profile_runtime>(id_, pc, g, clock_, generation,
+                                                  keep ? runtime_->shared_providers() : nullptr);
     log_.set_redactor(std::make_shared<redactor>(next->keys()));
     log_.set_level(g.level);
     budget_.set_limit(g.request_body_budget_bytes);
     runtime_ = std::move(next);
     reactivation_timer_.cancel();
-    log_.info(info(id_).tag, "loaded {} provider{} for {}", pc.providers.size(), pc.providers.size() == 1 ? "" : "s",
-              info(id_).name);
+    log_.info(info(id_).tag, "loaded {} provider{} for {}{}", pc.providers.size(), pc.providers.size() == 1 ? "" : "s",
+              info(id_).name, keep ? " (provider state kept)" : "");
+    if (keep) providers_changed();
 }
 
 boost::asio::ip::tcp::endpoint worker_server::listen(const boost::asio::ip::tcp::endpoint& at) {

@@ -31,7 +31,10 @@ public:
 
     // Builds a new generation from a validated config; new requests use it, requests in
     // flight finish on the old one. Throws std::invalid_argument on an unusable config.
-    void apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation);
+    // `keep_state`: only config.yaml changed; with the same providers as now, their state
+    // (deactivations, cooldowns, breakers, counters, current) carries on (SPEC §4).
+    void apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation,
+                      bool keep_state = false);
     std::shared_ptr<profile_runtime> runtime() override { return runtime_; }
 
     // Standalone mode: accept connections here. Returns the bound endpoint.

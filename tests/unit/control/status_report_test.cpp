@@ -53,11 +53,17 @@ const char* full_example = R"({
      "uptime_seconds": 11.9, "last_exit": {"code": null, "signal": "SIGSEGV", "time": "2026-11-26T12:59:00Z"},
      "providers": [
        {"name": "anthropic-direct", "state": "deactivated", "until": "2026-11-26T14:03:00Z", "reason": "auth",
-        "current": false, "requests": 10, "failures": 4},
+        "current": false, "requests": 10, "failures": 4, "breaker": "closed", "next_try": null,
+        "keys": [{"fingerprint": "…aaaa", "state": "deactivated", "until": "2026-11-26T14:03:00Z", "reason": "auth",
+                  "in_use": true}]},
        {"name": "openrouter", "state": "active", "until": null, "reason": null, "current": true,
-        "requests": 3, "failures": 1},
-       {"name": "backup", "state": "cooling", "until": "2026-11-27T01:00:00Z", "reason": "rate_limited",
-        "current": false, "requests": 0, "failures": 0}]},
+        "requests": 3, "failures": 1, "breaker": "closed", "next_try": null, "model": "claude-sonnet-4",
+        "keys": [{"fingerprint": "…bbbb", "state": "deactivated", "until": "2026-11-26T14:00:00Z", "reason": "quota",
+                  "in_use": false},
+                 {"fingerprint": "…cccc", "state": "active", "until": null, "reason": null, "in_use": true}]},
+       {"name": "backup", "state": "open", "until": "2026-11-26T13:02:07Z", "reason": "server error",
+        "current": false, "requests": 0, "failures": 0, "breaker": "open", "next_try": "2026-11-26T13:02:07Z",
+        "keys": [{"fingerprint": "…dddd", "state": "active", "until": null, "reason": null, "in_use": true}]}]},
     {"profile": "codex", "prefix": "/codex", "state": "stopped", "pid": null, "restarts": 0,
      "uptime_seconds": null, "last_exit": null, "providers": []},
     {"profile": "gemini", "prefix": "/gemini", "state": "config_error", "pid": null, "restarts": 0,
@@ -81,10 +87,17 @@ TEST_F(StatusReport, FullExampleRendersHeaderWorkersAndProviders) {
                     "gemini       config_error  -    0         -       exit 78\n"
                     "\n"
                     "claude-code (/claudecode)\n"
-                    "     PROVIDER          STATE                                             REQUESTS  FAILURES\n"
-                    "     anthropic-direct  deactivated until 14:03:00 (auth)                 10        4\n"
-                    "  *  openrouter        active                                            3         1\n"
-                    "     backup            cooling until 2026-11-27 01:00:00 (rate_limited)  0         0\n"
+                    "     PROVIDER                            STATE                               BREAKER              "
+                    "    REQUESTS  FAILURES\n"
+                    "     anthropic-direct                    deactivated until 14:03:00 (auth)   closed               "
+                    "    10        4\n"
+                    "  *  openrouter (model claude-sonnet-4)  active                              closed               "
+                    "    3         1\n"
+                    "     backup                              open until 13:02:07 (server error)  open, next try "
+                    "13:02:07  0         0\n"
+                    "    anthropic-direct key …aaaa: deactivated until 14:03:00 (auth) (in use)\n"
+                    "    openrouter key …bbbb: deactivated until 14:00:00 (quota)\n"
+                    "    openrouter key …cccc: active (in use)\n"
                     "\n"
                     "codex (/codex)\n"
                     "  no providers\n"

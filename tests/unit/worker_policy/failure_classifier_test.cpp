@@ -27,12 +27,30 @@ upstream_answer answer(int status, std::string_view retry_after = {}, std::strin
     return a;
 }
 
-verdict classify_429(std::string_view body, std::string_view encoding = {}) {
+verdict classify_body(int status, std::string_view body, std::string_view encoding = {}) {
     upstream_answer a;
-    a.status = 429;
+    a.status = status;
     a.body = body;
     a.content_encoding = encoding;
     return classify(a, now);
+}
+
+verdict classify_429(std::string_view body, std::string_view encoding = {}) {
+    return classify_body(429, body, encoding);
+}
+
+verdict classify_400(std::string_view body, std::string_view encoding = {}) {
+    return classify_body(400, body, encoding);
+}
+
+std::string zlib(std::string_view in) {
+    uLongf size = compressBound(static_cast<uLong>(in.size()));
+    std::string out(size, '\0');
+    EXPECT_EQ(compress(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(in.data()),
+                       static_cast<uLong>(in.size())),
+              Z_OK);
+    out.resize(size);
+    return out;
 }
 
 std::string gzip(std::string_view in) {
@@ -132,10 +150,12 @@ TEST(FailureClassifier, EverythingElsePassesThrough) {
     }
 }
 
-TEST(FailureClassifier, OnlyStatus429And503NeedTheBody) {
+TEST(FailureClassifier, OnlyStatus400And429And503NeedTheBody) {
+    EXPECT_TRUE(clipal::needs_body(400));
     EXPECT_TRUE(clipal::needs_body(429));
     EXPECT_TRUE(clipal::needs_body(503));
-    for (int status : {200, 401, 402, 403, 408, 500, 529}) EXPECT_FALSE(clipal::needs_body(status)) << status;
+    for (int status : {200, 401, 402, 403, 404, 408, 413, 422, 500, 529})
+        EXPECT_FALSE(clipal::needs_body(status)) << status;
 }
 
 TEST(FailureClassifier, RateLimit429AuthLikeCodesAndTypesDeactivate) {
@@ -243,6 +263,170 @@ TEST(FailureClassifier, ReasonsHaveShortNames) {
     EXPECT_EQ(to_string(failure_reason::auth), "auth");
     EXPECT_EQ(to_string(failure_reason::rate_limited), "rate limited");
     EXPECT_EQ(to_string(failure_reason::server_error), "server error");
-    for (int r = 0; r <= static_cast<int>(failure_reason::server_error); ++r)
+    EXPECT_EQ(to_string(failure_reason::context_length), "context length exceeded");
+    EXPECT_EQ(to_string(failure_reason::first_byte_timeout), "no first byte in time");
+    for (int r = 0; r <= static_cast<int>(failure_reason::first_byte_timeout); ++r) {
         EXPECT_FALSE(to_string(static_cast<failure_reason>(r)).empty());
+        EXPECT_NE(to_string(static_cast<failure_reason>(r)), "unknown") << r;
+    }
+}
+
+// ---- 400: context length
+
+namespace {
+
+// Real 400 bodies saying the request is too long for the model.
+const std::string openai_chat_context =
+    R"({"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages )"
+    R"(resulted in 130532 tokens. Please reduce the length of the messages.","type":"invalid_request_error",)"
+    R"("param":"messages","code":"context_length_exceeded"}})";
+const std::string openai_responses_context =
+    R"({"error":{"message":"Your input exceeds the context window of this model. Please adjust your input and )"
+    R"(try again.","type":"invalid_request_error","param":"input","code":"context_length_exceeded"}})";
+const std::string anthropic_context =
+    R"({"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 215000 tokens > )"
+    R"(200000 maximum"},"request_id":"req_011CUjYzX3kfGzTrs6oSgVbE"})";
+const std::string gemini_context =
+    R"({"error":{"code":400,"message":"The input token count (1234567) exceeds the maximum number of tokens )"
+    R"(allowed (1048576).","status":"INVALID_ARGUMENT"}})";
+
+void expect_context_length(std::string_view body, std::string_view encoding = {}) {
+    const auto v = classify_400(body, encoding);
+    EXPECT_EQ(v.act, action::try_next) << body;
+    EXPECT_EQ(v.reason, failure_reason::context_length) << body;
+    EXPECT_FALSE(v.cooldown) << body;
+}
+
+void expect_pass_through_400(std::string_view body, std::string_view encoding = {}) {
+    const auto v = classify_400(body, encoding);
+    EXPECT_EQ(v.act, action::pass_through) << body;
+    EXPECT_FALSE(v.reason) << body;
+    EXPECT_FALSE(v.cooldown) << body;
+}
+
+} // namespace
+
+TEST(FailureClassifier, ContextLength400FromOpenAiTriesNext) {
+    expect_context_length(openai_chat_context);
+    expect_context_length(openai_responses_context);
+    // By code alone, and by message alone (code null, or another type: vLLM and other
+    // OpenAI-compatible servers answer in the flat shape with a type of their own).
+    expect_context_length(
+        R"({"error":{"message":"too long","type":"invalid_request_error","code":"context_length_exceeded"}})");
+    expect_context_length(
+        R"({"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":null,"code":null}})");
+    expect_context_length(
+        R"({"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","param":null,"code":400})");
+}
+
+TEST(FailureClassifier, ContextLength400FromAnthropicTriesNext) {
+    expect_context_length(anthropic_context);
+    expect_context_length(
+        R"({"type":"error","error":{"type":"invalid_request_error","message":"input length and `max_tokens` exceed context limit: 198000 + 32000 > 200000, decrease input length or `max_tokens` and try again"}})");
+    expect_context_length(
+        R"({"type":"error","error":{"type":"invalid_request_error","message":"Prompt is too long"}})");
+}
+
+TEST(FailureClassifier, ContextLength400FromGeminiTriesNext) {
+    expect_context_length(gemini_context);
+    // streamGenerateContent without alt=sse answers with a JSON array of one error.
+    expect_context_length("[" + gemini_context + "]");
+    expect_context_length(
+        R"({"error":{"code":400,"message":"The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).","status":"invalid_argument","details":[]}})");
+}
+
+TEST(FailureClassifier, ContextLength400GeminiNeedsItsStatus) {
+    // The same words under another status, or other INVALID_ARGUMENT messages, pass through.
+    expect_pass_through_400(
+        R"({"error":{"code":400,"message":"The input token count (1234567) exceeds the maximum number of tokens allowed (1048576).","status":"FAILED_PRECONDITION"}})");
+    expect_pass_through_400(
+        R"({"error":{"code":400,"message":"The input token count (1234567) exceeds the maximum number of tokens allowed (1048576).","status":400}})");
+    expect_pass_through_400(
+        R"({"error":{"code":400,"message":"max_output_tokens exceeds the maximum allowed (65536).","status":"INVALID_ARGUMENT"}})");
+    expect_pass_through_400(
+        R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}})");
+}
+
+TEST(FailureClassifier, ContextLength400CompressedBodiesAreDecoded) {
+    for (const auto& body : {openai_chat_context, anthropic_context, gemini_context}) {
+        const auto packed = gzip(body);
+        expect_context_length(packed, "gzip");
+        expect_context_length(packed, "x-GZIP");
+        expect_context_length(packed); // the gzip magic is enough
+        expect_context_length(zlib(body), "deflate");
+        // Cut short or mislabelled: not readable, so passed through as it is.
+        expect_pass_through_400(packed.substr(0, packed.size() / 2), "gzip");
+        expect_pass_through_400(body, "gzip");
+    }
+}
+
+TEST(FailureClassifier, Other400sPassThrough) {
+    for (
+        std::string_view body : {
+            // OpenAI's and Azure OpenAI's content filters.
+            R"({"error":{"message":"Your request was rejected as a result of our safety system.","type":"invalid_request_error","param":null,"code":"content_policy_violation"}})",
+            R"({"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}})",
+            R"({"error":{"message":"Invalid 'messages[1].content': string too long.","type":"invalid_request_error","param":"messages[1].content","code":"string_above_max_length"}})",
+            R"({"type":"error","error":{"type":"invalid_request_error","message":"messages: text content blocks must be non-empty"}})",
+            R"({"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: 64001 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5"}})",
+            R"({"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}})",
+            R"({"error":"bad request"})",
+            "Bad Request",
+            "<html><body>400 Bad Request</body></html>",
+            R"(["prompt is too long"])",
+            "[]",
+            R"({"error":{"message":"prompt is too long")",
+            "",
+        })
+        expect_pass_through_400(body);
+}
+
+TEST(FailureClassifier, ContextLength400IgnoresHints) {
+    auto a = answer(400, "30", "1m", "1m");
+    a.body = anthropic_context;
+    const auto v = classify(a, now);
+    EXPECT_EQ(v.reason, failure_reason::context_length);
+    EXPECT_FALSE(v.cooldown);
+}
+
+TEST(FailureClassifier, ContextLengthWordsMeanNothingOnOtherStatuses) {
+    for (int status : {404, 413, 422}) {
+        auto a = answer(status);
+        a.body = anthropic_context;
+        EXPECT_EQ(classify(a, now).act, action::pass_through) << status;
+    }
+    EXPECT_EQ(classify_429(anthropic_context).reason, failure_reason::rate_limited);
+}
+
+TEST(FailureClassifier, RateLimit429InAGeminiArrayIsRead) {
+    EXPECT_EQ(classify_429(R"([{"error":{"code":429,"message":"x","status":"RESOURCE_EXHAUSTED"}}])").reason,
+              failure_reason::rate_limited);
+    EXPECT_EQ(classify_429(R"([{"error":{"message":"You have insufficient quota"}}])").reason, failure_reason::quota);
+}
+
+// ---- transient
+
+TEST(FailureClassifier, TransientFaultsAreTheRetryableOnes) {
+    using clipal::transient;
+    for (auto r : {failure_reason::connect, failure_reason::write, failure_reason::reset, failure_reason::server_error,
+                   failure_reason::overloaded})
+        EXPECT_TRUE(transient(r)) << to_string(r);
+    for (auto r :
+         {failure_reason::tls, failure_reason::header_timeout, failure_reason::idle_timeout,
+          failure_reason::first_byte_timeout, failure_reason::bad_response, failure_reason::auth,
+          failure_reason::billing, failure_reason::quota, failure_reason::rate_limited, failure_reason::context_length})
+        EXPECT_FALSE(transient(r)) << to_string(r);
+}
+
+TEST(FailureClassifier, ServerStatusesAreTransientAndOthersAreNot) {
+    for (int status : {408, 500, 502, 503, 504, 529}) {
+        const auto v = classify(answer(status), now);
+        ASSERT_TRUE(v.reason) << status;
+        EXPECT_TRUE(clipal::transient(*v.reason)) << status;
+    }
+    for (int status : {401, 402, 403, 429}) {
+        const auto v = classify(answer(status), now);
+        ASSERT_TRUE(v.reason) << status;
+        EXPECT_FALSE(clipal::transient(*v.reason)) << status;
+    }
 }

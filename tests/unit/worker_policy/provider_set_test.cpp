@@ -17,13 +17,18 @@ using idx = std::vector<std::size_t>;
 
 namespace {
 
+// The seed's rules (no breaker, no fail-back), which the tests before failover v2 describe.
+clipal::worker::provider_policy seed(clipal::duration reactivate_after, bool separate_count_tokens) {
+    return {reactivate_after, false, separate_count_tokens};
+}
+
 std::vector<clipal::provider_config> three() {
     std::vector<clipal::provider_config> v;
     for (const char* name : {"main", "backup", "other"}) {
         clipal::provider_config c;
         c.name = name;
         c.base_url = "https://example.test";
-        c.api_key = std::string("sk-") + name;
+        c.api_keys = {std::string("sk-") + name};
         v.push_back(c);
     }
     return v;
@@ -48,13 +53,13 @@ std::string local_hms(clipal::clock::time_point t) {
 class ProviderSet : public ::testing::Test {
 protected:
     manual_clock clock_;
-    provider_set set_{three(), clock_, 1h, false};
+    provider_set set_{three(), clock_, seed(1h, false)};
 };
 
 class ProviderSetCountTokens : public ::testing::Test {
 protected:
     manual_clock clock_;
-    provider_set set_{three(), clock_, 1h, true};
+    provider_set set_{three(), clock_, seed(1h, true)};
 };
 
 } // namespace
@@ -108,7 +113,7 @@ TEST_F(ProviderSet, BillingAndQuotaDeactivateToo) {
 
 TEST(ProviderSetNoReactivate, ReactivateAfterZeroNeverDeactivates) {
     manual_clock clock;
-    provider_set set(three(), clock, 0s, false);
+    provider_set set(three(), clock, seed(0s, false));
     EXPECT_EQ(set.record_failure(0, lane::main, auth), failure_effect::none);
     EXPECT_EQ(set.record_failure(0, lane::main, quota), failure_effect::none);
     EXPECT_EQ(set.candidates(lane::main), (idx{0, 1, 2}));
@@ -119,7 +124,7 @@ TEST(ProviderSetNoReactivate, ReactivateAfterZeroNeverDeactivates) {
 
 TEST(ProviderSetNoReactivate, ReactivateAfterZeroStillCoolsDown) {
     manual_clock clock;
-    provider_set set(three(), clock, 0s, false);
+    provider_set set(three(), clock, seed(0s, false));
     EXPECT_EQ(set.record_failure(0, lane::main, rate_limited(10s)), failure_effect::cooling);
     EXPECT_EQ(set.candidates(lane::main), (idx{1, 2}));
 }
@@ -360,7 +365,7 @@ TEST_F(ProviderSet, ExhaustedWithEveryoneSkippedNamesThemAll) {
 
 TEST(ProviderSetEmpty, NoProvidersSaysSo) {
     manual_clock clock;
-    provider_set set({}, clock, 1h, false);
+    provider_set set({}, clock, seed(1h, false));
     EXPECT_EQ(set.size(), 0u);
     EXPECT_EQ(set.candidates(lane::main), idx{});
     const auto a = set.when_exhausted({});
@@ -370,9 +375,186 @@ TEST(ProviderSetEmpty, NoProvidersSaysSo) {
 
 TEST(ProviderSetHuge, EnormousReactivateAfterDoesNotOverflow) {
     manual_clock clock;
-    provider_set set(three(), clock, std::chrono::hours(2562047), false);
+    provider_set set(three(), clock, seed(std::chrono::hours(2562047), false));
     set.record_failure(0, lane::main, auth);
     EXPECT_EQ(set.candidates(lane::main), (idx{1, 2}));
     clock.advance(std::chrono::hours(24 * 365 * 100));
     EXPECT_EQ(set.candidates(lane::main), (idx{1, 2}));
+}
+
+// ---- failover v2: breaker, fail-back probes, several keys ----
+
+namespace {
+
+clipal::worker::provider_policy failback(clipal::duration reactivate_after = 1h) {
+    return {reactivate_after, true, false};
+}
+
+std::vector<clipal::provider_config> two_with_keys(std::vector<std::string> first_keys) {
+    auto v = three();
+    v.resize(2);
+    v[0].api_keys = std::move(first_keys);
+    return v;
+}
+
+class ProviderSetFailback : public ::testing::Test {
+protected:
+    manual_clock clock_;
+    provider_set set_{three(), clock_, failback()};
+};
+
+} // namespace
+
+TEST(BreakerBackoff, OneSecondDoublingToSixtyAndNoFurther) {
+    EXPECT_EQ(clipal::worker::breaker_backoff(1), 1s);
+    EXPECT_EQ(clipal::worker::breaker_backoff(2), 2s);
+    EXPECT_EQ(clipal::worker::breaker_backoff(3), 4s);
+    EXPECT_EQ(clipal::worker::breaker_backoff(6), 32s);
+    EXPECT_EQ(clipal::worker::breaker_backoff(7), 60s);
+    EXPECT_EQ(clipal::worker::breaker_backoff(1000), 60s);
+}
+
+TEST_F(ProviderSetFailback, ATransientFailureOpensTheBreakerForOneSecondThenTheProviderIsProbedFirst) {
+    EXPECT_EQ(set_.record_failure(0, lane::main, server_error), failure_effect::opened);
+    set_.record_success(1, lane::main);
+    EXPECT_EQ(set_.candidates(lane::main), (idx{1, 2}));
+    EXPECT_EQ(set_.snapshot()[0].state, "open");
+    EXPECT_EQ(set_.snapshot()[0].breaker, "open");
+    EXPECT_EQ(set_.snapshot()[0].next_try, clock_.now() + 1s);
+    clock_.advance(1s);
+    EXPECT_EQ(set_.snapshot()[0].breaker, "half-open");
+    // Half-open: the next request probes it first; the ones after it keep to the current provider.
+    const auto probe = set_.route_for(lane::main);
+    EXPECT_EQ(probe.order, (idx{0, 1, 2}));
+    EXPECT_EQ(probe.probe, 0u);
+    const auto other = set_.route_for(lane::main);
+    EXPECT_EQ(other.order, (idx{1, 2, 0}));
+    EXPECT_FALSE(other.probe);
+    // The probe succeeds: the breaker closes and the provider is current again.
+    set_.record_success(0, lane::main);
+    EXPECT_EQ(set_.route_for(lane::main).order, (idx{0, 1, 2}));
+    EXPECT_EQ(set_.snapshot()[0].breaker, "closed");
+    EXPECT_TRUE(set_.snapshot()[0].current);
+}
+
+TEST_F(ProviderSetFailback, AFailedProbeReopensWithADoubledBackoffAndASuccessResetsIt) {
+    set_.record_failure(0, lane::main, server_error);
+    set_.record_success(1, lane::main);
+    clock_.advance(1s);
+    ASSERT_EQ(set_.route_for(lane::main).probe, 0u);
+    EXPECT_EQ(set_.record_failure(0, lane::main, server_error), failure_effect::opened);
+    EXPECT_EQ(set_.snapshot()[0].until, clock_.now() + 2s);
+    clock_.advance(2s);
+    ASSERT_EQ(set_.route_for(lane::main).probe, 0u);
+    set_.record_failure(0, lane::main, server_error);
+    EXPECT_EQ(set_.snapshot()[0].until, clock_.now() + 4s);
+    clock_.advance(4s);
+    ASSERT_EQ(set_.route_for(lane::main).probe, 0u);
+    set_.record_success(0, lane::main);
+    EXPECT_EQ(set_.snapshot()[0].consecutive_failures, 0u);
+    set_.record_failure(0, lane::main, server_error);
+    EXPECT_EQ(set_.snapshot()[0].until, clock_.now() + 1s);
+}
+
+TEST_F(ProviderSetFailback, AnEndedProbeWithoutAnOutcomeFreesTheProviderForTheNextRequest) {
+    set_.record_failure(0, lane::main, server_error);
+    set_.record_success(1, lane::main);
+    clock_.advance(1s);
+    ASSERT_EQ(set_.route_for(lane::main).probe, 0u);
+    EXPECT_FALSE(set_.route_for(lane::main).probe);
+    set_.end_probe(0); // the client went away
+    EXPECT_EQ(set_.route_for(lane::main).probe, 0u);
+}
+
+TEST_F(ProviderSetFailback, AHintLongerThanTheBackoffCoolsTheProviderForTheHint) {
+    const verdict hinted{action::try_next, failure_reason::server_error, 30s};
+    EXPECT_EQ(set_.record_failure(0, lane::main, hinted), failure_effect::cooling);
+    EXPECT_EQ(set_.snapshot()[0].state, "cooling");
+    EXPECT_EQ(set_.snapshot()[0].until, clock_.now() + 30s);
+}
+
+TEST_F(ProviderSetFailback, AnUnhintedRateLimitRestsTheKeyForTheBackoffInsteadOfCostingEveryRequest) {
+    const verdict limited{action::try_next, failure_reason::rate_limited, std::nullopt};
+    EXPECT_EQ(set_.record_failure(0, lane::main, limited), failure_effect::cooling);
+    EXPECT_FALSE(set_.available(0));
+    clock_.advance(1s);
+    EXPECT_TRUE(set_.available(0));
+    set_.record_failure(0, lane::main, limited);
+    clock_.advance(1s);
+    EXPECT_FALSE(set_.available(0)); // 2 s the second time
+    clock_.advance(1s);
+    EXPECT_TRUE(set_.available(0));
+}
+
+TEST_F(ProviderSetFailback, A404DoesNotMakeTheProviderCurrent) {
+    set_.record_success(1, lane::main);
+    set_.record_answer(2);
+    EXPECT_TRUE(set_.snapshot()[1].current);
+    EXPECT_EQ(set_.snapshot()[2].requests, 1u);
+}
+
+TEST_F(ProviderSetFailback, AContextLengthVerdictChangesNothing) {
+    const verdict too_long{action::try_next, failure_reason::context_length, std::nullopt};
+    EXPECT_EQ(set_.record_failure(0, lane::main, too_long), failure_effect::none);
+    EXPECT_TRUE(set_.available(0));
+    EXPECT_EQ(set_.snapshot()[0].failures, 0u);
+    EXPECT_EQ(set_.snapshot()[0].breaker, "closed");
+}
+
+TEST_F(ProviderSetFailback, SetPolicyKeepsEveryStateAndAppliesTheNewSettingsNext) {
+    set_.record_failure(0, lane::main, auth);
+    set_.record_failure(1, lane::main, server_error);
+    set_.record_success(2, lane::main);
+    set_.set_policy({2h, false, false});
+    EXPECT_EQ(set_.snapshot()[0].state, "deactivated");
+    EXPECT_EQ(set_.snapshot()[0].until, clock_.now() + 1h);
+    EXPECT_EQ(set_.snapshot()[1].state, "open");
+    EXPECT_TRUE(set_.snapshot()[2].current);
+    set_.record_failure(2, lane::main, auth);
+    EXPECT_EQ(set_.snapshot()[2].until, clock_.now() + 2h);
+}
+
+TEST(ProviderSetKeys, AnAuthFailureDeactivatesThatKeyOnlyAndTheNextKeyIsUsed) {
+    manual_clock clock;
+    provider_set set(two_with_keys({"sk-first-aaaa", "sk-second-bbbb"}), clock, failback());
+    EXPECT_EQ(set.key_for(0), 0u);
+    EXPECT_EQ(set.record_failure(0, 0, lane::main, auth), failure_effect::deactivated);
+    EXPECT_TRUE(set.available(0));
+    EXPECT_EQ(set.key_for(0), 1u);
+    EXPECT_EQ(set.candidates(lane::main), (idx{0, 1}));
+    const auto s = set.snapshot()[0];
+    EXPECT_EQ(s.state, "active");
+    ASSERT_EQ(s.keys.size(), 2u);
+    EXPECT_EQ(s.keys[0].fingerprint, "…aaaa");
+    EXPECT_EQ(s.keys[0].state, "deactivated");
+    EXPECT_EQ(s.keys[0].reason, failure_reason::auth);
+    EXPECT_FALSE(s.keys[0].in_use);
+    EXPECT_TRUE(s.keys[1].in_use);
+    // The second key rejected too: the provider is out, named deactivated.
+    set.record_failure(0, 1, lane::main, quota);
+    EXPECT_FALSE(set.available(0));
+    EXPECT_EQ(set.snapshot()[0].state, "deactivated");
+    EXPECT_EQ(set.candidates(lane::main), (idx{1}));
+    clock.advance(1h);
+    EXPECT_TRUE(set.available(0));
+    EXPECT_EQ(set.expire_due(), (idx{0}));
+}
+
+TEST(ProviderSetKeys, ARateLimitRotatesToTheNextKey) {
+    manual_clock clock;
+    provider_set set(two_with_keys({"sk-first-aaaa", "sk-second-bbbb", "sk-third-cccc"}), clock, seed(1h, false));
+    const verdict limited{action::try_next, failure_reason::rate_limited, std::nullopt};
+    EXPECT_EQ(set.record_failure(0, 0, lane::main, limited), failure_effect::none);
+    EXPECT_EQ(set.key_for(0), 1u); // the seed's rules put nothing out, yet the keys rotate
+    set.record_failure(0, 1, lane::main, rate_limited(20s));
+    EXPECT_EQ(set.key_for(0), 2u);
+    EXPECT_EQ(set.snapshot()[0].keys[1].state, "cooling");
+}
+
+TEST(ProviderSetKeys, AServerFailureOpensTheWholeProviderNotOneKey) {
+    manual_clock clock;
+    provider_set set(two_with_keys({"sk-first-aaaa", "sk-second-bbbb"}), clock, failback());
+    set.record_failure(0, 0, lane::main, server_error);
+    EXPECT_FALSE(set.available(0));
+    EXPECT_EQ(set.snapshot()[0].keys[0].state, "active");
 }
