@@ -183,6 +183,9 @@ verdict classify(const upstream_answer& a, clock::time_point now) {
     case 400: {
         const auto f = error_fields_of(a);
         if (f && context_length_like(*f)) return {action::try_next, failure_reason::context_length, std::nullopt};
+        // Gemini rejects a bad key with 400 INVALID_ARGUMENT ("API key not valid"), not a 401.
+        if (f && f->status == "invalid_argument" && contains(f->message, "api key not valid"))
+            return {action::deactivate, failure_reason::auth, std::nullopt};
         return {action::pass_through, std::nullopt, std::nullopt};
     }
     case 429: return classify_429(a, now);

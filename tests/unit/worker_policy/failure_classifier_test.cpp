@@ -343,8 +343,6 @@ TEST(FailureClassifier, ContextLength400GeminiNeedsItsStatus) {
         R"({"error":{"code":400,"message":"The input token count (1234567) exceeds the maximum number of tokens allowed (1048576).","status":400}})");
     expect_pass_through_400(
         R"({"error":{"code":400,"message":"max_output_tokens exceeds the maximum allowed (65536).","status":"INVALID_ARGUMENT"}})");
-    expect_pass_through_400(
-        R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}})");
 }
 
 TEST(FailureClassifier, ContextLength400CompressedBodiesAreDecoded) {
@@ -429,4 +427,16 @@ TEST(FailureClassifier, ServerStatusesAreTransientAndOthersAreNot) {
         ASSERT_TRUE(v.reason) << status;
         EXPECT_FALSE(clipal::transient(*v.reason)) << status;
     }
+}
+
+TEST(FailureClassifier, GeminisInvalidKey400DeactivatesLikeA401) {
+    const std::string body =
+        R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})";
+    const auto v = clipal::classify({400, {}, {}, {}, {}, body}, {});
+    EXPECT_EQ(v.act, clipal::action::deactivate);
+    EXPECT_EQ(v.reason, clipal::failure_reason::auth);
+    // The same words under another status or protocol shape are no key verdict.
+    const auto other = clipal::classify(
+        {400, {}, {}, {}, {}, R"({"error":{"message":"API key not valid","type":"invalid_request_error"}})"}, {});
+    EXPECT_EQ(other.act, clipal::action::pass_through);
 }
