@@ -8,6 +8,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +52,17 @@ struct profile_config {
     bool operator==(const profile_config&) const = default;
 };
 
+// `prices:` in config.yaml: what one model costs, in the user's currency per million
+// tokens of each kind (a kind left out costs 0). Only `clipal usage` reads it.
+struct model_price {
+    double input = 0;
+    double output = 0;
+    double cache_read = 0;
+    double cache_write = 0;
+
+    bool operator==(const model_price&) const = default;
+};
+
 // The largest max_connections accepted: about the most descriptors Linux gives one
 // process by default (fs.nr_open).
 inline constexpr std::uint64_t max_connections_limit = 1000000;
@@ -85,6 +98,12 @@ struct global_config {
     std::vector<std::string> allowed_hosts;
     std::vector<std::string> allowed_origins;
     std::string access_token;
+    // Usage accounting (issue 15): rows of usage.db older than this many days are deleted
+    // (0 = kept forever), and the prices `clipal usage` computes cost with, by the model name
+    // as sent upstream. The supervisor and `clipal usage` read them; workers do not (the
+    // IPC config codec leaves them out).
+    int usage_retention_days = 90;
+    std::map<std::string, model_price, std::less<>> prices;
 
     bool operator==(const global_config&) const = default;
 };

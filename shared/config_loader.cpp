@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -231,6 +232,70 @@ void parse_guard_list(const YAML::Node& v, const std::string& key, const reporte
     }
 }
 
+// One price of `prices:`: a finite number >= 0 (currency units per million tokens).
+std::optional<double> get_price(const YAML::Node& n, const std::string& field, const reporter& rep) {
+    if (n.IsScalar()) {
+        try {
+            const auto d = n.as<double>();
+            if (std::isfinite(d) && d >= 0) return d;
+        } catch (const YAML::Exception&) {}
+    }
+    rep.error(n, field, "must be a number of at least 0 (the price per million tokens), got " + describe(n));
+    return std::nullopt;
+}
+
+// `prices:` maps a model name (as sent upstream) to its prices per million tokens:
+// `claude-sonnet-4-5: {input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}`.
+void parse_prices(const YAML::Node& v, const reporter& rep, std::map<std::string, model_price, std::less<>>& out) {
+    if (is_null(v)) return;
+    if (!v.IsMap()) {
+        rep.error(v, "prices",
+                  "must be a mapping of model names to prices, e.g. {gpt-5: {input: 1.25, output: 10}}, got " +
+                      describe(v));
+        return;
+    }
+    static const std::set<std::string_view> kinds{"input", "output", "cache_read", "cache_write"};
+    for (const auto& kv : v) {
+        const YAML::Node& name_node = kv.first;
+        if (!name_node.IsScalar()) {
+            rep.error(name_node, "prices", "a model name must be a string, got " + describe(name_node));
+            continue;
+        }
+        const auto name = get_string(name_node, "prices", rep);
+        if (!name) continue;
+        if (name->empty()) {
+            rep.error(name_node, "prices", "a model name must not be empty");
+            continue;
+        }
+        const std::string at = "prices." + *name;
+        if (out.contains(*name)) {
+            rep.error(name_node, at, "is listed twice; list each model once");
+            continue;
+        }
+        const YAML::Node& price = kv.second;
+        if (!price.IsMap()) {
+            rep.error(is_null(price) ? name_node : price, at,
+                      "must be a mapping of prices per million tokens, e.g. {input: 3, output: 15, cache_read: 0.3, "
+                      "cache_write: 3.75}, got " +
+                          describe(price));
+            continue;
+        }
+        const auto errors_before = rep.errors.size();
+        reject_unknown(price, kinds, at + ".", rep);
+        model_price mp;
+        const std::pair<const char*, double*> fields[] = {{"input", &mp.input},
+                                                          {"output", &mp.output},
+                                                          {"cache_read", &mp.cache_read},
+                                                          {"cache_write", &mp.cache_write}};
+        for (const auto& [kind, target] : fields) {
+            const YAML::Node n = price[kind];
+            if (is_null(n)) continue;
+            if (auto d = get_price(n, at + "." + kind, rep)) *target = *d;
+        }
+        if (rep.errors.size() == errors_before) out.emplace(*name, mp);
+    }
+}
+
 std::optional<std::string> read_file(const std::filesystem::path& p, std::string& error) {
     std::ifstream in(p, std::ios::binary);
     if (!in) {
@@ -314,7 +379,9 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
                     "stream_first_byte_timeout",
                     "retries_per_provider",
                     "max_inline_wait",
-                    "failback"},
+                    "failback",
+                    "usage_retention_days",
+                    "prices"},
                    "", rep);
     for (const auto& kv : *root) {
         const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
@@ -400,6 +467,15 @@ global_config parse_global_yaml(std::string_view text, const std::string& file, 
                 else
                     g.log_retention_days = static_cast<int>(*n);
             }
+        } else if (key == "usage_retention_days") {
+            if (auto n = get_int<long long>(v, key, rep)) {
+                if (*n < 0 || *n > 100000)
+                    rep.error(v, key, "must be 0 (keep forever) or a number of days, got " + std::to_string(*n));
+                else
+                    g.usage_retention_days = static_cast<int>(*n);
+            }
+        } else if (key == "prices") {
+            parse_prices(v, rep, g.prices);
         } else if (key == "log_stdout") {
             if (auto b = get_bool(v, key, rep)) g.log_stdout = *b;
         } else if (key == "ignore_count_tokens_failover") {

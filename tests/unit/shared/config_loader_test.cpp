@@ -48,6 +48,8 @@ TEST(GlobalConfig, DefaultsMatchTheSpec) {
     EXPECT_EQ(g.retries_per_provider, 1u);
     EXPECT_EQ(g.max_inline_wait, 3s);
     EXPECT_TRUE(g.failback);
+    EXPECT_EQ(g.usage_retention_days, 90);
+    EXPECT_TRUE(g.prices.empty());
 }
 
 TEST(GlobalConfig, ReadsEveryField) {
@@ -608,4 +610,87 @@ TEST_F(ConfigDir, SeveralKeysAndAModelLoadFromTheFile) {
     const auto& p = r.cfg->of(clipal::profile::gemini).providers.at(0);
     EXPECT_EQ(p.api_keys, (std::vector<std::string>{"key-one-0001", "key-two-0002"}));
     EXPECT_EQ(p.model, "gemini-2.5-pro");
+}
+
+TEST(GlobalConfig, UsageRetentionAndPricesAreRead) {
+    std::vector<clipal::config_issue> errors;
+    const auto g = clipal::parse_global_yaml(R"(
+usage_retention_days: 0
+prices:
+  claude-sonnet-4-5: {input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}
+  gpt-5.1:
+    input: 1.25
+    output: 10
+  "gemini-2.5-pro": {output: 1e1}
+  free-model: {}
+)",
+                                             "config.yaml", errors);
+    ASSERT_TRUE(errors.empty()) << errors.front().to_string();
+    EXPECT_EQ(g.usage_retention_days, 0);
+    ASSERT_EQ(g.prices.size(), 4u);
+    EXPECT_EQ(g.prices.at("claude-sonnet-4-5"), (clipal::model_price{3, 15, 0.3, 3.75}));
+    EXPECT_EQ(g.prices.at("gpt-5.1"), (clipal::model_price{1.25, 10, 0, 0}));
+    EXPECT_EQ(g.prices.at("gemini-2.5-pro"), (clipal::model_price{0, 10, 0, 0}));
+    EXPECT_EQ(g.prices.at("free-model"), clipal::model_price{});
+    EXPECT_EQ(clipal::parse_global_yaml("usage_retention_days: 100000\nprices:\n", "config.yaml", errors)
+                  .usage_retention_days,
+              100000);
+    EXPECT_TRUE(errors.empty());
+}
+
+TEST(GlobalConfig, PricesTakePartInEquality) {
+    std::vector<clipal::config_issue> errors;
+    const auto a = clipal::parse_global_yaml("prices: {m: {input: 1}}\n", "config.yaml", errors);
+    const auto b = clipal::parse_global_yaml("prices: {m: {input: 2}}\n", "config.yaml", errors);
+    const auto c = clipal::parse_global_yaml("usage_retention_days: 30\n", "config.yaml", errors);
+    ASSERT_TRUE(errors.empty());
+    EXPECT_FALSE(a == b);
+    EXPECT_FALSE(c == clipal::global_config{});
+    EXPECT_TRUE(a == clipal::parse_global_yaml("prices: {m: {input: 1.0, output: 0}}\n", "config.yaml", errors));
+}
+
+TEST(GlobalConfig, UsageRetentionIsRefusedWithItsRange) {
+    EXPECT_EQ(only_error(global_errors("usage_retention_days: -1\n")),
+              "config.yaml:1: usage_retention_days: must be 0 (keep forever) or a number of days, got -1");
+    EXPECT_THAT(only_error(global_errors("port: 1\nusage_retention_days: 100001\n")),
+                HasSubstr("config.yaml:2: usage_retention_days: must be 0"));
+    EXPECT_THAT(only_error(global_errors("usage_retention_days: 7d\n")),
+                HasSubstr("usage_retention_days: must be a whole number"));
+}
+
+TEST(GlobalConfig, EachPricesErrorNamesFileLineAndField) {
+    EXPECT_EQ(only_error(global_errors("prices:\n  m1: {input: -1}\n")),
+              "config.yaml:2: prices.m1.input: must be a number of at least 0 (the price per million tokens), got "
+              "\"-1\"");
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1:\n    input: 1\n    output: cheap\n")),
+                HasSubstr("config.yaml:4: prices.m1.output: must be a number of at least 0"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1: {input: .inf}\n")),
+                HasSubstr("prices.m1.input: must be a number"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1: {input: .nan}\n")),
+                HasSubstr("prices.m1.input: must be a number"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1: {input: [1]}\n")),
+                HasSubstr(
+                    "prices.m1.input: must be a number of at least 0 (the price per million tokens), got a list"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1:\n    input: 1\n    cached: 2\n")),
+                HasSubstr("config.yaml:4: prices.m1.cached: unknown field (known fields: cache_read, cache_write, "
+                          "input, output)"));
+    EXPECT_THAT(only_error(global_errors("prices: 3\n")),
+                HasSubstr("config.yaml:1: prices: must be a mapping of model names to prices"));
+    EXPECT_THAT(only_error(global_errors("prices: [gpt-5]\n")), HasSubstr("prices: must be a mapping"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1: 3\n")),
+                HasSubstr("config.yaml:2: prices.m1: must be a mapping of prices per million tokens"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1:\n")),
+                HasSubstr("config.yaml:2: prices.m1: must be a mapping"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  \"\": {input: 1}\n")),
+                HasSubstr("config.yaml:2: prices: a model name must not be empty"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  [a, b]: {input: 1}\n")),
+                HasSubstr("prices: a model name must be a string"));
+    EXPECT_THAT(only_error(global_errors("prices:\n  m1: {input: 1}\n  m1: {input: 2}\n")),
+                HasSubstr("config.yaml:3: prices.m1: is listed twice"));
+    // Every bad price is reported, and a model with an error is not kept half-read.
+    std::vector<clipal::config_issue> errors;
+    const auto g =
+        clipal::parse_global_yaml("prices:\n  a: {input: x, output: y}\n  b: {input: 1}\n", "config.yaml", errors);
+    EXPECT_EQ(errors.size(), 2u);
+    EXPECT_FALSE(g.prices.contains("a"));
 }
