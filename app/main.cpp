@@ -4,6 +4,7 @@
 #include "app/control_commands.hpp"
 #include "app/service_command.hpp"
 #include "app/update_command.hpp"
+#include "app/usage_command.hpp"
 #include "clipal/version.hpp"
 #include "shared/config_loader.hpp"
 #include "shared/exit_codes.hpp"
@@ -81,6 +82,9 @@ int usage(const po::options_description& desc) {
                  "       clipal status [--json] [--config-dir D]  ask the running clipal for workers and providers\n"
                  "       clipal reload [--config-dir D] re-read the config now\n"
                  "       clipal stop [--config-dir D]   stop the running clipal (in-flight requests finish)\n"
+                 "       clipal usage [--since 24h|7d|30d|DURATION] [--by provider|model|profile|day] [--json] "
+                 "[--config-dir D]\n"
+                 "                                      requests, failures, tokens and cost from usage.db\n"
                  "       clipal service install|uninstall|start|stop|status [--config-dir D]  run as a user service\n"
                  "       clipal update [--check] [--dry-run] [--force] [--endpoint URL]  install the newest release\n"
                  "       clipal --version\n\n"
@@ -103,7 +107,9 @@ int main(int argc, char** argv) {
     po::options_description desc("flags");
     add_common(desc);
     desc.add_options()("version", "print the version and exit")("help,h", "show this help")(
-        "json", "status: print the supervisor's JSON instead of the table")(
+        "json", "status, usage: print JSON instead of the table")(
+        "since", po::value<std::string>(), "usage: how far back: 24h (default), 7d, 30d, or a duration like 90m")(
+        "by", po::value<std::string>(), "usage: one row per provider (default), model, profile or day")(
         "check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")(
         "dry-run", "update: look everything up, change nothing")(
         "force", "update: reinstall the same version, downgrade, or take a pre-release")(
@@ -131,6 +137,14 @@ int main(int argc, char** argv) {
         if (command == "status") return clipal::app::run_status(dir, vm.count("json") > 0, std::cout, std::cerr);
         if (command == "reload") return clipal::app::run_reload(dir, std::cout, std::cerr);
         if (command == "stop") return clipal::app::run_stop(dir, std::cout, std::cerr);
+        if (command == "usage") {
+            clipal::app::usage_options o;
+            o.config_dir = dir;
+            if (vm.count("since")) o.since = vm["since"].as<std::string>();
+            if (vm.count("by")) o.by = vm["by"].as<std::string>();
+            o.json = vm.count("json") > 0;
+            return clipal::app::run_usage(o, std::cout, std::cerr);
+        }
         if (command == "service") return clipal::app::run_service(service_action, dir, std::cout, std::cerr);
         if (command == "update") {
             clipal::app::update_options o;
