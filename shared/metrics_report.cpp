@@ -492,15 +492,20 @@ std::optional<breaker_state> breaker_state_from_string(std::string_view s) {
 
 // ---- report ----
 
+// The bounds in nanoseconds, so that no floating-point rounding decides a boundary.
+constexpr auto latency_bounds_ns = [] {
+    std::array<std::int64_t, latency_bucket_bounds.size()> a{};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::int64_t>(latency_bucket_bounds[i] * 1e9 + 0.5);
+    return a;
+}();
+static_assert(latency_bounds_ns[0] == 50'000'000 && latency_bounds_ns.back() == 300'000'000'000);
+
 std::size_t latency_bucket_index(duration d) {
-    // `le` is inclusive: 50 ms exactly falls in the 0.05 bucket. Compared in nanoseconds, so
-    // no rounding decides a boundary.
+    // `le` is inclusive: 50 ms exactly falls in the 0.05 bucket.
     const auto ns = d.count();
-    for (std::size_t i = 0; i < latency_bucket_bounds.size(); ++i) {
-        const auto bound_ns = static_cast<std::int64_t>(latency_bucket_bounds[i] * 1e9 + 0.5);
-        if (ns <= bound_ns) return i;
-    }
-    return latency_bucket_bounds.size();
+    for (std::size_t i = 0; i < latency_bounds_ns.size(); ++i)
+        if (ns <= latency_bounds_ns[i]) return i;
+    return latency_bounds_ns.size();
 }
 
 void latency_histogram::observe(duration d) {
