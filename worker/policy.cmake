@@ -1,10 +1,12 @@
-# Provider state, request header rewrite, request body reading (streaming, model override):
+# Provider state, request header rewrite, request body reading (streaming, model override),
+# response usage metering:
 # pure logic (Beast's header container only, no io_context).
 add_library(clipal_policy STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/provider_set.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_body.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_rewrite.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/retry_budget.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/usage_meter.cpp
 )
 # clipal_asio: Beast is compiled there (BOOST_BEAST_SEPARATE_COMPILATION), even the parts
 # that header-only users like fields need.
