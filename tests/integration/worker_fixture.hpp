@@ -39,6 +39,9 @@ struct worker_provider {
     int priority = 0;
     bool enabled = true;
     std::string auth_header{}; // empty: not written (the profile's rule applies)
+    // Several keys: written as `api_keys: [...]` instead of `api_key` when not empty.
+    std::vector<std::string> api_keys{};
+    std::string model{}; // `model: X` when not empty
 };
 
 struct worker_options {
@@ -48,6 +51,15 @@ struct worker_options {
     std::vector<std::string> global{};
     std::vector<std::pair<std::string, std::string>> env{};
 };
+
+// config.yaml lines that turn the failover v2 policies off (SPEC §4 "Policies"): no
+// same-provider retry, no inline wait, no fail-back. For tests that measure the seed's
+// rules on their own (a provider that fails is left at once and stays left); `more` follow.
+inline std::vector<std::string> seed_failover(std::vector<std::string> more = {}) {
+    std::vector<std::string> out{"retries_per_provider: 0", "failback: false", "max_inline_wait: 0"};
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+}
 
 // The clipal worker process of one test, with its own config directory.
 class worker_process {
@@ -60,10 +72,18 @@ public:
         for (const auto& p : options_.providers) {
             profile_yaml += "  - name: " + p.name + "\n";
             profile_yaml += "    base_url: \"" + p.base_url + "\"\n";
-            profile_yaml += "    api_key: \"" + p.api_key + "\"\n";
+            if (p.api_keys.empty()) {
+                profile_yaml += "    api_key: \"" + p.api_key + "\"\n";
+            } else {
+                profile_yaml += "    api_keys: [";
+                for (std::size_t i = 0; i < p.api_keys.size(); ++i)
+                    profile_yaml += (i == 0 ? "\"" : ", \"") + p.api_keys[i] + "\"";
+                profile_yaml += "]\n";
+            }
             profile_yaml += "    priority: " + std::to_string(p.priority) + "\n";
             profile_yaml += std::string("    enabled: ") + (p.enabled ? "true" : "false") + "\n";
             if (!p.auth_header.empty()) profile_yaml += "    auth_header: " + p.auth_header + "\n";
+            if (!p.model.empty()) profile_yaml += "    model: " + p.model + "\n";
         }
         dir_.write(options_.profile + ".yaml", profile_yaml);
 
