@@ -48,7 +48,8 @@ class WorkerFailoverRow : public ::testing::TestWithParam<failover_row> {};
 TEST_P(WorkerFailoverRow, FailsOverAndAppliesTheRowsEffect) {
     const auto& row = GetParam();
     fake_upstream_process fu(fakes({{"a", row.script + ",ok"}, {"b", "ok,status:500"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    // The seed's rules alone: no retry of b's 500, no inline wait, no breaker on b.
+    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = seed_failover()});
 
     const auto first = claude_message(w);
     ASSERT_TRUE(first.complete()) << first.error;
@@ -136,7 +137,7 @@ TEST(WorkerFailover, ConnectionRefusedTriesNext) {
 
 TEST(WorkerFailover, RequestBodyIsReplayedByteForByteToTheNextProvider) {
     fake_upstream_process fu(fakes({{"a", "status:503"}, {"b", "echo"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = seed_failover()});
     std::string body(2u << 20, '\0');
     for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 7919) >> 3);
     const auto r = w.request("POST", "/claudecode/v1/files", {{"Content-Type", "application/octet-stream"}}, body);
@@ -191,7 +192,8 @@ TEST(WorkerFailover, AllFailingGives503NamingEachProviderAndWhy) {
     fake_upstream_process fu(fakes({{"a", "status:500"}, {"b", "reset"}}));
     worker_process w({.providers = {providers_of(fu, {"a", "b"})[0],
                                     providers_of(fu, {"a", "b"})[1],
-                                    {"c", "http://127.0.0.1:" + std::to_string(unused_loopback_port())}}});
+                                    {"c", "http://127.0.0.1:" + std::to_string(unused_loopback_port())}},
+                      .global = seed_failover()});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
     EXPECT_EQ(r.status, 503);
@@ -270,7 +272,7 @@ TEST(WorkerFailover, NoEnabledProvidersGives503SayingSo) {
 
 TEST(WorkerFailover, DeactivatedProviderComesBackAfterReactivateAfter) {
     fake_upstream_process fu(fakes({{"a", "status:401,ok"}, {"b", "ok,status:500"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = {"reactivate_after: 1s"}});
+    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = seed_failover({"reactivate_after: 1s"})});
 
     EXPECT_TRUE(answered_by(claude_message(w), "b"));
     const auto out = claude_message(w); // b fails, a is still out
@@ -295,7 +297,7 @@ TEST(WorkerFailover, ReactivateAfterZeroNeverDeactivates) {
 
 TEST(WorkerFailover, CoolingProviderComesBackAfterRetryAfter) {
     fake_upstream_process fu(fakes({{"a", "status:503;retry-after=1,ok"}, {"b", "ok,status:500"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = seed_failover()});
     EXPECT_TRUE(answered_by(claude_message(w), "b"));
     EXPECT_EQ(claude_message(w).status, 503);
     EXPECT_TRUE(w.wait_for_log("a is available again", 5s)) << w.log_text();
@@ -306,7 +308,7 @@ TEST(WorkerFailover, CoolingProviderComesBackAfterRetryAfter) {
 
 TEST(WorkerFailover, ProviderThatAnsweredStaysCurrent) {
     fake_upstream_process fu(fakes({{"a", "status:500,ok"}, {"b", "ok"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"})});
+    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = seed_failover()});
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(answered_by(claude_message(w), "b")) << i;
     // a failed once and is not asked again while b keeps answering.
     EXPECT_EQ(fu.requests("a").size(), 1u);
@@ -316,7 +318,7 @@ TEST(WorkerFailover, ProviderThatAnsweredStaysCurrent) {
 TEST(WorkerFailover, OrderWrapsAroundFromTheCurrentProvider) {
     // b becomes current; when it fails, c is tried next and then a (wrapping), each once.
     fake_upstream_process fu(fakes({{"a", "status:500,ok"}, {"b", "ok,status:500"}, {"c", "status:502"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b", "c"})});
+    worker_process w({.providers = providers_of(fu, {"a", "b", "c"}), .global = seed_failover()});
     EXPECT_TRUE(answered_by(claude_message(w), "b")); // a 500, b ok
     const auto r = claude_message(w);                 // b 500, c 502, a ok
     EXPECT_TRUE(answered_by(r, "a")) << r.status << " " << r.body;
@@ -347,7 +349,8 @@ http_response count_tokens(const worker_process& w) {
 TEST(WorkerFailover, CountTokensFailuresDoNotMoveTheConversationWhenSeparated) {
     fake_provider a{"a", "ok", {{"count_tokens", "status:529"}}};
     fake_upstream_process fu(fakes({a, {"b", "ok"}}));
-    worker_process w({.providers = providers_of(fu, {"a", "b"}), .global = {"ignore_count_tokens_failover: true"}});
+    worker_process w(
+        {.providers = providers_of(fu, {"a", "b"}), .global = seed_failover({"ignore_count_tokens_failover: true"})});
 
     const auto ct = count_tokens(w);
     ASSERT_TRUE(ct.complete()) << ct.error;

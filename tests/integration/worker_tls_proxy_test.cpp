@@ -121,6 +121,7 @@ TEST(WorkerProxy, ProxyRefusingTheTunnelFailsOver) {
     o.proxy_auth = "user:right";
     fake_upstream_process fu(o);
     worker_process w({.providers = providers_of(fu, {"a"}),
+                      .global = seed_failover(),
                       .env = {{"HTTP_PROXY", "http://user:wrong@127.0.0.1:" + std::to_string(fu.proxy_port())}}});
     const auto r = claude_message(w);
     ASSERT_TRUE(r.complete()) << r.error;
