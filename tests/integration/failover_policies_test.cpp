@@ -76,14 +76,17 @@ TEST(FailoverPolicies, OneServerErrorIsRetriedOnTheSameProviderAfterAJitteredBac
     const auto a = fu.requests("a");
     ASSERT_EQ(a.size(), 6u) << times_of(fu.requests());
     EXPECT_TRUE(fu.requests("b").empty()) << times_of(fu.requests());
+    std::string gaps;
     for (std::size_t i = 0; i < a.size(); i += 2) {
         EXPECT_EQ(a[i].step, "status");
         EXPECT_EQ(a[i + 1].step, "ok");
         // The fault answers at once, so the gap is the backoff (+ a new connection).
         const auto gap = gap_ms(a[i], a[i + 1]);
+        gaps += (gaps.empty() ? "" : ",") + std::to_string(gap);
         EXPECT_GE(gap, 195) << "retried without the backoff: " << times_of(a);
         EXPECT_LE(gap, 400) << "backoff longer than ~300 ms: " << times_of(a);
     }
+    RecordProperty("retry_gaps_ms", gaps); // what the closing note reports
 }
 
 // failoverbench S04: a primary that keeps answering 503 gets two attempts, then the
@@ -105,6 +108,9 @@ TEST(FailoverPolicies, PersistentServiceUnavailableIsTriedTwiceThenTheFallbackAn
     EXPECT_GE(b[0].t_ms, a[1].t_ms);
     EXPECT_LE(gap_ms(a[1], b[0]), 300) << "the fallback was not tried at once: " << times_of(fu.requests());
     EXPECT_LT(ms(took), 1500);
+    RecordProperty("retry_gap_ms", static_cast<int>(gap_ms(a[0], a[1])));
+    RecordProperty("fallback_after_ms", static_cast<int>(gap_ms(a[1], b[0])));
+    RecordProperty("took_ms", static_cast<int>(ms(took)));
 
     // Right away (within the breaker's first second) a is skipped.
     EXPECT_TRUE(answered_by(claude_message(w), "b"));
@@ -123,6 +129,7 @@ TEST(FailoverPolicies, ResetBeforeHeadersIsRetriedOnTheSameProvider) {
     EXPECT_TRUE(fu.requests("b").empty()) << times_of(fu.requests());
     EXPECT_GE(gap_ms(a[0], a[1]), 195) << times_of(a);
     EXPECT_LE(gap_ms(a[0], a[1]), 400) << times_of(a);
+    RecordProperty("retry_gap_ms", static_cast<int>(gap_ms(a[0], a[1])));
 }
 
 // Budgets: never more than 6 attempts per request, never more than 2 attempts to one
@@ -176,6 +183,8 @@ TEST(FailoverPolicies, RateLimitWithAShortRetryAfterIsWaitedOutOnTheSameProvider
     EXPECT_LE(gap_ms(a[0], a[1]), 2600) << times_of(a);
     EXPECT_GE(ms(took), 1800);
     EXPECT_LT(ms(took), 4000);
+    RecordProperty("wait_ms", static_cast<int>(gap_ms(a[0], a[1])));
+    RecordProperty("took_ms", static_cast<int>(ms(took)));
 
     // a was busy, not broken: it is still current and answers the next request at once.
     const auto t1 = clock_type::now();
@@ -215,7 +224,8 @@ TEST(FailoverPolicies, OnlyOneInlineWaitPerRequest) {
     EXPECT_LE(gap_ms(a[1], b[0]), 300) << "waited a second time: " << times_of(fu.requests());
 }
 
-// A hint longer than max_inline_wait cools the provider and moves on at once.
+// A hint longer than max_inline_wait cools the provider and moves on at once. (The seed
+// does this too: it bounds the inline wait.)
 TEST(FailoverPolicies, LongerHintCoolsDownAndMovesOnAtOnce) {
     fake_upstream_process fu(fakes({{"a", "status:429;retry-after=10;body=anthropic-rate-limit,ok"}, {"b", "ok"}}));
     worker_process w({.providers = providers_of(fu, {"a", "b"})});
@@ -278,6 +288,8 @@ TEST(FailoverPolicies, RateLimitWithoutHintsDoesNotHammerThePrimary) {
     const auto a = fu.requests("a");
     ASSERT_GE(a.size(), 1u);
     EXPECT_LE(a.size(), 4u) << "more than 4 attempts on the rate-limited primary in 3 s: " << times_of(a);
+    RecordProperty("primary_attempts", static_cast<int>(a.size()));
+    RecordProperty("all_attempts", static_cast<int>(fu.requests().size()));
 }
 
 // A 429 without hints rotates to the provider's next key before the next provider.
@@ -326,11 +338,14 @@ TEST(FailoverPolicies, PrimaryDownForSixSecondsIsUsedAgainSoonAfterItRecovers) {
     const auto ok = std::find_if(a.begin(), a.end(), [](const auto& q) { return q.step == "ok"; });
     ASSERT_NE(ok, a.end()) << "the primary was never used again: " << times_of(fu.requests());
     EXPECT_LE(ok->t_ms - recovered, 4000) << times_of(fu.requests());
+    RecordProperty("primary_back_after_recovery_ms", static_cast<int>(ok->t_ms - recovered));
     ASSERT_TRUE(first_from_a);
     // While it was down, the breaker kept it to a probe now and then: at most 2 attempts
     // per request it was tried for, far fewer than one per request.
     const auto outage_attempts = std::count_if(a.begin(), a.end(), [](const auto& q) { return q.step == "status"; });
     EXPECT_LE(outage_attempts, 2 * (*first_from_a)) << times_of(a);
+    RecordProperty("primary_attempts_during_outage", static_cast<int>(outage_attempts));
+    RecordProperty("requests_during_outage", *first_from_a);
     EXPECT_GE(sent, *first_from_a + 1);
 }
 
@@ -408,6 +423,7 @@ TEST_P(FailoverPoliciesSilent, StreamingRequestFallsBackAfterStreamFirstByteTime
     EXPECT_TRUE(answered_by_any(r, "b")) << r.status << " " << r.body;
     EXPECT_GE(ms(r.head_at - r.sent_at), 900);
     EXPECT_LE(ms(r.head_at - r.sent_at), 2000);
+    RecordProperty("fallback_head_ms", static_cast<int>(ms(r.head_at - r.sent_at)));
     std::this_thread::sleep_for(500ms); // a retry of the silent one would show by now
     EXPECT_EQ(fu.requests("a").size(), 1u) << times_of(fu.requests());
     EXPECT_EQ(fu.requests("b").size(), 1u) << times_of(fu.requests());
