@@ -102,8 +102,10 @@ std::shared_ptr<const upstream_request> forwarder::build_request(std::size_t pro
     return req;
 }
 
-std::size_t forwarder::next_position() const {
-    auto p = pos_ + 1;
+std::size_t forwarder::next_position() const { return next_after(pos_); }
+
+std::size_t forwarder::next_after(std::size_t at) const {
+    auto p = at + 1;
     while (p < order_.size() && !usable(order_[p])) ++p;
     return p;
 }
@@ -226,7 +228,9 @@ void forwarder::on_failed(std::size_t provider, std::size_t key, attempt_outcome
         return;
     }
 
-    const auto d = budget_.after_failure(provider, key, o.v, o.status, probe, session_->now());
+    std::size_t others_left = 0;
+    for (auto p = next_position(); p < order_.size(); p = next_after(p)) ++others_left;
+    const auto d = budget_.after_failure(provider, key, o.v, o.status, probe, session_->now(), others_left);
     if (d.what == retry_budget::decision::kind::retry_same) {
         std::string why = o.detail;
         if (o.v.reason) why += fmt::format(" ({})", to_string(*o.v.reason));

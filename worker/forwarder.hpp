@@ -43,6 +43,7 @@ private:
     void retry_after(duration delay, std::size_t provider, std::size_t key);
     // Position of the next available provider after pos_, or the route's size.
     std::size_t next_position() const;
+    std::size_t next_after(std::size_t at) const;
     bool usable(std::size_t provider) const;
     void answer_exhausted();
     void release_probe();

@@ -25,9 +25,10 @@ unsigned retry_budget::retries_of(std::size_t provider) const {
 }
 
 retry_budget::decision retry_budget::after_failure(std::size_t provider, std::size_t key, const verdict& v, int status,
-                                                   bool probe, clock::time_point now) {
+                                                   bool probe, clock::time_point now, std::size_t others_left) {
     decision d;
     if (spent() || v.act != action::try_next || !v.reason) return d;
+    if (attempts_.size() + 1 + others_left > max_attempts_per_request) return d;
     const auto wait_until = [&](duration pause) {
         const auto at = std::max(now + std::chrono::duration_cast<clock::time_point::duration>(pause),
                                  earliest(provider, key, now));

@@ -51,8 +51,10 @@ public:
     // What follows a failed attempt on (provider, key) that ended at `now` with verdict v and
     // upstream status (0 when none). `probe`: the attempt was a fail-back probe, which is
     // never retried (a provider still failing should cost its request no extra wait).
+    // `others_left`: providers still to try after this one; a retry never takes the attempt
+    // one of them would need (so retries_per_provider: 5 cannot starve the fallback).
     decision after_failure(std::size_t provider, std::size_t key, const verdict& v, int status, bool probe,
-                           clock::time_point now);
+                           clock::time_point now, std::size_t others_left = 0);
 
 private:
     struct attempt {

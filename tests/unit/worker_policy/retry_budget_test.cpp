@@ -113,3 +113,17 @@ TEST_F(RetryBudget, SixAttemptsPerRequestAtMost) {
     EXPECT_TRUE(b.spent());
     EXPECT_EQ(b.after_failure(5, 0, server_error, 500, false, now).what, kind::move_on);
 }
+
+TEST_F(RetryBudget, RetriesLeaveAnAttemptForEveryProviderStillToTry) {
+    retry_budget b({5, 3s}, 13);
+    auto now = clock_.now();
+    std::size_t retries = 0;
+    for (;;) {
+        b.attempt_started(0, 0, now);
+        const auto d = b.after_failure(0, 0, server_error, 503, false, now, 2);
+        if (d.what != kind::retry_same) break;
+        ++retries;
+        now += std::chrono::duration_cast<clipal::clock::time_point::duration>(d.delay);
+    }
+    EXPECT_EQ(retries, 3u); // 4 attempts on the first provider, 2 left for the other two
+}
