@@ -186,6 +186,7 @@ message_type type_of(const message& m) {
                           [](const unrecognised&) { return message_type::unrecognised; },
                           [](const handoff_ack&) { return message_type::handoff_ack; },
                           [](const handoff_refused&) { return message_type::handoff_refused; },
+                          [](const worker_report&) { return message_type::worker_report; },
                       },
                       m);
 }
@@ -206,6 +207,7 @@ std::string_view to_string(message_type t) {
     case message_type::unrecognised: return "unrecognised";
     case message_type::handoff_ack: return "handoff_ack";
     case message_type::handoff_refused: return "handoff_refused";
+    case message_type::worker_report: return "worker_report";
     }
     return "unknown";
 }
@@ -213,7 +215,7 @@ std::string_view to_string(message_type t) {
 bool is_known_type(std::uint16_t type) {
     constexpr std::uint16_t retired_shutdown = 13;
     return type >= static_cast<std::uint16_t>(message_type::hello) &&
-           type <= static_cast<std::uint16_t>(message_type::handoff_refused) && type != retired_shutdown;
+           type <= static_cast<std::uint16_t>(message_type::worker_report) && type != retired_shutdown;
 }
 
 bool carries_descriptor(message_type t) { return t == message_type::handoff || t == message_type::handoff_back; }
@@ -258,6 +260,7 @@ encode_result encode(const message& m) {
                        w.u64(r.connection_id);
                        w.str(r.reason, max_reason_size, "reason");
                    },
+                   [&](const worker_report& r) { w.str(r.json, max_payload_size - 4, "json"); },
                },
                m);
     return w.finish();
@@ -336,6 +339,10 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
     case message_type::handoff_refused:
         return read_as<handoff_refused>(t, payload, [](payload_reader& rd, handoff_refused& r) {
             return rd.num(r.connection_id, "connection_id") && rd.str(r.reason, max_reason_size, "reason");
+        });
+    case message_type::worker_report:
+        return read_as<worker_report>(t, payload, [](payload_reader& rd, worker_report& r) {
+            return rd.str(r.json, max_payload_size - 4, "json");
         });
     }
     return {};

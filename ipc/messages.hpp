@@ -33,6 +33,7 @@ enum class message_type : std::uint16_t {
     // is answered `unrecognised`.
     handoff_ack = 14,
     handoff_refused = 15,
+    worker_report = 16,
 };
 
 // Per-field bounds, checked by both encoder and decoder. Fields not listed here
@@ -148,8 +149,16 @@ struct handoff_refused {
     bool operator==(const handoff_refused&) const = default;
 };
 
+// worker -> supervisor, with the heartbeat (at most once a second) and once more when it
+// drains: what happened since the previous report (shared/metrics_report.hpp's JSON: counter
+// deltas, gauges, finished-request rows for usage.db). Not droppable: deltas would be lost.
+struct worker_report {
+    std::string json;
+    bool operator==(const worker_report&) const = default;
+};
+
 using message = std::variant<hello, config_push, config_ack, ready, heartbeat, status_request, status_reply, log_record,
-                             drain, handoff, handoff_back, unrecognised, handoff_ack, handoff_refused>;
+                             drain, handoff, handoff_back, unrecognised, handoff_ack, handoff_refused, worker_report>;
 
 message_type type_of(const message& m);
 std::string_view to_string(message_type t);

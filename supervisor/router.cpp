@@ -261,6 +261,8 @@ void router::refuse(boost::asio::ip::tcp::socket s, std::string_view target, con
                    head_request);
 }
 
+std::size_t router::reading_count() const { return reading_->size(); }
+
 void router::arm_fault_summary() { schedule_fault_summaries(faults_, clock_, fault_timer_); }
 
 void router::reroute(boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
@@ -275,6 +277,12 @@ void router::decide(boost::asio::ip::tcp::socket s, std::string bytes, std::stri
     if (target == "/health") {
         send_and_close(std::move(s), health_response(), head_request);
         return;
+    }
+    if (local_paths_) {
+        if (auto answer = local_paths_(target, bytes)) {
+            send_and_close(std::move(s), *answer, head_request);
+            return;
+        }
     }
     if (over_capacity) {
         refuse(std::move(s), target, addr, head_request);

@@ -5,6 +5,7 @@
 
 #include "shared/clock.hpp"
 #include "shared/fault_log.hpp"
+#include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "shared/profile.hpp"
 #include "supervisor/upgrade_state.hpp"
@@ -42,6 +43,12 @@ public:
     void resume_accepting();
     // The connections this router may be reading at once (shared/connection_limits.hpp).
     void set_max_connections(std::uint64_t n) { max_connections_ = n; }
+    // Answers for paths the supervisor serves itself besides /health (GET /metrics): given
+    // the path and the head bytes read, the answer, or nullopt for a path it does not serve.
+    using local_fn = std::function<std::optional<local_response>(std::string_view target, std::string_view head)>;
+    void set_local_paths(local_fn f) { local_paths_ = std::move(f); }
+    // Connections the router is reading a request head from now.
+    std::size_t reading_count() const;
     std::optional<boost::asio::ip::tcp::endpoint> local_endpoint() const;
     int listener_handle() const { return acceptor_ ? acceptor_->native_handle() : -1; }
 
@@ -75,6 +82,7 @@ private:
     boost::asio::steady_timer accept_retry_;
     bool retrying_ = false; // accept_retry_ is armed; any accept() supersedes it
     std::uint64_t max_connections_ = 4096;
+    local_fn local_paths_;
     // Failed accepts and refusals come at the clients' rate: one line per burst.
     fault_log faults_;
     boost::asio::steady_timer fault_timer_;

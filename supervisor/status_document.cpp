@@ -19,9 +19,10 @@ namespace clipal::supervisor {
 
 status_document::status_document(const clock& clk, const router& r, const runner_set& runners,
                                  const upgrade_coordinator& upgrade, const reload_result& last_reload,
-                                 std::filesystem::path config_dir)
+                                 std::filesystem::path config_dir, std::function<boost::json::object(profile)> activity)
     : clock_(clk),
       router_(r),
+      activity_(std::move(activity)),
       runners_(runners),
       upgrade_(upgrade),
       last_reload_(last_reload),
@@ -40,6 +41,7 @@ void status_document::collect(std::function<void(boost::json::value)> respond) c
     for (std::size_t i = 0; i < runners_.size(); ++i) {
         runners_[i]->status([this, g, i](boost::json::object w) {
             g->workers[i] = std::move(w);
+            if (activity_) g->workers[i]["activity"] = activity_(all_profiles[i].id);
             if (--g->pending > 0) return;
             g->respond(assemble(std::move(g->workers)));
         });

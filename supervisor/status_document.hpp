@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shared/clock.hpp"
+#include "shared/profile.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -33,8 +34,10 @@ public:
 
     // Keeps references: every source must outlive this object. The supervisor's uptime
     // counts from construction.
+    // `activity`: a profile's recent activity for its worker entry ("activity").
     status_document(const clock& clk, const router& r, const runner_set& runners, const upgrade_coordinator& upgrade,
-                    const reload_result& last_reload, std::filesystem::path config_dir);
+                    const reload_result& last_reload, std::filesystem::path config_dir,
+                    std::function<boost::json::object(profile)> activity);
 
     // Asks every worker for its status and calls `respond` once with the whole document,
     // after the last one answered (a runner answers within ~1 s, also for a silent worker).
@@ -46,6 +49,7 @@ private:
 
     const clock& clock_;
     const router& router_;
+    std::function<boost::json::object(profile)> activity_;
     const runner_set& runners_;
     const upgrade_coordinator& upgrade_;
     const reload_result& last_reload_;

@@ -69,8 +69,10 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
                {executable_, opts_.config_dir, opts_.overrides, opts_.command_line,
                 std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline)},
                {[this](const ipc::log_record& r) { on_worker_log(r); },
-                [this] { return control_ && control_->open_connections() > 0; }}),
-      status_(clock_, router_, runners_, upgrade_, last_reload_, opts_.config_dir) {}
+                [this] { return control_ && control_->open_connections() > 0; }, [this] { observability_.flush(); }}),
+      observability_(ioc, clock_, log_, opts_.config_dir),
+      status_(clock_, router_, runners_, upgrade_, last_reload_, opts_.config_dir,
+              [this](profile p) { return observability_.activity(p); }) {}
 
 supervisor::~supervisor() = default;
 
@@ -146,7 +148,12 @@ std::optional<int> supervisor::start() {
         h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
             router_.reroute(std::move(s), std::move(bytes), std::move(addr));
         };
+        h.report = [this, id = p.id](const std::string& json) { observability_.on_report(id, json); };
+        h.started = [this, id = p.id](bool restart) { observability_.worker_started(id, restart); };
+        h.gone = [this, id = p.id] { observability_.worker_gone(id); };
         h.state_changed = [this] {
+            for (const auto& r : runners_)
+                if (r) observability_.worker_state(r->id(), r->state());
             upgrade_.retire_replaced_workers();
             check_shutdown_done();
             update_service_status();
@@ -156,6 +163,12 @@ std::optional<int> supervisor::start() {
     }
     apply(std::move(*loaded.cfg), true);
     last_reload_ = {true, clock_.now(), {}};
+    observability_.start(config_->global);
+    router_.set_local_paths([this](std::string_view target, std::string_view head) -> std::optional<local_response> {
+        if (target != "/metrics") return std::nullopt;
+        observability_.router_connections(router_.reading_count());
+        return observability_.metrics_answer(head, config_->global);
+    });
     if (inherited) upgrade_.adopt(std::move(*inherited));
 
     watcher_ = std::make_unique<config_watcher>(ioc_.get_executor(), opts_.config_dir, watch_debounce,
@@ -227,12 +240,15 @@ void supervisor::reload(std::string_view why, bool forced) {
             all += (all.empty() ? "" : "; ") + e.to_string();
         }
         last_reload_ = {false, clock_.now(), all};
+        observability_.config_reloaded(false);
         return;
     }
     for (const auto& w : loaded.warnings) log_.warn("", "{}", w.to_string());
     log_.info("", "config reloaded ({})", why);
     apply(std::move(*loaded.cfg), false, forced);
     last_reload_ = {true, clock_.now(), {}};
+    observability_.configure(config_->global);
+    observability_.config_reloaded(true);
 }
 
 void supervisor::watch_signals() {
@@ -308,6 +324,7 @@ void supervisor::check_shutdown_done() {
     shutdown_timer_.cancel();
     watchdog_timer_.cancel();
     if (control_) control_->stop();
+    observability_.flush();
     log_.info("", "clipal stopped");
     ioc_.stop();
 }

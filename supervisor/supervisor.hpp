@@ -7,6 +7,7 @@
 #include "shared/config_loader.hpp"
 #include "shared/log.hpp"
 #include "shared/log_writer.hpp"
+#include "supervisor/observability.hpp"
 #include "supervisor/router.hpp"
 #include "supervisor/status_document.hpp"
 #include "supervisor/upgrade_coordinator.hpp"
@@ -83,6 +84,7 @@ private:
     std::filesystem::path executable_; // resolved at construction: an update replaces the file
     upgrade_coordinator upgrade_;
     reload_result last_reload_;
+    observability observability_;
     status_document status_;
     std::string last_status_;
     bool ready_sent_ = false;

@@ -84,6 +84,7 @@ void upgrade_coordinator::wait_quiet(clock::time_point give_up) {
 }
 
 void upgrade_coordinator::reexecute() {
+    if (hooks_.before_reexec) hooks_.before_reexec();
     upgrade_state st;
     if (const int fd = router_.listener_handle(); fd >= 0) st.listener_fd = ::dup(fd);
     st.connections = router_.snapshot_reading();

@@ -45,6 +45,7 @@ public:
     struct hooks {
         std::function<void(const ipc::log_record&)> log_record; // a previous worker's log line
         std::function<bool()> replying;                         // a control reply is still being sent
+        std::function<void()> before_reexec;                    // write what must not be lost
     };
 
     // `runners` is read, never resized; its runners must exist before request() and adopt().

@@ -93,6 +93,7 @@ void worker_runner::spawn() {
         return;
     }
     pid_ = launched->pid;
+    if (hooks_.started) hooks_.started(std::exchange(launched_before_, true));
     stderr_tail_.clear();
     if (channel_) channel_->close();
     channel_ = ipc::channel::create(ioc_.get_executor(), std::move(launched->channel));
@@ -149,6 +150,7 @@ bool worker_runner::on_exit(int pid, int wait_status) {
     requeue_unacked();
     for (auto& [id, done] : status_waiters_) done({});
     status_waiters_.clear();
+    if (hooks_.gone) hooks_.gone();
     run(slot_.exited(status));
     return true;
 }
@@ -181,6 +183,8 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
         }
     } else if (std::holds_alternative<ipc::heartbeat>(m)) {
         run(slot_.heartbeat_received());
+    } else if (auto* rep = std::get_if<ipc::worker_report>(&m)) {
+        if (hooks_.report) hooks_.report(rep->json);
     } else if (auto* rec = std::get_if<ipc::log_record>(&m)) {
         if (hooks_.log_record) hooks_.log_record(*rec);
     } else if (auto* sr = std::get_if<ipc::status_reply>(&m)) {

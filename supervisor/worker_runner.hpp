@@ -31,7 +31,10 @@ public:
         std::function<void(const ipc::log_record&)> log_record; // a worker's log line
         // A worker gave back a connection whose next request belongs to another profile.
         std::function<void(boost::asio::ip::tcp::socket, std::string bytes, std::string addr)> reroute;
-        std::function<void()> state_changed; // e.g. to notice "all workers stopped"
+        std::function<void()> state_changed;                 // e.g. to notice "all workers stopped"
+        std::function<void(const std::string& json)> report; // an ipc::worker_report
+        std::function<void(bool restart)> started;           // a worker process was launched
+        std::function<void()> gone;                          // the worker process ended
     };
 
     worker_runner(boost::asio::io_context& ioc, const clock& clk, logger& log, profile id, std::filesystem::path exe,
@@ -91,6 +94,7 @@ private:
     hooks hooks_;
     worker_slot slot_;
     bool started_ = false;
+    bool launched_before_ = false; // a later launch is a restart (metrics)
     std::string config_json_;
     int pid_ = -1;
     std::shared_ptr<ipc::channel> channel_;

@@ -7,6 +7,7 @@
 #include "shared/fault_log.hpp"
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
+#include "shared/metrics_report.hpp"
 #include "worker/body_budget.hpp"
 #include "worker/connection_pool.hpp"
 #include "worker/profile_runtime.hpp"
@@ -42,6 +43,8 @@ public:
     virtual body_budget& budget() = 0;
     // The runtime new requests start on (the latest config generation).
     virtual std::shared_ptr<profile_runtime> runtime() = 0;
+    // Counters and usage rows for the next report to the supervisor (shared/metrics_report).
+    virtual worker_metrics& metrics() = 0;
     // Gives a kept-alive connection whose next request belongs to another profile back to
     // the router, with the bytes already read. False when there is no router (standalone).
     virtual bool hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) = 0;
@@ -95,6 +98,7 @@ public:
     bool draining() const { return host_.draining(); }
     clock::time_point now() { return host_.time_source().now(); }
     void providers_changed() { host_.providers_changed(); }
+    worker_metrics& metrics() { return host_.metrics(); }
     const std::string& client_addr() const { return client_addr_; }
     void request_done(bool keep_alive);
     void abort_connection();

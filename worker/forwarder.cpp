@@ -64,6 +64,11 @@ void forwarder::abort() {
     if (aborted_) return;
     aborted_ = true;
     wait_.cancel();
+    if (running_ && session_) {
+        const auto [provider, key] = *running_;
+        session_->metrics().on_attempt(runtime_->metric_id(provider), attempt_result::client_closed);
+        account(provider, key, 0, {});
+    }
     if (attempt_) attempt_->abort();
     attempt_.reset();
     release_probe();
@@ -136,19 +141,13 @@ void forwarder::launch(std::size_t provider, std::size_t key) {
                               steady(client_write_timeout), session_->now()};
     if (streaming_) settings.first_byte_timeout = steady(g.stream_first_byte_timeout);
     budget_.attempt_started(provider, key, session_->now());
+    running_.emplace(provider, key);
     auto self = shared_from_this();
     attempt_ = std::make_shared<upstream_attempt>(
         session_->socket(), session_->pool(), runtime_->target(provider), build_request(provider, key),
         request_.method() == http::verb::head,
         [self] { return self->request_.keep_alive() && !self->session_->draining(); }, request_.version(), settings,
-        [self, provider](int status) {
-            // Only a 2xx makes a provider current; a 404 or a 400 says nothing about its health.
-            if (status / 100 == 2)
-                self->runtime_->providers().record_success(provider, self->lane_);
-            else
-                self->runtime_->providers().record_answer(provider);
-            if (self->probe_ == provider) self->probe_.reset();
-        },
+        [self, provider](int status) { self->on_answer_started(provider, status); },
         [self, provider, key](attempt_outcome o) { self->on_attempt_done(provider, key, std::move(o)); });
     attempt_->start();
 }
@@ -185,9 +184,65 @@ void forwarder::log_failure(std::size_t provider, std::size_t key, const attempt
     }
 }
 
+void forwarder::on_answer_started(std::size_t provider, int status) {
+    ttfb_ = std::chrono::steady_clock::now() - started_;
+    auto& providers = runtime_->providers();
+    // Only a 2xx makes a provider current; a 404 or a 400 says nothing about its health.
+    if (status / 100 == 2) {
+        const auto before = providers.current(lane::main);
+        providers.record_success(provider, lane_);
+        if (providers.lane_for(false) == lane_ && before != provider)
+            session_->metrics().on_switch(
+                std::chrono::duration_cast<std::chrono::milliseconds>(session_->now().time_since_epoch()).count(),
+                runtime_->metric_id(before), runtime_->metric_id(provider),
+                tried_.empty() ? std::string_view("failback") : snake_name(tried_.back().reason));
+    } else {
+        providers.record_answer(provider);
+    }
+    if (probe_ == provider) probe_.reset();
+}
+
+void forwarder::account(std::optional<std::size_t> provider, std::size_t key, int status, const usage_result& usage) {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    const auto total = std::chrono::steady_clock::now() - started_;
+    const auto& t = usage.tokens;
+    session_->metrics().on_request_done(provider ? runtime_->metric_id(*provider) : worker_metrics::no_provider, status,
+                                        ttfb_, total, {t.input, t.output, t.cache_read, t.cache_write});
+    usage_record r;
+    r.time_ms = duration_cast<milliseconds>(session_->now().time_since_epoch()).count();
+    r.profile = runtime_->info().name;
+    if (provider) {
+        const auto& pc = runtime_->providers().provider(*provider);
+        r.provider = pc.name;
+        r.key_fingerprint = runtime_->providers().key_fingerprint(*provider, key);
+        r.model = !pc.model.empty() ? pc.model
+                                    : model_of(runtime_->info().proto, rest_, request_.body()).value_or(usage.model);
+    }
+    r.status = status;
+    r.attempts = static_cast<std::uint32_t>(budget_.attempts());
+    if (ttfb_) r.ttfb_ms = static_cast<std::uint32_t>(duration_cast<milliseconds>(*ttfb_).count());
+    r.duration_ms = static_cast<std::uint32_t>(duration_cast<milliseconds>(total).count());
+    r.input_tokens = t.input;
+    r.output_tokens = t.output;
+    r.cache_read_tokens = t.cache_read;
+    r.cache_write_tokens = t.cache_write;
+    session_->metrics().add_usage(std::move(r));
+}
+
 void forwarder::on_attempt_done(std::size_t provider, std::size_t key, attempt_outcome o) {
     attempt_.reset();
+    running_.reset();
     if (aborted_) return;
+    const auto mid = runtime_->metric_id(provider);
+    if (o.what == attempt_outcome::kind::completed)
+        session_->metrics().on_attempt(mid, attempt_result::ok);
+    else if (o.what == attempt_outcome::kind::aborted)
+        session_->metrics().on_attempt(mid, failure_reason::reset);
+    else
+        session_->metrics().on_attempt(mid, o.v.reason.value_or(failure_reason::bad_response));
+    if (o.what != attempt_outcome::kind::failed)
+        account(provider, key, o.what == attempt_outcome::kind::completed ? o.status : 0, o.usage);
     auto& log = session_->log();
     const auto tag = runtime_->info().tag;
     const auto& name = runtime_->providers().provider(provider).name;
@@ -218,8 +273,12 @@ void forwarder::on_failed(std::size_t provider, std::size_t key, attempt_outcome
         // Not the provider's fault: nothing is marked, the next provider may fit the prompt.
         providers.record_answer(provider);
         if (probe) probe_.reset();
-        if (!replay_) replay_ = std::move(o.replay);
+        if (!replay_ && o.replay) {
+            replay_ = std::move(o.replay);
+            replay_from_ = {provider, key};
+        }
         const auto at = next_position();
+        if (at < order_.size()) session_->metrics().on_failover(runtime_->metric_id(provider), reason);
         if (at < order_.size())
             log.info(tag, "{} answered {} ({}), trying {} in case its model takes more", name, o.status,
                      to_string(reason), providers.provider(order_[at]).name);
@@ -252,6 +311,7 @@ void forwarder::on_failed(std::size_t provider, std::size_t key, attempt_outcome
     if (key_level(reason) && !budget_.spent() && usable(provider)) {
         const auto next_key = providers.key_for(provider);
         if (next_key != key) {
+            session_->metrics().on_failover(runtime_->metric_id(provider), reason);
             log_failure(provider, key, o, effect,
                         fmt::format("{}'s next key {}", providers.provider(provider).name,
                                     providers.key_fingerprint(provider, next_key)));
@@ -260,6 +320,7 @@ void forwarder::on_failed(std::size_t provider, std::size_t key, attempt_outcome
         }
     }
     const auto at = budget_.spent() ? order_.size() : next_position();
+    if (at < order_.size()) session_->metrics().on_failover(runtime_->metric_id(provider), reason);
     log_failure(provider, key, o, effect, at < order_.size() ? providers.provider(order_[at]).name : std::string());
     pos_ = at;
     next();
@@ -281,6 +342,7 @@ void forwarder::answer_exhausted() {
     if (replay_) {
         session_->log().warn(tag, "no provider could serve a prompt that long; the client gets the first {} as it was",
                              replay_->status);
+        account(replay_from_.first, replay_from_.second, replay_->status, {});
         session_->send_answer(*replay_);
         session_.reset();
         return;
@@ -296,6 +358,7 @@ void forwarder::answer_exhausted() {
                              answer.message);
     else
         session_->log().warn(tag, "no provider could answer: {}", answer.message);
+    account(std::nullopt, 0, answer.status, {});
     session_->send_error(answer.status, answer.message, answer.retry_after);
     session_.reset();
 }

@@ -51,6 +51,10 @@ private:
     void log_failure(std::size_t provider, std::size_t key, const attempt_outcome& o, failure_effect effect,
                      const std::string& next_name);
     std::string key_words(std::size_t provider, std::size_t key) const;
+    // Counts the finished request (metrics and a usage.db row): `provider` answered last
+    // (none when no provider could), the client got `status` (0: nothing complete).
+    void account(std::optional<std::size_t> provider, std::size_t key, int status, const usage_result& usage);
+    void on_answer_started(std::size_t provider, int status);
 
     std::shared_ptr<client_session> session_;
     std::shared_ptr<profile_runtime> runtime_;
@@ -64,9 +68,14 @@ private:
     retry_budget budget_;
     std::vector<attempt_record> tried_;
     std::optional<local_response> replay_; // the first context-length 400
+    std::pair<std::size_t, std::size_t> replay_from_{};
     std::shared_ptr<upstream_attempt> attempt_;
     boost::asio::steady_timer wait_;
     bool aborted_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::duration> ttfb_;
+    // The attempt running now, for accounting a client that goes away.
+    std::optional<std::pair<std::size_t, std::size_t>> running_;
 };
 
 } // namespace clipal::worker

@@ -35,6 +35,13 @@ public:
     const profile_config& profile_settings() const { return profile_; }
     const upstream_target& target(std::size_t i) const { return targets_.at(i); }
 
+    // Provider i's index in the worker's metrics (worker_metrics::provider_id), set once by
+    // the worker when it applies this generation.
+    void set_metric_ids(std::vector<std::size_t> ids) { metric_ids_ = std::move(ids); }
+    std::size_t metric_id(std::size_t i) const {
+        return i < metric_ids_.size() ? metric_ids_[i] : static_cast<std::size_t>(-1);
+    }
+
     // Every configured key and the access_token, for the log redactor.
     std::vector<std::string> keys() const;
 
@@ -45,6 +52,7 @@ private:
     profile_config profile_;
     std::shared_ptr<provider_set> providers_;
     std::vector<upstream_target> targets_;
+    std::vector<std::size_t> metric_ids_;
 };
 
 } // namespace clipal::worker

@@ -94,6 +94,8 @@ public:
         return providers_.at(i).keys.at(k).fingerprint;
     }
 
+    // The lane's current provider.
+    std::size_t current(lane l) const { return current_[index_of(effective(l))]; }
     // Failures of provider i since its last 2xx (the breaker's backoff step).
     unsigned consecutive_failures(std::size_t i) const { return providers_.at(i).consecutive; }
 

@@ -33,8 +33,9 @@ public:
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    explicit root_member_watch(std::string_view key, std::vector<std::size_t>* positions = nullptr)
-        : key_(key), positions_(positions) {}
+    explicit root_member_watch(std::string_view key, std::vector<std::size_t>* positions = nullptr,
+                               std::string* last_string = nullptr)
+        : key_(key), positions_(positions), last_string_(last_string) {}
 
     bool root_is_object() const { return root_object_; }
     std::size_t matches() const { return matches_; }
@@ -79,8 +80,12 @@ public:
         key_ok_ = true;
         return true;
     }
-    bool on_string_part(json::string_view, std::size_t, error_code&) { return true; }
-    bool on_string(json::string_view, std::size_t, error_code&) {
+    bool on_string_part(json::string_view s, std::size_t n, error_code&) {
+        capture(s, n);
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t n, error_code&) {
+        capture(s, n);
         value(kind::string);
         return true;
     }
@@ -129,8 +134,16 @@ private:
         if (positions_ != nullptr && k == kind::string) positions_->push_back(pending_position_);
     }
 
+    // The decoded text of a string value of a matching root member, part by part.
+    void capture(json::string_view s, std::size_t n) {
+        if (last_string_ == nullptr || depth_ != 1 || !pending_) return;
+        if (n == s.size()) last_string_->clear();
+        last_string_->append(s.data(), s.size());
+    }
+
     std::string_view key_;
     std::vector<std::size_t>* positions_;
+    std::string* last_string_;
     std::size_t depth_ = 0;
     bool root_object_ = false;
     std::size_t members_ = 0; // root members seen so far
@@ -293,6 +306,10 @@ std::string percent_encoded(std::string_view s) {
 constexpr std::string_view stream_method = ":streamGenerateContent";
 
 // Gemini's streaming forms: a path segment ending in :streamGenerateContent, or alt=sse.
+// Where NAME is in `.../models/NAME:method` (see gemini_rest_with_model); nullopt when the
+// path has no such segment, several, or a percent-encoded one.
+std::optional<byte_range> gemini_model_segment(std::string_view rest);
+
 bool gemini_streams(std::string_view rest) {
     const std::size_t q = rest.find('?');
     const std::string_view path = rest.substr(0, q);
@@ -325,6 +342,20 @@ bool is_streaming_request(protocol proto, std::string_view method, std::string_v
     return w.root_is_object() && w.matches() > 0 && w.last_is_true();
 }
 
+std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body) {
+    if (proto == protocol::gemini) {
+        if (const auto name = gemini_model_segment(rest))
+            return std::string(rest.substr(name->begin, name->end - name->begin));
+    }
+    if (body.empty()) return std::nullopt;
+    std::string model;
+    json::basic_parser<root_member_watch> p(strict_options(), "model", nullptr, &model);
+    if (!parse_whole(body, p)) return std::nullopt;
+    const auto& w = p.handler();
+    if (!w.root_is_object() || w.matches() == 0 || !w.all_strings()) return std::nullopt;
+    return model;
+}
+
 std::optional<std::string> body_with_model(std::string_view body, std::string_view model) {
     if (!is_utf8(model)) return std::nullopt;
     std::vector<std::size_t> positions;
@@ -352,8 +383,21 @@ std::optional<std::string> body_with_model(std::string_view body, std::string_vi
 }
 
 std::optional<std::string> gemini_rest_with_model(std::string_view rest, std::string_view model) {
-    constexpr std::string_view marker = "models/";
     if (model.empty()) return std::nullopt;
+    const auto name = gemini_model_segment(rest);
+    if (!name) return std::nullopt;
+    std::string out;
+    out.reserve(rest.size() + model.size() * 3);
+    out.append(rest.substr(0, name->begin));
+    out += percent_encoded(model);
+    out.append(rest.substr(name->end));
+    return out;
+}
+
+namespace {
+
+std::optional<byte_range> gemini_model_segment(std::string_view rest) {
+    constexpr std::string_view marker = "models/";
     const std::string_view path = rest.substr(0, rest.find('?'));
     std::optional<byte_range> name;
     for (std::size_t at = path.find(marker); at != std::string_view::npos; at = path.find(marker, at + 1)) {
@@ -366,12 +410,9 @@ std::optional<std::string> gemini_rest_with_model(std::string_view rest, std::st
     }
     if (!name || path.substr(name->begin, name->end - name->begin).find('%') != std::string_view::npos)
         return std::nullopt;
-    std::string out;
-    out.reserve(rest.size() + model.size() * 3);
-    out.append(rest.substr(0, name->begin));
-    out += percent_encoded(model);
-    out.append(rest.substr(name->end));
-    return out;
+    return name;
 }
+
+} // namespace
 
 } // namespace clipal::worker

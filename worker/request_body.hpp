@@ -45,6 +45,11 @@ bool is_streaming_request(protocol proto, std::string_view method, std::string_v
 // UTF-8 (it could not be written as JSON text).
 std::optional<std::string> body_with_model(std::string_view body, std::string_view model);
 
+// The model a request names: Gemini's `models/NAME:` path segment, else the JSON body's
+// top-level string "model" (the last one when repeated, as most parsers read it); nullopt
+// when neither is there or the body is not valid JSON. For usage rows and metrics.
+std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body);
+
 // Gemini names the model in the path: `rest` with NAME in `.../models/NAME:method`
 // replaced by `model` (percent-encoded except for unreserved characters, RFC 3986 §2.3),
 // e.g. `/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse` becomes

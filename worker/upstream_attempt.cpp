@@ -272,6 +272,7 @@ void upstream_attempt::classify_answer() {
     msg.version(client_version_);
     chunked_ = msg.chunked();
     head_ = response_head(msg);
+    if (!head_request_) meter_.emplace(field(msg, "Content-Type"), field(msg, "Content-Encoding"));
     // The start of a body read to classify it (a 400 that is not about the context) goes first.
     if (!error_body_.empty() || parser_->is_done()) {
         piece_data_ = error_body_.data();
@@ -436,6 +437,7 @@ void upstream_attempt::write_to_client() {
         wire_[n++] = boost::asio::buffer(head_);
     }
     const bool last = parser_->is_done();
+    if (meter_ && piece_size_ > 0) meter_->feed(std::string_view(piece_data_, piece_size_));
     if (!chunked_) {
         if (piece_size_ > 0) wire_[n++] = boost::asio::buffer(piece_data_, piece_size_);
     } else if (piece_size_ > 0) {
@@ -555,6 +557,7 @@ void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
     o.detail = std::move(detail);
     o.bytes = bytes_;
     o.client_keep_alive = k == attempt_outcome::kind::completed && parser_->get().keep_alive();
+    if (meter_) o.usage = meter_->finish();
     if (up_) {
         if (k == attempt_outcome::kind::completed && parser_->is_done() && parser_->keep_alive() &&
             up_buffer_.size() == 0)

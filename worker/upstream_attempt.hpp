@@ -8,6 +8,7 @@
 #include "worker/connection_pool.hpp"
 #include "worker/request_rewrite.hpp"
 #include "worker/upstream_stream.hpp"
+#include "worker/usage_meter.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -65,6 +66,8 @@ struct attempt_outcome {
     bool client_keep_alive = false;
     // A failed answer the client may still get as it is (a context-length 400, whole).
     std::optional<local_response> replay;
+    // What the passed-through response said it used (read as it streamed past).
+    usage_result usage;
 };
 
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
@@ -171,6 +174,7 @@ private:
     bool head_sent_ = false;
     bool finished_ = false;
     std::uint64_t bytes_ = 0;
+    std::optional<usage_meter> meter_; // the passed-through body's token usage
     boost::asio::steady_timer client_timer_;
     boost::asio::steady_timer idle_timer_; // upstream_idle_timeout while awaiting_body_
 };

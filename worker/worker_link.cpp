@@ -17,6 +17,11 @@ namespace clipal::worker {
 namespace {
 
 constexpr auto heartbeat_interval = std::chrono::seconds(1);
+// Usage rows per report: a row is at most ~1 KiB of JSON (its strings are bounded), so a
+// report stays well inside one IPC frame (256 KiB).
+constexpr std::size_t rows_per_report = 200;
+// Reports per heartbeat at most; rows beyond wait for the next one (~40k rows/s).
+constexpr std::size_t reports_per_beat = 200;
 
 } // namespace
 
@@ -54,8 +59,17 @@ void worker_link::start(std::function<void(int)> on_exit) {
     heartbeat();
 }
 
+void worker_link::send_reports() {
+    // The first report always goes (gauges and counters); more while rows wait.
+    for (std::size_t n = 0; n == 0 || (n < reports_per_beat && server_.pending_usage_rows() > 0); ++n) {
+        auto json = to_json(server_.take_report(rows_per_report));
+        if (channel_->send(ipc::worker_report{std::move(json)}) != ipc::send_result::queued) break;
+    }
+}
+
 void worker_link::heartbeat() {
     (void)channel_->send(ipc::heartbeat{heartbeat_seq_++});
+    if (ready_sent_) send_reports();
     heartbeat_timer_.expires_after(heartbeat_interval);
     heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) heartbeat();
@@ -158,7 +172,11 @@ std::string worker_link::status_json() const {
 void worker_link::drain(std::chrono::milliseconds deadline) {
     if (draining_) return;
     draining_ = true;
-    server_.drain(deadline, [this] { end(exit_ok); });
+    server_.drain(deadline, [this] {
+        // The last second's counts and rows go before the channel closes.
+        if (ready_sent_) send_reports();
+        end(exit_ok);
+    });
 }
 
 void worker_link::end(int code) {

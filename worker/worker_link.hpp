@@ -43,6 +43,8 @@ private:
     void on_handoff(ipc::handoff&& h, ipc::unique_fd fd);
     std::string status_json() const;
     void heartbeat();
+    // Sends what the worker counted since the last report (ipc::worker_report).
+    void send_reports();
     void end(int code);
 
     boost::asio::io_context& ioc_;

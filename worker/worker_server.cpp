@@ -47,6 +47,9 @@ void worker_server::apply_config(const profile_config& pc, const global_config& 
     const bool keep = keep_state && runtime_ && runtime_->profile_settings() == pc;
     auto next = std::make_shared<profile_runtime>(id_, pc, g, clock_, generation,
                                                   keep ? runtime_->shared_providers() : nullptr);
+    std::vector<std::size_t> ids;
+    for (const auto& p : pc.providers) ids.push_back(metrics_.provider_id(p.name));
+    next->set_metric_ids(std::move(ids));
     log_.set_redactor(std::make_shared<redactor>(next->keys()));
     log_.set_level(g.level);
     budget_.set_limit(g.request_body_budget_bytes);
@@ -121,6 +124,17 @@ void worker_server::start_session(boost::asio::ip::tcp::socket s, std::string in
 
 bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) {
     return hand_back_ && hand_back_(s, bytes, client_addr);
+}
+
+metrics_report worker_server::take_report(std::size_t max_rows) {
+    auto r = metrics_.take_report(max_rows);
+    r.open_connections = open_sessions_;
+    if (runtime_) {
+        for (const auto& s : runtime_->providers().snapshot())
+            r.set_gauges(s.name, {provider_availability_from_string(s.state).value_or(provider_availability::active),
+                                  breaker_state_from_string(s.breaker).value_or(breaker_state::closed), s.current});
+    }
+    return r;
 }
 
 void worker_server::fault_counted() { schedule_fault_summaries(faults_, clock_, fault_timer_); }

@@ -36,6 +36,11 @@ public:
     void apply_config(const profile_config& pc, const global_config& g, std::uint64_t generation,
                       bool keep_state = false);
     std::shared_ptr<profile_runtime> runtime() override { return runtime_; }
+    worker_metrics& metrics() override { return metrics_; }
+    // The report for the supervisor: counters since the last one, every provider's state now,
+    // the open connections and at most `max_rows` usage rows.
+    metrics_report take_report(std::size_t max_rows);
+    std::size_t pending_usage_rows() const { return metrics_.pending_usage_rows(); }
 
     // Standalone mode: accept connections here. Returns the bound endpoint.
     boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& at);
@@ -74,6 +79,7 @@ private:
     std::shared_ptr<connection_pool> pool_;
     body_budget budget_{0};
     std::shared_ptr<profile_runtime> runtime_;
+    worker_metrics metrics_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     boost::asio::steady_timer reactivation_timer_;
     boost::asio::steady_timer drain_timer_;

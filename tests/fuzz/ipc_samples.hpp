@@ -72,6 +72,7 @@ inline std::vector<ipc::message> sample_messages() {
         unrecognised{999},
         handoff_ack{99},
         handoff_refused{100, "its worker has no free file descriptor"},
+        worker_report{R"({"v":1,"providers":[],"open_connections":0})"},
     };
 }
 

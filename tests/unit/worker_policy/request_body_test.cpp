@@ -410,3 +410,20 @@ TEST(RequestBody, GeminiNewModelIsPercentEncoded) {
     EXPECT_EQ(gemini_rest_with_model("/v1beta/models/a:generateContent", "a b/c:d?e%#\xc3\xa9"),
               "/v1beta/models/a%20b%2Fc%3Ad%3Fe%25%23%C3%A9:generateContent");
 }
+
+TEST(RequestBody, ModelOfNamesTheRequestsModel) {
+    using clipal::protocol;
+    using clipal::worker::model_of;
+    EXPECT_EQ(model_of(protocol::anthropic, "/v1/messages", R"({"model":"claude-sonnet-4-5","stream":true})"),
+              "claude-sonnet-4-5");
+    EXPECT_EQ(model_of(protocol::openai, "/v1/responses", R"({"input":[{"model":"nested"}],"model":"gpt-\u0035"})"),
+              "gpt-5");
+    EXPECT_EQ(model_of(protocol::gemini, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "{}"),
+              "gemini-2.5-pro");
+    EXPECT_EQ(model_of(protocol::anthropic, "/v1/messages", R"({"model":1})"), std::nullopt);
+    EXPECT_EQ(model_of(protocol::anthropic, "/v1/messages", R"({"model":"a")"), std::nullopt);
+    EXPECT_EQ(model_of(protocol::anthropic, "/v1/messages", ""), std::nullopt);
+    EXPECT_EQ(model_of(protocol::anthropic, "/v1/messages", R"({"model":"first","model":"last"})"), "last");
+    const std::string long_name(5000, 'm');
+    EXPECT_EQ(model_of(protocol::openai, "/v1/chat/completions", R"({"model":")" + long_name + R"("})"), long_name);
+}
