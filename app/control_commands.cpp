@@ -11,12 +11,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -217,6 +222,132 @@ int run_status(const std::filesystem::path& config_dir, bool json, std::ostream&
         out << raw << "\n";
     else
         out << supervisor::format_status(std::get<json::value>(reply), std::chrono::system_clock::now());
+    return 0;
+}
+
+namespace {
+
+volatile std::sig_atomic_t watch_stop = 0;
+
+extern "C" void on_watch_signal(int) { watch_stop = 1; }
+
+// Installs the watch's handlers for SIGINT, SIGTERM and SIGHUP, without SA_RESTART so a
+// blocking wait returns at once; the destructor puts the previous ones back.
+class watch_signals {
+public:
+    watch_signals() {
+        watch_stop = 0;
+        struct sigaction sa {};
+        sa.sa_handler = on_watch_signal;
+        sigemptyset(&sa.sa_mask);
+        for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &sa, &previous_[i]);
+    }
+    ~watch_signals() {
+        for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &previous_[i], nullptr);
+    }
+    watch_signals(const watch_signals&) = delete;
+    watch_signals& operator=(const watch_signals&) = delete;
+
+private:
+    static constexpr std::array<int, 3> signals_{SIGINT, SIGTERM, SIGHUP};
+    std::array<struct sigaction, 3> previous_{};
+};
+
+// Rows and columns of the terminal on stdout; none when it cannot say.
+std::optional<std::pair<std::size_t, std::size_t>> terminal_size() {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return std::nullopt;
+    return std::pair<std::size_t, std::size_t>{ws.ws_row, ws.ws_col};
+}
+
+// The first `columns` terminal columns of `line` (UTF-8 code points as one column each).
+std::string_view cut(std::string_view line, std::size_t columns) {
+    std::size_t seen = 0;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;
+        if (seen++ == columns) return line.substr(0, i);
+    }
+    return line;
+}
+
+// One screen: the cursor homed, every line erased before it is written (no flicker, no
+// leftovers of a longer previous frame), the rest of the screen cleared. Lines are cut to
+// the width and the frame to the height, so the terminal never scrolls.
+std::string screen(std::string_view text, std::optional<std::pair<std::size_t, std::size_t>> size) {
+    std::string out = "\033[H";
+    std::size_t rows = 0;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (size && rows + 1 >= size->first) {
+            out += "\033[K..."; // the last row, without a newline that would scroll
+            break;
+        }
+        out += "\033[K";
+        out += size ? cut(line, size->second) : line;
+        out += '\n';
+        ++rows;
+    }
+    out += "\033[J";
+    return out;
+}
+
+// What the watch shows below its title: the view, or why there is none.
+std::string watch_body(const std::filesystem::path& config_dir, const control_client_options& options) {
+    std::filesystem::path socket;
+    try {
+        socket = supervisor::control_socket_path(config_dir);
+    } catch (const std::exception& e) {
+        return std::string("clipal status: ") + e.what() + "\n";
+    }
+    auto reply = ask_supervisor(socket, "status", options);
+    if (reply.result == control_reply::outcome::not_running)
+        return not_running_message(config_dir, socket, reply) + "(trying again every second)\n";
+    if (reply.result == control_reply::outcome::failed)
+        return "clipal status: " + reply.error + "\n(trying again every second)\n";
+    if (const auto why = refusal(reply.value)) return "clipal status: " + *why + "\n(trying again every second)\n";
+    return supervisor::format_watch(reply.value, std::chrono::system_clock::now());
+}
+
+std::string clock_text(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::localtime_r(&tt, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return buf;
+}
+
+} // namespace
+
+int run_status_watch(const std::filesystem::path& config_dir, bool terminal, std::ostream& out, std::ostream& err,
+                     const control_client_options& options, std::chrono::milliseconds interval) {
+    if (!terminal) {
+        auto reply = ask(config_dir, "status", err, options);
+        if (const auto* code = std::get_if<int>(&reply)) return *code;
+        out << supervisor::format_watch(std::get<json::value>(reply), std::chrono::system_clock::now());
+        return out ? 0 : exit_control_failed;
+    }
+    const watch_signals signals;
+    const auto every = std::max(interval, std::chrono::milliseconds(100));
+    const std::string period =
+        every.count() % 1000 == 0 ? std::to_string(every.count() / 1000) + "s" : std::to_string(every.count()) + "ms";
+    out << "\033[?25l\033[2J" << std::flush; // hide the cursor, clear the screen once
+    while (watch_stop == 0) {
+        const auto next = steady::now() + every;
+        std::string body = watch_body(config_dir, options);
+        if (watch_stop != 0) break;
+        const std::string title = "clipal status --watch, every " + period + " (Ctrl-C quits)  " +
+                                  clock_text(std::chrono::system_clock::now()) + "\n\n";
+        out << screen(title + body, terminal_size()) << std::flush;
+        if (!out) break; // the terminal went away
+        // Sleep in short steps: a signal ends the watch within 100 ms even where a sleep is restarted.
+        while (watch_stop == 0 && steady::now() < next)
+            std::this_thread::sleep_for(
+                std::min<steady::duration>(next - steady::now(), std::chrono::milliseconds(100)));
+    }
+    out << "\033[?25h" << std::flush; // the cursor back; the last view stays on screen
     return 0;
 }
 

@@ -45,6 +45,16 @@ control_reply ask_supervisor(const std::filesystem::path& socket_path, std::stri
 int run_status(const std::filesystem::path& config_dir, bool json, std::ostream& out, std::ostream& err,
                const control_client_options& options = {});
 
+// `clipal status --watch`. With `terminal` false (stdout is not a terminal): one snapshot
+// of supervisor::format_watch, with the exit codes of run_status. With `terminal` true:
+// redraws the view on `out` every `interval` (cursor homed, each line cleared and cut to
+// the terminal's width, the cursor hidden meanwhile; plain ANSI escapes) until SIGINT,
+// SIGTERM or SIGHUP, then shows the cursor again and returns 0. While the supervisor
+// cannot be asked (not running, timeout...) the view says so and keeps trying.
+int run_status_watch(const std::filesystem::path& config_dir, bool terminal, std::ostream& out, std::ostream& err,
+                     const control_client_options& options = {},
+                     std::chrono::milliseconds interval = std::chrono::seconds(1));
+
 // Forces a reload; prints the outcome. A rejected config is exit_control_failed with the
 // supervisor's error text on `err`.
 int run_reload(const std::filesystem::path& config_dir, std::ostream& out, std::ostream& err,

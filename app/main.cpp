@@ -14,6 +14,8 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -79,7 +81,9 @@ int run_worker_command(const po::variables_map& vm, const std::filesystem::path&
 int usage(const po::options_description& desc) {
     std::cout << "usage: clipal [flags]                 run the proxy in the foreground\n"
                  "       clipal check [--config-dir D]  validate a config directory and show what would be loaded\n"
-                 "       clipal status [--json] [--config-dir D]  ask the running clipal for workers and providers\n"
+                 "       clipal status [--json|--watch] [--config-dir D]  ask the running clipal for workers and "
+                 "providers\n"
+                 "                                      (--watch: live view of the last minute and today's tokens)\n"
                  "       clipal reload [--config-dir D] re-read the config now\n"
                  "       clipal stop [--config-dir D]   stop the running clipal (in-flight requests finish)\n"
                  "       clipal usage [--since 24h|7d|30d|DURATION] [--by provider|model|profile|day] [--json] "
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
     add_common(desc);
     desc.add_options()("version", "print the version and exit")("help,h", "show this help")(
         "json", "status, usage: print JSON instead of the table")(
+        "watch", "status: refresh every second until Ctrl-C (one snapshot when stdout is not a terminal)")(
         "since", po::value<std::string>(), "usage: how far back: 24h (default), 7d, 30d, or a duration like 90m")(
         "by", po::value<std::string>(), "usage: one row per provider (default), model, profile or day")(
         "check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")(
@@ -134,6 +139,10 @@ int main(int argc, char** argv) {
         const auto dir = clipal::resolve_config_dir(flags.config_dir);
         if (command == "check") return clipal::app::run_check(dir, flags.overrides, std::cout);
         if (command == "worker") return run_worker_command(vm, dir, flags);
+        if (command == "status" && vm.count("watch")) {
+            if (vm.count("json")) throw po::error("--watch and --json do not go together");
+            return clipal::app::run_status_watch(dir, ::isatty(STDOUT_FILENO) == 1, std::cout, std::cerr);
+        }
         if (command == "status") return clipal::app::run_status(dir, vm.count("json") > 0, std::cout, std::cerr);
         if (command == "reload") return clipal::app::run_reload(dir, std::cout, std::cerr);
         if (command == "stop") return clipal::app::run_stop(dir, std::cout, std::cerr);

@@ -6,8 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string_view>
@@ -238,7 +240,78 @@ void render_header(std::string& out, const json::value& status, clock::time_poin
     render_table(out, rows, "  ");
 }
 
-void render_workers(std::string& out, const json::array& workers, clock::time_point now) {
+// Tokens: exact below 10,000, then "12.3k", "456k", "1.23M", "45.6M", "7.89G"...
+std::string compact_count(std::uint64_t n) {
+    if (n < 10'000) return std::to_string(n);
+    static constexpr std::array<std::string_view, 6> units{"k", "M", "G", "T", "P", "E"};
+    double v = static_cast<double>(n);
+    std::size_t u = 0;
+    v /= 1000;
+    while (v >= 999.5 && u + 1 < units.size()) {
+        v /= 1000;
+        ++u;
+    }
+    if (v < 9.995) return fmt::format("{:.2f}{}", v, units[u]);
+    if (v < 99.95) return fmt::format("{:.1f}{}", v, units[u]);
+    return fmt::format("{:.0f}{}", v, units[u]);
+}
+
+// A non-negative integer count; none for anything else.
+std::optional<std::uint64_t> unsigned_count(const json::value* v) {
+    if (v == nullptr) return std::nullopt;
+    if (const auto* i = v->if_int64(); i != nullptr && *i >= 0) return static_cast<std::uint64_t>(*i);
+    if (const auto* u = v->if_uint64()) return *u;
+    if (const auto* d = v->if_double();
+        d != nullptr && std::isfinite(*d) && *d >= 0 && std::floor(*d) == *d && *d < 1.8e19)
+        return static_cast<std::uint64_t>(*d);
+    return std::nullopt;
+}
+
+// "850ms", "1.2s", "42.0s", "123s"; "-" when unknown.
+std::string ttfb_text(const json::value* v) {
+    if (v == nullptr || v->is_null()) return "-";
+    const auto ms = unsigned_count(v);
+    if (!ms) return "-";
+    if (*ms < 1000) return fmt::format("{}ms", *ms);
+    if (*ms < 99'950) return fmt::format("{:.1f}s", static_cast<double>(*ms) / 1000);
+    return fmt::format("{}s", (*ms + 500) / 1000);
+}
+
+// The activity columns of one provider: REQ/1M FAIL/1M P50 TTFB IN OUT CACHE R CACHE W.
+// `activity` null (an older supervisor): dashes; present but without this provider: it had
+// no traffic since the supervisor started.
+std::vector<std::string> activity_columns(const json::value* activity, std::string_view provider) {
+    if (activity == nullptr || !activity->is_object()) return std::vector<std::string>(7, "-");
+    const json::value* a = nullptr;
+    if (const auto* providers = field(activity, "providers"); providers != nullptr && providers->is_object())
+        a = providers->as_object().if_contains(provider);
+    if (a == nullptr) return {"0", "0", "-", "0", "0", "0", "0"};
+    const auto tokens = [&](std::string_view kind) {
+        const auto n = unsigned_count(field(field(a, "tokens_today"), kind));
+        return n ? compact_count(*n) : std::string("-");
+    };
+    return {count_or_dash(field(a, "requests_1m")),
+            count_or_dash(field(a, "failures_1m")),
+            ttfb_text(field(a, "p50_ttfb_ms")),
+            tokens("input"),
+            tokens("output"),
+            tokens("cache_read"),
+            tokens("cache_write")};
+}
+
+// "last switch 12:59:58: a -> b (auth)", "last switch: none"; empty without activity.
+std::string last_switch_text(const json::value* activity, clock::time_point now) {
+    if (activity == nullptr || !activity->is_object()) return {};
+    const auto* s = field(activity, "last_switch");
+    if (s == nullptr || !s->is_object()) return "  last switch: none\n";
+    const auto from = text(field(s, "from"));
+    std::string out = "  last switch " + time_or_dash(field(s, "time"), now) + ": " +
+                      (from && !from->empty() ? *from : std::string("(none)")) + " -> " + text_or_dash(field(s, "to"));
+    if (const auto reason = text(field(s, "reason")); reason && !reason->empty()) out += " (" + *reason + ")";
+    return out + "\n";
+}
+
+void render_workers(std::string& out, const json::array& workers, clock::time_point now, bool watch) {
     std::vector<std::vector<std::string>> rows{{"PROFILE", "STATE", "PID", "RESTARTS", "UPTIME", "LAST EXIT"}};
     for (const auto& w : workers) {
         const bool running = text(field(&w, "state")).value_or("") != "stopped";
@@ -265,13 +338,20 @@ void render_workers(std::string& out, const json::array& workers, clock::time_po
             else
                 out += "  restarts at " + time_or_dash(at, now) + "\n";
         }
+        const auto* activity = watch ? field(&w, "activity") : nullptr;
+        if (watch) out += last_switch_text(activity, now);
         const auto* providers = field(&w, "providers");
         const auto* list = providers != nullptr ? providers->if_array() : nullptr;
         if (list == nullptr || list->empty()) {
             out += "  no providers\n";
             continue;
         }
-        std::vector<std::vector<std::string>> rows_p{{" ", "PROVIDER", "STATE", "BREAKER", "REQUESTS", "FAILURES"}};
+        std::vector<std::vector<std::string>> rows_p;
+        if (watch)
+            rows_p.push_back({" ", "PROVIDER", "STATE", "BREAKER", "REQ/1M", "FAIL/1M", "P50 TTFB", "IN", "OUT",
+                              "CACHE R", "CACHE W"});
+        else
+            rows_p.push_back({" ", "PROVIDER", "STATE", "BREAKER", "REQUESTS", "FAILURES"});
         std::string key_lines;
         for (const auto& p : *list) {
             const auto* current = field(&p, "current");
@@ -279,8 +359,18 @@ void render_workers(std::string& out, const json::array& workers, clock::time_po
             std::string name = text_or_dash(field(&p, "name"));
             if (const auto model = text(field(&p, "model")); model && !model->empty())
                 name += " (model " + *model + ")";
-            rows_p.push_back({is_current ? "*" : " ", name, provider_state(p, now), breaker_text(p, now),
-                              count_or_dash(field(&p, "requests")), count_or_dash(field(&p, "failures"))});
+            std::vector<std::string> row{is_current ? "*" : " ", name, provider_state(p, now), breaker_text(p, now)};
+            if (watch) {
+                const auto* raw_name = field(&p, "name");
+                const auto* name_string = raw_name != nullptr ? raw_name->if_string() : nullptr;
+                for (auto& c : activity_columns(activity, name_string != nullptr ? std::string_view(*name_string)
+                                                                                 : std::string_view()))
+                    row.push_back(std::move(c));
+            } else {
+                row.push_back(count_or_dash(field(&p, "requests")));
+                row.push_back(count_or_dash(field(&p, "failures")));
+            }
+            rows_p.push_back(std::move(row));
             key_lines += keys_text(p, now);
         }
         render_table(out, rows_p, "  ");
@@ -299,7 +389,9 @@ std::string format_uptime(double seconds) {
     return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
 }
 
-std::string format_status(const boost::json::value& status, clock::time_point now) {
+namespace {
+
+std::string render(const boost::json::value& status, clock::time_point now, bool watch) {
     std::string out;
     render_header(out, status, now);
     out += '\n';
@@ -309,8 +401,26 @@ std::string format_status(const boost::json::value& status, clock::time_point no
         out += "no workers\n";
         return out;
     }
-    render_workers(out, *list, now);
+    render_workers(out, *list, now, watch);
+    if (!watch) return out;
+    bool any_activity = false;
+    for (const auto& w : *list) {
+        const auto* a = field(&w, "activity");
+        any_activity = any_activity || (a != nullptr && a->is_object());
+    }
+    out += "\nREQ/1M, FAIL/1M, P50 TTFB: the last 60 s; IN, OUT, CACHE R(ead), CACHE W(rite): tokens since midnight\n";
+    if (!any_activity)
+        out += "(the running clipal " + text_or_dash(field(&status, "version")) +
+               " reports no recent activity: it predates `status --watch`)\n";
     return out;
 }
+
+} // namespace
+
+std::string format_status(const boost::json::value& status, clock::time_point now) {
+    return render(status, now, false);
+}
+
+std::string format_watch(const boost::json::value& status, clock::time_point now) { return render(status, now, true); }
 
 } // namespace clipal::supervisor

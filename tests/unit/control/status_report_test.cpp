@@ -9,6 +9,7 @@
 namespace json = boost::json;
 using clipal::supervisor::format_status;
 using clipal::supervisor::format_uptime;
+using clipal::supervisor::format_watch;
 
 namespace {
 
@@ -159,6 +160,137 @@ TEST_F(StatusReport, ControlCharactersInNamesAreNeutralised) {
     const auto text = format_status(v, at_utc(2026, 11, 26, 13, 0, 0));
     EXPECT_EQ(text.find('\x1b'), std::string::npos);
     EXPECT_NE(text.find("evil?[2Jname"), std::string::npos) << text;
+}
+
+namespace {
+
+// full_example with the activity a newer supervisor adds to each worker.
+json::value with_activity() {
+    auto v = json::parse(full_example);
+    auto& workers = v.at("workers").as_array();
+    workers[0].as_object()["activity"] = json::parse(R"({
+      "providers": {
+        "anthropic-direct": {"requests_1m": 12, "failures_1m": 12, "p50_ttfb_ms": null,
+                             "tokens_today": {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}},
+        "openrouter": {"requests_1m": 431, "failures_1m": 2, "p50_ttfb_ms": 1234,
+                       "tokens_today": {"input": 1234567, "output": 45678, "cache_read": 9999, "cache_write": 10000}},
+        "gone": {"requests_1m": 1, "failures_1m": 0, "p50_ttfb_ms": 80,
+                 "tokens_today": {"input": 1, "output": 1, "cache_read": 0, "cache_write": 0}}},
+      "last_switch": {"time": "2026-11-26T12:59:58Z", "from": "anthropic-direct", "to": "openrouter",
+                      "reason": "auth"}})");
+    workers[1].as_object()["activity"] = json::parse(R"({"providers": {}, "last_switch": null})");
+    workers[2].as_object()["activity"] = json::parse(R"({"providers": {}, "last_switch":
+        {"time": "2026-11-25T09:00:00Z", "from": "", "to": "g", "reason": "failback"}})");
+    return v;
+}
+
+} // namespace
+
+TEST_F(StatusReport, WatchShowsTheLastMinuteTodaysTokensAndTheLastSwitch) {
+    const auto text = format_watch(with_activity(), at_utc(2026, 11, 26, 13, 2, 3));
+    EXPECT_EQ(text, "clipal 0.1.0 (pid 123), up 1h02m\n"
+                    "  listen       127.0.0.1:3333\n"
+                    "  config dir   /home/u/.clipal\n"
+                    "  last reload  ok at 12:00:00\n"
+                    "\n"
+                    "PROFILE      STATE         PID  RESTARTS  UPTIME  LAST EXIT\n"
+                    "claude-code  ready         124  2         11s     signal SIGSEGV\n"
+                    "codex        stopped       -    0         -       -\n"
+                    "gemini       config_error  -    0         -       exit 78\n"
+                    "\n"
+                    "claude-code (/claudecode)\n"
+                    "  last switch 12:59:58: anthropic-direct -> openrouter (auth)\n"
+                    "     PROVIDER                            STATE                               BREAKER              "
+                    "    REQ/1M  FAIL/1M  P50 TTFB  IN     OUT    CACHE R  CACHE W\n"
+                    "     anthropic-direct                    deactivated until 14:03:00 (auth)   closed               "
+                    "    12      12       -         0      0      0        0\n"
+                    "  *  openrouter (model claude-sonnet-4)  active                              closed               "
+                    "    431     2        1.2s      1.23M  45.7k  9999     10.0k\n"
+                    "     backup                              open until 13:02:07 (server error)  open, next try "
+                    "13:02:07  0       0        -         0      0      0        0\n"
+                    "    anthropic-direct key …aaaa: deactivated until 14:03:00 (auth) (in use)\n"
+                    "    openrouter key …bbbb: deactivated until 14:00:00 (quota)\n"
+                    "    openrouter key …cccc: active (in use)\n"
+                    "\n"
+                    "codex (/codex)\n"
+                    "  last switch: none\n"
+                    "  no providers\n"
+                    "\n"
+                    "gemini (/gemini)\n"
+                    "  error: gemini.yaml:4: providers[0].api_key: required\n"
+                    "  last switch 2026-11-25 09:00:00: (none) -> g (failback)\n"
+                    "  no providers\n"
+                    "\n"
+                    "REQ/1M, FAIL/1M, P50 TTFB: the last 60 s; IN, OUT, CACHE R(ead), CACHE W(rite): tokens since "
+                    "midnight\n");
+}
+
+TEST_F(StatusReport, WatchWithoutActivityShowsDashesAndSaysWhy) {
+    const auto text = format_watch(json::parse(full_example), at_utc(2026, 11, 26, 13, 2, 3));
+    EXPECT_NE(text.find("  *  openrouter (model claude-sonnet-4)  active                              closed         "
+                        "          -       -        -         -   -    -        -\n"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("last switch"), std::string::npos) << text;
+    EXPECT_NE(text.find("(the running clipal 0.1.0 reports no recent activity: it predates `status --watch`)\n"),
+              std::string::npos)
+        << text;
+    // Everything but the provider tables reads as in the plain status.
+    const auto plain = format_status(json::parse(full_example), at_utc(2026, 11, 26, 13, 2, 3));
+    EXPECT_EQ(text.substr(0, text.find("claude-code (/claudecode)")),
+              plain.substr(0, plain.find("claude-code (/claudecode)")));
+}
+
+TEST_F(StatusReport, WatchNumbersReadCompactly) {
+    const auto v = json::parse(R"({"workers":[{"profile":"codex","prefix":"/codex","state":"ready","providers":[
+        {"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}],
+        "activity":{"providers":{
+          "a":{"requests_1m":0,"failures_1m":0,"p50_ttfb_ms":0,"tokens_today":{"input":9999,"output":99949,
+               "cache_read":99950,"cache_write":999499}},
+          "b":{"requests_1m":1,"failures_1m":1,"p50_ttfb_ms":999,"tokens_today":{"input":999500,"output":1e9,
+               "cache_read":18446744073709551615,"cache_write":-1}},
+          "c":{"requests_1m":"x","p50_ttfb_ms":99949,"tokens_today":"none"},
+          "d":{"p50_ttfb_ms":99950},
+          "e":7},"last_switch":{"time":"soon","to":"a"}}}]})");
+    const auto text = format_watch(v, at_utc(2026, 11, 26, 13, 2, 3));
+    EXPECT_NE(text.find("  last switch soon: (none) -> a\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("     a         -      -        0       0        0ms       9999   99.9k  100k     999k\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("     b         -      -        1       1        999ms     1.00M  1.00G  18.4E    -\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("     c         -      -        -       -        99.9s     -      -      -        -\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("     d         -      -        -       -        100s      -      -      -        -\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("     e         -      -        -       -        -         -      -      -        -\n"),
+              std::string::npos)
+        << text;
+}
+
+TEST_F(StatusReport, WatchNeverThrowsOnJunkActivity) {
+    const char* junk[] = {
+        R"({"workers":[{"profile":"codex","providers":[{"name":"a"}],"activity":[]}]})",
+        R"({"workers":[{"profile":"codex","providers":[{"name":"a"}],"activity":{"providers":[1],"last_switch":5}}]})",
+        R"({"workers":[{"profile":"codex","providers":[{"name":7}],"activity":{"providers":{"":{}}}}]})",
+        R"({"workers":[{"profile":"codex","providers":[{"name":"a"}],"activity":{"providers":{"a":{"tokens_today":
+            {"input":1e400}}},"last_switch":{"time":1,"from":[],"to":null,"reason":{}}}}]})",
+        R"({"workers":[{"profile":"codex","providers":[{"name":"a\u001b[2J"}],"activity":{"providers":{},
+            "last_switch":{"from":"x\u001b[2J","to":"y\u0007","reason":"\u001b]0;t\u0007"}}}]})",
+    };
+    for (const char* j : junk) {
+        std::string text;
+        boost::system::error_code ec;
+        const auto v = json::parse(j, ec);
+        if (ec) continue; // 1e400 is not valid for Boost.JSON: nothing to render
+        EXPECT_NO_THROW(text = format_watch(v, at_utc(2026, 11, 26, 13, 0, 0))) << j;
+        EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+        EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+        EXPECT_EQ(text.back(), '\n');
+    }
 }
 
 TEST(StatusReportUptime, ReadableAtEveryScale) {
