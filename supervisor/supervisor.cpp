@@ -69,7 +69,8 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
                {executable_, opts_.config_dir, opts_.overrides, opts_.command_line,
                 std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline)},
                {[this](const ipc::log_record& r) { on_worker_log(r); },
-                [this] { return control_ && control_->open_connections() > 0; }, [this] { observability_.flush(); }}),
+                [this] { return control_ && control_->open_connections() > 0; }, [this] { observability_.flush(); },
+                [this](profile p, const std::string& json) { observability_.on_report(p, json, true); }}),
       observability_(ioc, clock_, log_, opts_.config_dir),
       status_(clock_, router_, runners_, upgrade_, last_reload_, opts_.config_dir,
               [this](profile p) { return observability_.activity(p); }) {}

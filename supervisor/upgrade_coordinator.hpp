@@ -46,6 +46,8 @@ public:
         std::function<void(const ipc::log_record&)> log_record; // a previous worker's log line
         std::function<bool()> replying;                         // a control reply is still being sent
         std::function<void()> before_reexec;                    // write what must not be lost
+        // A previous image's worker reported (its counts count; its gauges are its successor's).
+        std::function<void(profile, const std::string& json)> retiring_report;
     };
 
     // `runners` is read, never resized; its runners must exist before request() and adopt().
