@@ -281,6 +281,33 @@ std::string gzip(std::string_view data) {
     return out;
 }
 
+std::string gzip_response(std::string_view response) {
+    const auto head_end = response.find("\r\n\r\n");
+    if (head_end == std::string_view::npos) return std::string(response);
+    std::string head(response.substr(0, head_end + 2)); // header lines, each ending in CRLF
+    const std::string_view body = response.substr(head_end + 4);
+    constexpr std::string_view chunked_line = "Transfer-Encoding: chunked\r\n";
+    if (head.find(chunked_line) != std::string::npos) {
+        // De-chunk what chunk() built, then send it as one gzip chunk.
+        std::string decoded;
+        for (std::size_t at = 0;;) {
+            const auto line_end = body.find("\r\n", at);
+            if (line_end == std::string_view::npos) break;
+            const auto size = std::stoul(std::string(body.substr(at, line_end - at)), nullptr, 16);
+            if (size == 0) break;
+            decoded.append(body.substr(line_end + 2, size));
+            at = line_end + 2 + size + 2;
+        }
+        return head + "Content-Encoding: gzip\r\n\r\n" + chunk(gzip(decoded)) + std::string(last_chunk);
+    }
+    constexpr std::string_view length_name = "Content-Length: ";
+    const auto length_at = head.find(length_name);
+    if (length_at == std::string::npos || body.empty()) return std::string(response);
+    head.erase(length_at, head.find("\r\n", length_at) + 2 - length_at);
+    const std::string gz = gzip(body);
+    return head + "Content-Encoding: gzip\r\nContent-Length: " + std::to_string(gz.size()) + "\r\n\r\n" + gz;
+}
+
 std::string sha256_hex(std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;

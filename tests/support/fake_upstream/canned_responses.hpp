@@ -48,6 +48,11 @@ std::string status_response(const step& st, family f);
 
 // The gzip encoding of `data` (RFC 1952). Throws std::runtime_error if zlib fails.
 std::string gzip(std::string_view data);
+// A complete response as built here (full_response, or chunked_head + chunks + last_chunk)
+// with its body gzip-encoded: `Content-Encoding: gzip` added, the Content-Length redone, or
+// for a chunked body the whole decoded body in one gzip chunk. Deterministic (same bytes in,
+// same bytes out). A response without a body is returned as it is.
+std::string gzip_response(std::string_view response);
 // Lower-case hex SHA-256.
 std::string sha256_hex(std::string_view data);
 

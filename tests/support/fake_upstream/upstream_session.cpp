@@ -200,13 +200,20 @@ void upstream_session<Stream>::play(const step& st) {
     case step_kind::ok:
         if (a == api::anthropic_count_tokens || a == api::gemini_count_tokens) {
             scratch_ = count_tokens_response(a, body.size());
+            if (st.gzip) scratch_ = gzip_response(scratch_);
             return respond(scratch_);
         }
-        if (a == api::other) return respond(canned.ok(a, false, false));
-        return respond(
-            canned.ok(a,
-                      a == api::gemini_stream ? target.find("alt=sse") != std::string_view::npos : wants_stream(body),
-                      a == api::gemini_generate && wants_json_text(body)));
+        {
+            const std::string& full =
+                a == api::other ? canned.ok(a, false, false)
+                                : canned.ok(a,
+                                            a == api::gemini_stream ? target.find("alt=sse") != std::string_view::npos
+                                                                    : wants_stream(body),
+                                            a == api::gemini_generate && wants_json_text(body));
+            if (!st.gzip) return respond(full);
+            scratch_ = gzip_response(full); // `ok;gzip`: the same answer, Content-Encoding: gzip
+            return respond(scratch_);
+        }
     case step_kind::status: return respond(ctx_.prov.status_bytes(st, family_of(a)));
     case step_kind::refuse: ctx_.prov.refuse(); return abort();
     case step_kind::reset: return abort();
