@@ -740,13 +740,9 @@ metrics_report worker_metrics::take_report(std::size_t max_usage_rows) {
         unrouted_ = {};
     }
     const std::size_t n = std::min({max_usage_rows, max_report_usage_rows, usage_.size()});
-    if (n == usage_.size()) {
-        r.usage = std::move(usage_);
-        usage_.clear();
-    } else {
-        r.usage.assign(std::make_move_iterator(usage_.begin()), std::make_move_iterator(usage_.begin() + n));
-        usage_.erase(usage_.begin(), usage_.begin() + static_cast<std::ptrdiff_t>(n));
-    }
+    r.usage.assign(std::make_move_iterator(usage_.begin()),
+                   std::make_move_iterator(usage_.begin() + static_cast<std::ptrdiff_t>(n)));
+    usage_.erase(usage_.begin(), usage_.begin() + static_cast<std::ptrdiff_t>(n));
     r.usage_dropped = std::exchange(usage_dropped_, 0);
     r.last_switch = last_switch_;
     return r;

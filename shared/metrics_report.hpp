@@ -29,6 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -271,7 +272,8 @@ private:
     };
     std::vector<slot> providers_;
     std::array<std::uint64_t, status_class_count> unrouted_{};
-    std::vector<usage_record> usage_;
+    // A deque: reports take rows from the front, and under load many reports come a second.
+    std::deque<usage_record> usage_;
     std::uint64_t usage_dropped_ = 0;
     std::optional<provider_switch> last_switch_;
 };

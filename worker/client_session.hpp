@@ -33,6 +33,10 @@ class forwarder;
 // What sessions share within one worker process. Owned by worker_server, which outlives
 // sessions except when the process stops at once (a second signal): the io_context then
 // destroys the sessions' pending handlers after the server, so they check alive() first.
+// Usage rows per worker report: a row is at most ~1 KiB of JSON (its strings are bounded), so
+// a report stays well inside one IPC frame (256 KiB).
+inline constexpr std::size_t usage_rows_per_report = 200;
+
 class session_host {
 public:
     virtual ~session_host() = default;
@@ -45,6 +49,8 @@ public:
     virtual std::shared_ptr<profile_runtime> runtime() = 0;
     // Counters and usage rows for the next report to the supervisor (shared/metrics_report).
     virtual worker_metrics& metrics() = 0;
+    // Enough usage rows wait for a report: send one soon rather than at the next heartbeat.
+    virtual void report_due() {}
     // Gives a kept-alive connection whose next request belongs to another profile back to
     // the router, with the bytes already read. False when there is no router (standalone).
     virtual bool hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) = 0;
@@ -99,6 +105,7 @@ public:
     clock::time_point now() { return host_.time_source().now(); }
     void providers_changed() { host_.providers_changed(); }
     worker_metrics& metrics() { return host_.metrics(); }
+    void report_due() { host_.report_due(); }
     const std::string& client_addr() const { return client_addr_; }
     void request_done(bool keep_alive);
     void abort_connection();

@@ -42,7 +42,7 @@ forwarder::forwarder(std::shared_ptr<client_session> session, std::shared_ptr<pr
       request_(std::move(request)),
       rest_(std::move(rest)),
       lane_(runtime_->providers().lane_for(is_count_tokens(request_.method_string(), rest_))),
-      streaming_(is_streaming_request(runtime_->info().proto, request_.method_string(), rest_, request_.body())),
+      facts_(inspect_request(runtime_->info().proto, request_.method_string(), rest_, request_.body())),
       budget_(retries_of(runtime_->global()), seed_for(this)),
       wait_(session_->socket().get_executor()) {}
 
@@ -139,7 +139,7 @@ void forwarder::launch(std::size_t provider, std::size_t key) {
     const auto& g = runtime_->global();
     attempt_settings settings{connect_timeouts{}, steady(g.response_header_timeout), steady(g.upstream_idle_timeout),
                               steady(client_write_timeout), session_->now()};
-    if (streaming_) settings.first_byte_timeout = steady(g.stream_first_byte_timeout);
+    if (facts_.streaming) settings.first_byte_timeout = steady(g.stream_first_byte_timeout);
     budget_.attempt_started(provider, key, session_->now());
     running_.emplace(provider, key);
     auto self = shared_from_this();
@@ -216,8 +216,7 @@ void forwarder::account(std::optional<std::size_t> provider, std::size_t key, in
         const auto& pc = runtime_->providers().provider(*provider);
         r.provider = pc.name;
         r.key_fingerprint = runtime_->providers().key_fingerprint(*provider, key);
-        r.model = !pc.model.empty() ? pc.model
-                                    : model_of(runtime_->info().proto, rest_, request_.body()).value_or(usage.model);
+        r.model = !pc.model.empty() ? pc.model : facts_.model.value_or(usage.model);
     }
     r.status = status;
     r.attempts = static_cast<std::uint32_t>(budget_.attempts());
@@ -227,7 +226,9 @@ void forwarder::account(std::optional<std::size_t> provider, std::size_t key, in
     r.output_tokens = t.output;
     r.cache_read_tokens = t.cache_read;
     r.cache_write_tokens = t.cache_write;
-    session_->metrics().add_usage(std::move(r));
+    auto& m = session_->metrics();
+    m.add_usage(std::move(r));
+    if (m.pending_usage_rows() >= usage_rows_per_report) session_->report_due();
 }
 
 void forwarder::on_attempt_done(std::size_t provider, std::size_t key, attempt_outcome o) {

@@ -7,6 +7,7 @@
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "worker/profile_runtime.hpp"
+#include "worker/request_body.hpp"
 #include "worker/retry_budget.hpp"
 #include "worker/upstream_attempt.hpp"
 
@@ -61,7 +62,7 @@ private:
     http::request<http::string_body> request_;
     std::string rest_;
     lane lane_;
-    bool streaming_;
+    request_facts facts_; // streaming? which model? (one pass over the body)
     std::vector<std::size_t> order_;
     std::size_t pos_ = 0;
     std::optional<std::size_t> probe_; // a fail-back probe this request holds

@@ -155,8 +155,62 @@ private:
     bool last_true_ = false;
 };
 
+// Two watches over one parse: a request's "stream" and "model" are read in one pass.
+class watch_pair {
+public:
+    static constexpr std::size_t max_object_size = root_member_watch::max_object_size;
+    static constexpr std::size_t max_array_size = root_member_watch::max_array_size;
+    static constexpr std::size_t max_key_size = root_member_watch::max_key_size;
+    static constexpr std::size_t max_string_size = root_member_watch::max_string_size;
+
+    watch_pair(root_member_watch a, root_member_watch b) : a_(std::move(a)), b_(std::move(b)) {}
+    const root_member_watch& first() const { return a_; }
+    const root_member_watch& second() const { return b_; }
+
+    bool on_document_begin(error_code& ec) { return a_.on_document_begin(ec) && b_.on_document_begin(ec); }
+    bool on_document_end(error_code& ec) { return a_.on_document_end(ec) && b_.on_document_end(ec); }
+    bool on_object_begin(error_code& ec) { return a_.on_object_begin(ec) && b_.on_object_begin(ec); }
+    bool on_object_end(std::size_t n, error_code& ec) { return a_.on_object_end(n, ec) && b_.on_object_end(n, ec); }
+    bool on_array_begin(error_code& ec) { return a_.on_array_begin(ec) && b_.on_array_begin(ec); }
+    bool on_array_end(std::size_t n, error_code& ec) { return a_.on_array_end(n, ec) && b_.on_array_end(n, ec); }
+    bool on_key_part(json::string_view s, std::size_t n, error_code& ec) {
+        return a_.on_key_part(s, n, ec) && b_.on_key_part(s, n, ec);
+    }
+    bool on_key(json::string_view s, std::size_t n, error_code& ec) {
+        return a_.on_key(s, n, ec) && b_.on_key(s, n, ec);
+    }
+    bool on_string_part(json::string_view s, std::size_t n, error_code& ec) {
+        return a_.on_string_part(s, n, ec) && b_.on_string_part(s, n, ec);
+    }
+    bool on_string(json::string_view s, std::size_t n, error_code& ec) {
+        return a_.on_string(s, n, ec) && b_.on_string(s, n, ec);
+    }
+    bool on_number_part(json::string_view s, error_code& ec) {
+        return a_.on_number_part(s, ec) && b_.on_number_part(s, ec);
+    }
+    bool on_int64(std::int64_t v, json::string_view s, error_code& ec) {
+        return a_.on_int64(v, s, ec) && b_.on_int64(v, s, ec);
+    }
+    bool on_uint64(std::uint64_t v, json::string_view s, error_code& ec) {
+        return a_.on_uint64(v, s, ec) && b_.on_uint64(v, s, ec);
+    }
+    bool on_double(double v, json::string_view s, error_code& ec) {
+        return a_.on_double(v, s, ec) && b_.on_double(v, s, ec);
+    }
+    bool on_bool(bool v, error_code& ec) { return a_.on_bool(v, ec) && b_.on_bool(v, ec); }
+    bool on_null(error_code& ec) { return a_.on_null(ec) && b_.on_null(ec); }
+    bool on_comment_part(json::string_view s, error_code& ec) {
+        return a_.on_comment_part(s, ec) && b_.on_comment_part(s, ec);
+    }
+    bool on_comment(json::string_view s, error_code& ec) { return a_.on_comment(s, ec) && b_.on_comment(s, ec); }
+
+private:
+    root_member_watch a_, b_;
+};
+
 // Parses the whole body; false unless it is one valid JSON text (white space around it only).
-bool parse_whole(std::string_view body, json::basic_parser<root_member_watch>& p) {
+template <class Handler>
+bool parse_whole(std::string_view body, json::basic_parser<Handler>& p) {
     error_code ec;
     const std::size_t used = p.write_some(false, body.data(), body.size(), ec);
     return !ec && p.done() && used == body.size();
@@ -340,6 +394,30 @@ bool is_streaming_request(protocol proto, std::string_view method, std::string_v
     if (!parse_whole(body, p)) return false;
     const auto& w = p.handler();
     return w.root_is_object() && w.matches() > 0 && w.last_is_true();
+}
+
+request_facts inspect_request(protocol proto, std::string_view method, std::string_view rest, std::string_view body) {
+    request_facts out;
+    std::optional<std::string> path_model;
+    if (proto == protocol::gemini) {
+        if (const auto name = gemini_model_segment(rest))
+            path_model = std::string(rest.substr(name->begin, name->end - name->begin));
+        out.streaming = method == "POST" && gemini_streams(rest);
+    }
+    if (!body.empty()) {
+        std::string model;
+        json::basic_parser<watch_pair> p(strict_options(), root_member_watch("stream"),
+                                         root_member_watch("model", nullptr, &model));
+        if (parse_whole(body, p)) {
+            const auto& stream = p.handler().first();
+            const auto& named = p.handler().second();
+            if (stream.root_is_object() && stream.matches() > 0 && stream.last_is_true() && method == "POST")
+                out.streaming = true;
+            if (named.root_is_object() && named.matches() > 0 && named.all_strings()) out.model = std::move(model);
+        }
+    }
+    if (path_model) out.model = std::move(path_model);
+    return out;
 }
 
 std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body) {

@@ -50,6 +50,14 @@ std::optional<std::string> body_with_model(std::string_view body, std::string_vi
 // when neither is there or the body is not valid JSON. For usage rows and metrics.
 std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body);
 
+// is_streaming_request and model_of together, in one pass over the body (the forwarder
+// needs both for every request).
+struct request_facts {
+    bool streaming = false;
+    std::optional<std::string> model;
+};
+request_facts inspect_request(protocol proto, std::string_view method, std::string_view rest, std::string_view body);
+
 // Gemini names the model in the path: `rest` with NAME in `.../models/NAME:method`
 // replaced by `model` (percent-encoded except for unreserved characters, RFC 3986 §2.3),
 // e.g. `/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse` becomes

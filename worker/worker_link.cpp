@@ -6,6 +6,7 @@
 #include "shared/exit_codes.hpp"
 #include "shared/time_format.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -17,10 +18,8 @@ namespace clipal::worker {
 namespace {
 
 constexpr auto heartbeat_interval = std::chrono::seconds(1);
-// Usage rows per report: a row is at most ~1 KiB of JSON (its strings are bounded), so a
-// report stays well inside one IPC frame (256 KiB).
-constexpr std::size_t rows_per_report = 200;
-// Reports per heartbeat at most; rows beyond wait for the next one (~40k rows/s).
+// Reports per heartbeat at most; rows beyond wait for the next one. Under load reports go
+// before the heartbeat, each time usage_rows_per_report rows are waiting (report_due).
 constexpr std::size_t reports_per_beat = 200;
 
 } // namespace
@@ -54,6 +53,14 @@ void worker_link::start(std::function<void(int)> on_exit) {
                                      std::string(info(id_).name).c_str(), why.c_str());
                         end(exit_ok);
                     });
+    server_.set_report_due([this] {
+        if (report_posted_) return;
+        report_posted_ = true;
+        boost::asio::post(ioc_, [this] {
+            report_posted_ = false;
+            if (ready_sent_ && !draining_) send_reports();
+        });
+    });
     (void)channel_->send(ipc::hello{ipc::protocol_version, std::string(info(id_).name),
                                     static_cast<std::uint32_t>(::getpid()), clipal::version});
     heartbeat();
@@ -62,7 +69,7 @@ void worker_link::start(std::function<void(int)> on_exit) {
 void worker_link::send_reports() {
     // The first report always goes (gauges and counters); more while rows wait.
     for (std::size_t n = 0; n == 0 || (n < reports_per_beat && server_.pending_usage_rows() > 0); ++n) {
-        auto json = to_json(server_.take_report(rows_per_report));
+        auto json = to_json(server_.take_report(usage_rows_per_report));
         if (channel_->send(ipc::worker_report{std::move(json)}) != ipc::send_result::queued) break;
     }
 }

@@ -56,6 +56,7 @@ private:
     std::uint64_t heartbeat_seq_ = 0;
     bool ready_sent_ = false;
     bool draining_ = false;
+    bool report_posted_ = false;
     std::function<void(int)> on_exit_;
 };
 

@@ -37,6 +37,11 @@ public:
                       bool keep_state = false);
     std::shared_ptr<profile_runtime> runtime() override { return runtime_; }
     worker_metrics& metrics() override { return metrics_; }
+    void report_due() override {
+        if (report_due_) report_due_();
+    }
+    // Called when usage rows pile up faster than the heartbeat carries them (worker_link).
+    void set_report_due(std::function<void()> f) { report_due_ = std::move(f); }
     // The report for the supervisor: counters since the last one, every provider's state now,
     // the open connections and at most `max_rows` usage rows.
     metrics_report take_report(std::size_t max_rows);
@@ -80,6 +85,7 @@ private:
     body_budget budget_{0};
     std::shared_ptr<profile_runtime> runtime_;
     worker_metrics metrics_;
+    std::function<void()> report_due_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     boost::asio::steady_timer reactivation_timer_;
     boost::asio::steady_timer drain_timer_;

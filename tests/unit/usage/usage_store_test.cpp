@@ -108,7 +108,7 @@ TEST(UsageStore, CreatesAnOwnerOnlyWalDatabaseAtTheNewestSchema) {
     EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(clipal::supervisor::usage_schema_version));
     EXPECT_EQ(raw.text("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master ORDER BY name)"),
-              "requests,requests_by_provider_model,requests_by_time");
+              "requests,requests_by_time");
 }
 
 TEST(UsageStore, MigratesAnEmptyDatabaseAndTightensItsMode) {
