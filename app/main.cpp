@@ -3,6 +3,7 @@
 #include "app/check_command.hpp"
 #include "app/control_commands.hpp"
 #include "app/service_command.hpp"
+#include "app/setup_command.hpp"
 #include "app/update_command.hpp"
 #include "app/usage_command.hpp"
 #include "clipal/version.hpp"
@@ -58,9 +59,13 @@ common_flags read_common(const po::variables_map& vm) {
     return f;
 }
 
-po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc) {
+// `positional`: the one word after the command that it takes (`clipal setup all`), if any.
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
+                        const char* positional = nullptr) {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::positional_options_description pos;
+    if (positional != nullptr) pos.add(positional, 1);
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
     po::notify(vm);
     return vm;
 }
@@ -78,6 +83,30 @@ int run_worker_command(const po::variables_map& vm, const std::filesystem::path&
     return clipal::worker::run_worker(o);
 }
 
+int run_setup_command(const po::variables_map& vm, const std::filesystem::path& dir, const common_flags& flags) {
+    clipal::app::setup_options o;
+    o.config_dir = dir;
+    o.overrides = flags.overrides;
+    o.dry_run = vm.count("dry-run") > 0;
+    o.env = clipal::app::setup_environment::from_process();
+    const bool undo = vm.count("undo") > 0;
+    const bool status = vm.count("status") > 0;
+    const bool tool = vm.count("tool") > 0;
+    if (int(undo) + int(status) + int(tool) != 1)
+        throw po::error("setup needs one of: claude-code|codex|gemini|all, --undo TOOL|all, --status");
+    if (status && o.dry_run) throw po::error("--status changes nothing; --dry-run does not go with it");
+    if (status) {
+        o.action = clipal::app::setup_action::status;
+    } else {
+        o.action = undo ? clipal::app::setup_action::undo : clipal::app::setup_action::apply;
+        const auto name = vm[undo ? "undo" : "tool"].as<std::string>();
+        const auto tools = clipal::app::setup_tools_from_string(name);
+        if (!tools) throw po::error("setup: the tool must be claude-code, codex, gemini or all, got \"" + name + "\"");
+        o.tools = *tools;
+    }
+    return clipal::app::run_setup(o, std::cout, std::cerr);
+}
+
 int usage(const po::options_description& desc) {
     std::cout << "usage: clipal [flags]                 run the proxy in the foreground\n"
                  "       clipal check [--config-dir D]  validate a config directory and show what would be loaded\n"
@@ -90,6 +119,10 @@ int usage(const po::options_description& desc) {
                  "[--config-dir D]\n"
                  "                                      requests, failures, tokens and cost from usage.db\n"
                  "       clipal service install|uninstall|start|stop|status [--config-dir D]  run as a user service\n"
+                 "       clipal setup claude-code|codex|gemini|all [--dry-run] [--config-dir D]  point the tools at "
+                 "this clipal\n"
+                 "       clipal setup --undo claude-code|codex|gemini|all [--dry-run]  put their files back\n"
+                 "       clipal setup --status          say where each tool points\n"
                  "       clipal update [--check] [--dry-run] [--force] [--endpoint URL]  install the newest release\n"
                  "       clipal --version\n\n"
               << desc;
@@ -116,20 +149,24 @@ int main(int argc, char** argv) {
         "since", po::value<std::string>(), "usage: how far back: 24h (default), 7d, 30d, or a duration like 90m")(
         "by", po::value<std::string>(), "usage: one row per provider (default), model, profile or day")(
         "check", "update: only say whether a newer release exists (exit 0 up to date, 10 available, 1 error)")(
-        "dry-run", "update: look everything up, change nothing")(
+        "dry-run", "update: look everything up, change nothing; setup: print the diff, change nothing")(
+        "undo", po::value<std::string>(),
+        "setup: put back what `clipal setup` changed for claude-code, codex, gemini or all")(
+        "status", "setup: say per tool whether it points at this clipal, elsewhere or nowhere")(
         "force", "update: reinstall the same version, downgrade, or take a pre-release")(
         "endpoint", po::value<std::string>(),
         "update: release URL (default $CLIPAL_UPDATE_ENDPOINT, else the project's)");
     // The worker role is a hidden subcommand: started by the supervisor, or alone for tests.
     po::options_description hidden;
     hidden.add_options()("profile", po::value<std::string>(), "worker: claude-code | codex | gemini")(
-        "listen", po::value<std::string>(),
-        "worker: ADDRESS:PORT to accept connections on when run alone")("channel-fd", po::value<int>(),
-                                                                        "worker: descriptor of the supervisor channel");
+        "listen", po::value<std::string>(), "worker: ADDRESS:PORT to accept connections on when run alone")(
+        "channel-fd", po::value<int>(),
+        "worker: descriptor of the supervisor channel")("tool", po::value<std::string>(),
+                                                        "setup: claude-code | codex | gemini | all");
     po::options_description all;
     all.add(desc).add(hidden);
     try {
-        const auto vm = parse(args, all);
+        const auto vm = parse(args, all, command == "setup" ? "tool" : nullptr);
         if (vm.count("help")) return usage(desc);
         if (vm.count("version")) {
             std::cout << "clipal " << clipal::version << "\n";
@@ -154,6 +191,7 @@ int main(int argc, char** argv) {
             o.json = vm.count("json") > 0;
             return clipal::app::run_usage(o, std::cout, std::cerr);
         }
+        if (command == "setup") return run_setup_command(vm, dir, flags);
         if (command == "service") return clipal::app::run_service(service_action, dir, std::cout, std::cerr);
         if (command == "update") {
             clipal::app::update_options o;
