@@ -292,6 +292,59 @@ bool read_provider(reader& rd, const json::value& v, const std::string& path, pr
     return true;
 }
 
+// The same checks as read_usage without building any error text: the supervisor decodes a
+// row per request, and a path string per field cost more than the row itself. Only a row
+// this refuses is read again by read_usage, for its message.
+bool read_usage_quickly(const json::value& v, usage_record& r) {
+    const auto* o = v.if_object();
+    if (!o) return false;
+    constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
+    const auto count = [](const json::value* f, std::uint64_t max, std::uint64_t& out) {
+        if (!f) return false;
+        if (const auto* u = f->if_uint64())
+            out = *u;
+        else if (const auto* i = f->if_int64(); i && *i >= 0)
+            out = static_cast<std::uint64_t>(*i);
+        else
+            return false;
+        return out <= max;
+    };
+    const auto text = [](const json::value* f, std::size_t max, std::string& out) {
+        const auto* s = f ? f->if_string() : nullptr;
+        if (!s || s->size() > max) return false;
+        out.assign(s->data(), s->size());
+        return true;
+    };
+    const auto* t = o->if_contains("time_ms");
+    if (!t || !t->is_int64()) return false;
+    r.time_ms = t->get_int64();
+    std::uint64_t status = 0, attempts = 0, duration = 0;
+    if (!text(o->if_contains("profile"), max_usage_profile_size, r.profile) ||
+        !text(o->if_contains("provider"), max_provider_name_size, r.provider) ||
+        !text(o->if_contains("key_fingerprint"), max_usage_fingerprint_size, r.key_fingerprint) ||
+        !text(o->if_contains("model"), max_usage_model_size, r.model) ||
+        !count(o->if_contains("status"), max_usage_status, status) ||
+        !count(o->if_contains("attempts"), u32_max, attempts) ||
+        !count(o->if_contains("duration_ms"), u32_max, duration))
+        return false;
+    r.status = static_cast<int>(status);
+    r.attempts = static_cast<std::uint32_t>(attempts);
+    r.duration_ms = static_cast<std::uint32_t>(duration);
+    const auto optional = [&](std::string_view key, std::uint64_t max, auto& out) {
+        const auto* g = o->if_contains(key);
+        if (!g || g->is_null()) return true;
+        std::uint64_t n = 0;
+        if (!count(g, max, n)) return false;
+        out = static_cast<typename std::remove_reference_t<decltype(out)>::value_type>(n);
+        return true;
+    };
+    constexpr auto u64_max = std::numeric_limits<std::uint64_t>::max();
+    return optional("ttfb_ms", u32_max, r.ttfb_ms) && optional("input_tokens", u64_max, r.input_tokens) &&
+           optional("output_tokens", u64_max, r.output_tokens) &&
+           optional("cache_read_tokens", u64_max, r.cache_read_tokens) &&
+           optional("cache_write_tokens", u64_max, r.cache_write_tokens);
+}
+
 bool read_usage(reader& rd, const json::value& v, const std::string& path, usage_record& r) {
     const auto* o = rd.object(v, path);
     if (!o) return false;
@@ -644,7 +697,8 @@ metrics_report_parse_result parse_metrics_report(std::string_view text) {
         r.usage.reserve(a->size());
         for (std::size_t i = 0; i < a->size(); ++i) {
             usage_record u;
-            if (!read_usage(rd, (*a)[i], "usage[" + std::to_string(i) + "]", u)) return fail();
+            if (!read_usage_quickly((*a)[i], u) && !read_usage(rd, (*a)[i], "usage[" + std::to_string(i) + "]", u))
+                return fail();
             r.usage.push_back(std::move(u));
         }
     }
