@@ -142,6 +142,22 @@ void recent_activity::set_last_switch(profile p, const provider_switch& s) {
 void recent_activity::add_report(profile p, const metrics_report& r) {
     for (const auto& row : r.usage) add(p, row);
     if (r.last_switch) set_last_switch(p, *r.last_switch);
+    // A request that left a provider for another one has its row under the one that answered:
+    // the provider it left counts it here, as a request and a failure, when the report comes.
+    const std::int64_t now_ms = unix_ms(clock_.now());
+    const std::int64_t now_s = floor_div(now_ms, 1000);
+    for (const auto& pm : r.providers) {
+        if (pm.name.empty()) continue;
+        std::uint64_t left = 0;
+        for (const auto n : pm.counters.failovers) left += n;
+        if (left == 0) continue;
+        auto* a = provider(p, pm.name, now_ms);
+        auto& b = a->window[static_cast<std::size_t>(((now_s % window_seconds) + window_seconds) % window_seconds)];
+        if (b.second != now_s) b = second_bucket{now_s};
+        const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 1u << 20));
+        b.requests += n;
+        b.failures += n;
+    }
 }
 
 std::size_t recent_activity::provider_count(profile p) const {

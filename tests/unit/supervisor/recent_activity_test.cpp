@@ -309,3 +309,18 @@ TEST_F(RecentActivity, TheLastSwitchIsTheNewestReported) {
               R"({"time":"2026-11-26T11:30:00Z","from":"a","to":"b","reason":"auth"})");
     EXPECT_TRUE(a.to_json(profile::gemini).at("last_switch").is_null());
 }
+
+TEST_F(RecentActivity, AProviderARequestLeftCountsItAsARequestAndAFailure) {
+    clipal::metrics_report r;
+    auto& left = r.provider("a");
+    left.counters.failovers[static_cast<std::size_t>(clipal::failure_reason::server_error)] = 2;
+    r.provider("b"); // counts nothing: its rows say what it answered
+    manual_clock clk(at_utc(2026, 11, 26, 12, 0, 0));
+    recent_activity activity(clk);
+    activity.add_report(clipal::profile::claude_code, r);
+    const auto doc = activity.to_json(clipal::profile::claude_code);
+    const auto& a = doc.at("providers").at("a");
+    EXPECT_EQ(a.at("requests_1m").to_number<std::int64_t>(), 2);
+    EXPECT_EQ(a.at("failures_1m").to_number<std::int64_t>(), 2);
+    EXPECT_FALSE(doc.at("providers").as_object().contains("b"));
+}
