@@ -40,7 +40,8 @@ std::string render_header(const key_path& path) {
 class positions {
 public:
     explicit positions(std::string_view text) : text_(text) {
-        starts_.push_back(0);
+        // toml++ does not count a UTF-8 byte order mark as a column.
+        starts_.push_back(text.starts_with("\xEF\xBB\xBF") ? 3 : 0);
         for (std::size_t i = 0; i < text.size(); ++i)
             if (text[i] == '\n') starts_.push_back(i + 1);
     }
@@ -150,13 +151,14 @@ layout_facts facts_of(const toml::table& root, std::string_view text, const posi
 }
 
 // The last line holding a key (or the end of its value) in the section that starts after
-// line `header` (0: the root section); 0 when the section has no keys.
-std::uint32_t last_content_line(const layout_facts& facts, std::uint32_t header) {
+// line `header` (0: the root section), and the line that key starts on; 0 when the
+// section has no keys.
+visit_entry last_content(const layout_facts& facts, std::uint32_t header) {
     const auto next = std::upper_bound(facts.header_lines.begin(), facts.header_lines.end(), header);
     const std::uint32_t limit = next == facts.header_lines.end() ? UINT32_MAX : *next;
-    std::uint32_t last = 0;
+    visit_entry last{0, 0};
     for (const auto& e : facts.keys)
-        if (e.key_line > header && e.key_line < limit) last = std::max(last, e.value_end_line);
+        if (e.key_line > header && e.key_line < limit && e.value_end_line >= last.value_end_line) last = e;
     return last;
 }
 
@@ -333,8 +335,15 @@ std::optional<edit_error> toml_document::set(const key_path& path, std::string_v
                       expected);
     }
 
-    const auto line = render_key(key) + " = " + toml_quote(value) + nl;
-    const auto last = last_content_line(facts, header_line);
+    const auto last_key = last_content(facts, header_line);
+    const auto last = last_key.value_end_line;
+    // A new key is indented like the last one of its section.
+    std::string indent;
+    if (last > 0) {
+        const auto from = pos.line_start(last_key.key_line);
+        indent = text_.substr(from, text_.find_first_not_of(" \t", from) - from);
+    }
+    const auto line = indent + render_key(key) + " = " + toml_quote(value) + nl;
     if (last > 0 || header_line > 0) {
         const std::size_t after = last > 0 ? last : header_line;
         std::size_t at = pos.line_start(after + 1);

@@ -110,6 +110,21 @@ TEST(SetupTomlEdit, ColumnsAreCodePointsNotBytes) {
     EXPECT_EQ(u.text(), "\"n\xc3\xa4m\xc3\xa9\" = \"new\" # \xc3\xa9\n");
 }
 
+TEST(SetupTomlEdit, AByteOrderMarkAndIndentedKeys) {
+    auto d = parsed("\xEF\xBB\xBFmodel_provider = \"openai\"\n[ model_providers . \"clipal\" ] # mine\n  name = 'c'\n");
+    point_at_clipal(d);
+    EXPECT_EQ(d.text(),
+              "\xEF\xBB\xBFmodel_provider = \"clipal\"\n[ model_providers . \"clipal\" ] # mine\n  name = \"clipal\"\n"
+              "  base_url = \"http://127.0.0.1:3333/codex\"\n  wire_api = \"responses\"\n");
+}
+
+TEST(SetupTomlEdit, MultiLineStringsThatLookLikeHeadersAreNotHeaders) {
+    auto d = parsed("x = \"\"\"\n[not a header]\n\"\"\"\n[t]\n");
+    ASSERT_FALSE(d.set({"y"}, "1"));
+    ASSERT_FALSE(d.set({"t", "a"}, "2"));
+    EXPECT_EQ(d.text(), "x = \"\"\"\n[not a header]\n\"\"\"\ny = \"1\"\n[t]\na = \"2\"\n");
+}
+
 TEST(SetupTomlEdit, SectionEndsBeforeTheNextHeaderEvenWithArraysOfTables) {
     auto d =
         parsed("[model_providers.clipal]\nname = \"c\"\narr = [\n  1,\n  2,\n]\n\n[[mcp]]\nx = 1\n[[mcp]]\nx = 2\n");
