@@ -117,6 +117,10 @@ std::optional<std::string> write_atomically(const fs::path& path, std::string_vi
         if (n < 0) return fail(fmt::format("cannot write {}: {}", temp.string(), errno_text()));
         done += static_cast<std::size_t>(n);
     }
+    // Run as root on someone's file (sudo), the file stays theirs.
+    if (struct stat st{}; ::stat(target.c_str(), &st) == 0 && (st.st_uid != ::geteuid() || st.st_gid != ::getegid())) {
+        [[maybe_unused]] const int ignored = ::fchown(fd, st.st_uid, st.st_gid); // best effort
+    }
     if (::fchmod(fd, static_cast<mode_t>(mode & fs::perms::mask)) != 0)
         return fail(fmt::format("cannot set the mode of {}: {}", temp.string(), errno_text()));
     if (::fsync(fd) != 0) return fail(fmt::format("cannot write {}: {}", temp.string(), errno_text()));

@@ -11,6 +11,9 @@
 #include <map>
 #include <sstream>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 using clipal::profile;
 using clipal::app::setup_action;
@@ -382,6 +385,20 @@ TEST_F(Setup, ASymlinkedSettingsFileStaysALink) {
     ASSERT_EQ(undo({profile::claude_code}).code, 0);
     EXPECT_TRUE(fs::is_symlink(claude()));
     EXPECT_EQ(read(home.path() / "dotfiles" / "claude.json"), "{}\n");
+}
+
+TEST_F(Setup, RunAsRootAnEditedFileKeepsItsOwner) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+    home.write(".codex/config.toml", "model = \"x\"\n");
+    ASSERT_EQ(::chown(codex().c_str(), 4321, 4321), 0);
+    ASSERT_EQ(apply({profile::codex}).code, 0);
+    struct stat st {};
+    ASSERT_EQ(::stat(codex().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 4321u);
+    EXPECT_EQ(st.st_gid, 4321u);
+    ASSERT_EQ(undo({profile::codex}).code, 0);
+    ASSERT_EQ(::stat(codex().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 4321u);
 }
 
 TEST_F(Setup, NotesForSettingsThatWouldStillLeadElsewhere) {
