@@ -2,6 +2,8 @@
 // each step bounded by a deadline; then printing for humans or scripts.
 #include "app/control_commands.hpp"
 
+#include "platform/cloexec.hpp"
+#include "platform/process_inspection.hpp"
 #include "shared/text.hpp"
 #include "supervisor/control_socket_path.hpp"
 #include "supervisor/status_report.hpp"
@@ -22,7 +24,6 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <ostream>
@@ -82,18 +83,9 @@ int remaining_ms(steady::time_point deadline) {
     return left > 0 ? static_cast<int>(std::min<long long>(left, 60000)) : 0;
 }
 
-// Whether `pid` still runs. A zombie (exited, not yet reaped by its parent) counts as gone.
-bool process_alive(pid_t pid) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return true;
-    // "pid (comm) S ...": the comm may contain spaces and parentheses, the state follows the last ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos || close + 2 >= line.size()) return true;
-    const char state = line[close + 2];
-    return state != 'Z' && state != 'X';
-}
+// Whether `pid` still runs. A zombie (exited, not yet reaped by its parent) counts as gone
+// (platform/process_inspection.hpp: /proc on Linux, ps elsewhere).
+bool process_alive(pid_t pid) { return !platform::process_exited(pid); }
 
 std::string not_running_message(const std::filesystem::path& config_dir, const std::filesystem::path& socket,
                                 const control_reply& reply) {
@@ -149,7 +141,7 @@ control_reply ask_supervisor(const std::filesystem::path& socket_path, std::stri
     if (path.size() >= sizeof(addr.sun_path)) return failed("control socket path " + path + " is too long");
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 
-    fd_guard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    fd_guard fd(platform::socket_cloexec(AF_UNIX, SOCK_STREAM, 0));
     if (fd.get() < 0) return failed("cannot create a socket: " + errno_text(errno));
     // On a blocking AF_UNIX socket SO_SNDTIMEO bounds connect() when the listener's backlog is full.
     const auto ct = options.connect_timeout;

@@ -3,6 +3,7 @@
 #include "ipc/channel.hpp"
 
 #include "ipc/socket_pair.hpp"
+#include "platform/cloexec.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -102,7 +103,7 @@ bool channel::read_one() {
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
 
-    const ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    const ssize_t n = platform::recvmsg_cloexec(socket_.native_handle(), &msg, MSG_DONTWAIT);
     if (n < 0) {
         if (errno == EINTR) return true;
         if (would_block()) {

@@ -2,6 +2,7 @@
 #include "ipc/socket_pair.hpp"
 
 #include "ipc/frame_codec.hpp"
+#include "platform/cloexec.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -26,7 +27,7 @@ boost::system::error_code size_buffers(int fd) {
 
 boost::system::result<socket_pair> make_socket_pair() {
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) return last_error();
+    if (platform::socketpair_cloexec(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) return last_error();
     socket_pair p{unique_fd(fds[0]), unique_fd(fds[1])};
     for (int fd : fds)
         if (auto ec = size_buffers(fd)) return ec;
@@ -35,8 +36,7 @@ boost::system::result<socket_pair> make_socket_pair() {
 
 bool inherit_as(int fd, int target) noexcept {
     if (fd != target) return ::dup2(fd, target) == target;
-    const int flags = ::fcntl(fd, F_GETFD);
-    return flags != -1 && ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) != -1;
+    return platform::set_cloexec(fd, false);
 }
 
 boost::system::result<unique_fd> adopt_inherited(int fd) {
@@ -45,8 +45,7 @@ boost::system::result<unique_fd> adopt_inherited(int fd) {
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return last_error();
     if (type != SOCK_SEQPACKET) return boost::system::error_code(EPROTOTYPE, boost::system::system_category());
     unique_fd owned(fd);
-    const int flags = ::fcntl(fd, F_GETFD);
-    if (flags == -1 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) return last_error();
+    if (!platform::set_cloexec(fd)) return last_error();
     if (auto ec = size_buffers(fd)) return ec;
     return owned;
 }

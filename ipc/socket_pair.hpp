@@ -15,7 +15,7 @@ struct socket_pair {
     unique_fd worker_end;
 };
 
-// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC) with SO_SNDBUF/SO_RCVBUF raised
+// socketpair(AF_UNIX, SOCK_SEQPACKET), close-on-exec (platform/cloexec.hpp), with SO_SNDBUF/SO_RCVBUF raised
 // to at least 2 x max_frame_size. Both ends are close-on-exec, so no other child the
 // supervisor starts inherits a worker's channel: the launcher makes only the worker end
 // inheritable in the one child that needs it, with inherit_as() after fork.

@@ -3,6 +3,8 @@
 
 #include "supervisor/config_watcher_backend.hpp"
 
+#include "clipal/platform_config.hpp"
+
 #include "shared/profile.hpp"
 
 namespace clipal::supervisor {
@@ -68,7 +70,7 @@ config_watcher::config_watcher(const boost::asio::any_io_executor& ex, std::file
 config_watcher::~config_watcher() { stop(); }
 
 void config_watcher::start() {
-#if defined(CLIPAL_HAVE_INOTIFY)
+#if defined(CLIPAL_PLATFORM_LINUX)
     if (requested_ == backend::native) impl_ = make_inotify_watcher(ex_, dir_, debounce_, on_change_);
 #endif
     if (!impl_) impl_ = make_polling_watcher(ex_, dir_, debounce_, on_change_, poll_interval);

@@ -1,8 +1,11 @@
 // The portable backend: compares each config file's existence, mtime, size and
-// permissions against the previous look, once per interval. Used where inotify is missing.
+// permissions, and the directory's own identity, against the previous look, once per
+// interval. Used where inotify is missing (macOS, the portable build on Linux).
 #include "supervisor/config_watcher_backend.hpp"
 
 #include "shared/profile.hpp"
+
+#include <sys/stat.h>
 
 #include <map>
 #include <optional>
@@ -19,6 +22,22 @@ struct file_stamp {
 
     bool operator==(const file_stamp&) const = default;
 };
+
+// The directory itself: whether it exists and which one it is. A directory removed and
+// made again, or replaced by a rename, reports all four files, as the inotify backend does.
+struct dir_stamp {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+
+    bool operator==(const dir_stamp&) const = default;
+};
+
+dir_stamp stamp_dir(const std::filesystem::path& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+    return {true, st.st_dev, st.st_ino};
+}
 
 file_stamp stamp(const std::filesystem::path& p) {
     std::error_code ec;
@@ -42,6 +61,7 @@ public:
     }
 
     void start() override {
+        dir_ = stamp_dir(dir());
         for (const auto& n : names_) last_[n] = stamp(dir() / n);
         do_wait();
     }
@@ -60,6 +80,10 @@ private:
 
     void on_tick(const boost::system::error_code& ec) {
         if (ec || stopped()) return;
+        if (auto now = stamp_dir(dir()); !(now == dir_)) {
+            dir_ = now;
+            note_all();
+        }
         for (const auto& n : names_) {
             auto now = stamp(dir() / n);
             if (now == last_[n]) continue;
@@ -73,6 +97,7 @@ private:
     std::chrono::milliseconds interval_;
     std::vector<std::string> names_;
     std::map<std::string, file_stamp> last_;
+    dir_stamp dir_;
 };
 
 } // namespace

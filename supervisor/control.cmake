@@ -8,9 +8,11 @@ add_library(clipal_control STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sd_notify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/status_report.cpp
 )
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+# The inotify backend is the Linux sibling of the polling one; CLIPAL_PLATFORM (top-level
+# CMakeLists.txt, clipal/platform_config.hpp) decides, so the portable tree watches by
+# polling as macOS does.
+if(CLIPAL_PLATFORM STREQUAL "linux")
   target_sources(clipal_control PRIVATE ${CMAKE_CURRENT_LIST_DIR}/config_watcher_linux.cpp)
-  target_compile_definitions(clipal_control PRIVATE CLIPAL_HAVE_INOTIFY=1)
 endif()
-target_link_libraries(clipal_control PUBLIC clipal_shared clipal_asio)
+target_link_libraries(clipal_control PUBLIC clipal_shared clipal_asio clipal_platform)
 clipal_warnings(clipal_control)

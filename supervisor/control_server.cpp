@@ -2,6 +2,7 @@
 // connection bound, and one session object per connection (read line, handle, reply).
 #include "supervisor/control_server.hpp"
 
+#include "platform/cloexec.hpp"
 #include "shared/text.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -67,7 +68,7 @@ struct probe_result {
 // which also means alive); a dead instance's file refuses.
 probe_result probe(const std::filesystem::path& path) {
     probe_result r;
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int fd = platform::socket_cloexec(AF_UNIX, SOCK_STREAM, 0, true);
     if (fd < 0) return r;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

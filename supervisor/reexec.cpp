@@ -1,37 +1,22 @@
 #include "supervisor/reexec.hpp"
 
+#include "platform/cloexec.hpp"
+#include "platform/close_descriptors.hpp"
 #include "supervisor/upgrade_state.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace clipal::supervisor {
 namespace {
 
-void set_cloexec(int fd, bool on) {
-    const int flags = ::fcntl(fd, F_GETFD);
-    if (flags < 0) return;
-    ::fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC));
-}
+void set_cloexec(int fd, bool on) { platform::set_cloexec(fd, on); }
 
 // Whatever a library opened without O_CLOEXEC (log files, pipes) must not pile up in the
-// new image, one more copy per upgrade.
-void mark_all_cloexec() {
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-    // Kernels before 5.11: walk the descriptor table instead.
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return;
-    const int own = ::dirfd(d);
-    while (const dirent* e = ::readdir(d)) {
-        const int fd = std::atoi(e->d_name);
-        if (fd > 2 && fd != own) set_cloexec(fd, true);
-    }
-    ::closedir(d);
-}
+// new image, one more copy per upgrade (platform/close_descriptors.hpp).
+void mark_all_cloexec() { platform::mark_cloexec_from(STDERR_FILENO + 1); }
 
 } // namespace
 

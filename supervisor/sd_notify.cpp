@@ -1,6 +1,8 @@
 // sd_notify(3) without libsystemd: one datagram per notification on an AF_UNIX socket.
 #include "supervisor/sd_notify.hpp"
 
+#include "platform/cloexec.hpp"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -41,7 +43,7 @@ bool sd_notify_send_to(std::string_view notify_socket, std::string_view state) {
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + notify_socket.size() +
                                             (notify_socket.front() == '@' ? 0 : 1));
 
-    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, 0);
     if (fd < 0) return false;
     const ssize_t n =
         ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);

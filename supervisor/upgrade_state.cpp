@@ -1,11 +1,13 @@
 #include "supervisor/upgrade_state.hpp"
 
+#include "platform/anonymous_file.hpp"
+#include "platform/cloexec.hpp"
+
 #include <boost/json.hpp>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <sys/mman.h>
 #include <unistd.h>
 
 namespace clipal::supervisor {
@@ -143,11 +145,9 @@ std::optional<upgrade_state> upgrade_state_from_json(std::string_view text, std:
 }
 
 int write_upgrade_state(const upgrade_state& s, std::string& error) {
-    const int fd = ::memfd_create("clipal-upgrade-state", 0);
-    if (fd < 0) {
-        error = std::string("memfd_create: ") + std::strerror(errno);
-        return -1;
-    }
+    const int fd = platform::anonymous_file("clipal-upgrade-state", error);
+    if (fd < 0) return -1;
+    platform::set_cloexec(fd, false); // the re-executed image reads it
     const std::string text = to_json(s);
     std::size_t done = 0;
     while (done < text.size()) {

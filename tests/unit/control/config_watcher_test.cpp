@@ -1,5 +1,7 @@
 #include "supervisor/config_watcher.hpp"
 
+#include "clipal/platform_config.hpp"
+
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -63,10 +65,13 @@ const names all_four{"claude-code.yaml", "codex.yaml", "config.yaml", "gemini.ya
 
 } // namespace
 
-TEST_F(ConfigWatcher, UsesInotifyOnLinux) {
+TEST_F(ConfigWatcher, UsesInotifyOnLinuxAndPollsInThePortableBuild) {
     watch(dir_.path());
-#if defined(__linux__)
+#if defined(CLIPAL_PLATFORM_LINUX)
     EXPECT_EQ(watcher_->active_backend(), config_watcher::backend::native);
+#else
+    // CLIPAL_PORTABLE_POSIX=ON (or a system without inotify): the polling sibling.
+    EXPECT_EQ(watcher_->active_backend(), config_watcher::backend::polling);
 #endif
 }
 
