@@ -87,7 +87,7 @@ void worker_runner::run(slot_actions actions) {
 }
 
 void worker_runner::spawn() {
-    auto launched = launch_worker(exe_, id_);
+    auto launched = launch_worker(ioc_.get_executor(), exe_, id_);
     if (!launched) {
         run(slot_.spawn_failed(launched.error().message()));
         return;
