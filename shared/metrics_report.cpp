@@ -1,6 +1,7 @@
 #include "shared/metrics_report.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/monotonic_resource.hpp>
 
 #include <algorithm>
 #include <limits>
@@ -109,8 +110,9 @@ json::object provider_to_json(const provider_metrics& p) {
     return o;
 }
 
-json::object usage_to_json(const usage_record& r) {
-    json::object o;
+json::object usage_to_json(const usage_record& r, json::storage_ptr sp) {
+    json::object o(std::move(sp));
+    o.reserve(14);
     o.emplace("time_ms", r.time_ms);
     o.emplace("profile", clean_text(r.profile, max_usage_profile_size));
     o.emplace("provider", clean_text(r.provider, max_provider_name_size));
@@ -607,7 +609,11 @@ const provider_metrics* metrics_report::find(std::string_view name) const {
 // ---- codec ----
 
 std::string to_json(const metrics_report& r) {
-    json::object root;
+    // One arena for the whole document: a report holds a row per request, and the rows'
+    // objects and strings would each be an allocation and a free.
+    json::monotonic_resource arena(64 * 1024);
+    const json::storage_ptr sp(&arena);
+    json::object root(sp);
     root.emplace("v", metrics_report_version);
     json::array providers;
     for (const auto& p : r.providers) providers.push_back(provider_to_json(p));
@@ -621,8 +627,9 @@ std::string to_json(const metrics_report& r) {
                                                  {"reason", printable_ascii(s.reason, max_switch_reason_size)}});
     }
     if (!r.usage.empty()) {
-        json::array rows;
-        for (const auto& u : r.usage) rows.push_back(usage_to_json(u));
+        json::array rows(sp);
+        rows.reserve(r.usage.size());
+        for (const auto& u : r.usage) rows.push_back(usage_to_json(u, sp));
         root.emplace("usage", std::move(rows));
     }
     if (r.usage_dropped != 0) root.emplace("usage_dropped", r.usage_dropped);
@@ -638,7 +645,10 @@ metrics_report_parse_result parse_metrics_report(std::string_view text) {
     }
     boost::system::error_code ec;
     json::parse_options opts; // strict JSON, depth <= 32, UTF-8 checked
-    const json::value root = json::parse(text, ec, {}, opts);
+    // One arena for the parsed document (a row per request), freed at once; what is kept is
+    // copied out into the report.
+    json::monotonic_resource arena(text.size() * 2 + 1024);
+    const json::value root = json::parse(text, ec, json::storage_ptr(&arena), opts);
     if (ec) {
         result.error = "not JSON: " + ec.message();
         return result;
