@@ -7,6 +7,7 @@
 // the service.
 #include "integration/supervisor_fixture.hpp"
 #include "support/fake_upstream_process.hpp"
+#include "support/prometheus_parser.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,29 +35,6 @@ using namespace std::chrono_literals;
 namespace {
 
 // ---- Prometheus exposition through Python's prometheus_client parser ----
-
-// The Debian package (python3-prometheus-client) installs for the system interpreter; a
-// python3 earlier on PATH (pyenv, a venv) may not see it.
-std::string find_python() {
-    for (const char* p : {"/usr/bin/python3", "/bin/python3"})
-        if (std::filesystem::exists(p)) return p;
-    if (std::system("command -v python3 >/dev/null 2>&1") == 0) return "python3";
-    return {};
-}
-
-constexpr const char* parse_script = R"PY(
-import json, sys
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-except ImportError as e:
-    print(json.dumps({"import_error": str(e)}))
-    sys.exit(0)
-out = []
-for f in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8").read()):
-    out.append({"name": f.name, "type": f.type, "help": f.documentation,
-                "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]})
-print(json.dumps({"families": out}))
-)PY";
 
 using labels = std::map<std::string, std::string>;
 
@@ -95,26 +73,9 @@ struct parsed_metrics {
 
 // Runs the real parser over `text`. Empty string on success, else what went wrong.
 std::string parse_with_python(const std::string& text, parsed_metrics& out) {
-    const auto python = find_python();
-    if (python.empty()) return "python3 is not installed";
-    temp_dir dir;
-    const auto script = dir.write("parse.py", parse_script);
-    const auto input = dir.write("metrics.txt", text);
-    const std::string cmd = python + " " + script.string() + " " + input.string() + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (!pipe) return "popen failed";
-    std::string output;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-    const int status = ::pclose(pipe);
-    if (status != 0) return "python exited with " + std::to_string(status) + ": " + output;
-    boost::system::error_code ec;
-    const auto doc = boost::json::parse(output, ec);
-    if (ec || !doc.is_object()) return "unexpected python output: " + output;
-    if (const auto* err = doc.as_object().if_contains("import_error"))
-        return "prometheus_client is missing for " + python +
-               " (apt-get install python3-prometheus-client): " + boost::json::serialize(*err);
-    for (const auto& f : doc.at("families").as_array()) {
+    const auto parsed = parse_prometheus_text(text);
+    if (!parsed.error.empty()) return parsed.error;
+    for (const auto& f : parsed.families.as_array()) {
         const auto name = boost::json::value_to<std::string>(f.at("name"));
         if (out.types.count(name)) return "family " + name + " appears twice";
         out.types[name] = boost::json::value_to<std::string>(f.at("type"));

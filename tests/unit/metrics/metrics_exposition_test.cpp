@@ -2,7 +2,7 @@
 // python3-prometheus-client), after a scripted traffic mix went through worker_metrics, the
 // report codec and the registry.
 #include "supervisor/metrics_registry.hpp"
-#include "support/temp_dir.hpp"
+#include "support/prometheus_parser.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,29 +25,6 @@ using clipal::supervisor::slot_state;
 
 namespace {
 
-// The Debian package installs for the system interpreter; a python3 earlier on PATH (pyenv,
-// a venv) may not see it.
-std::string find_python() {
-    for (const char* p : {"/usr/bin/python3", "/bin/python3"})
-        if (std::filesystem::exists(p)) return p;
-    if (std::system("command -v python3 >/dev/null 2>&1") == 0) return "python3";
-    return {};
-}
-
-constexpr const char* parse_script = R"PY(
-import json, sys
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-except ImportError as e:
-    print(json.dumps({"import_error": str(e)}))
-    sys.exit(0)
-out = []
-for f in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8").read()):
-    out.append({"name": f.name, "type": f.type, "help": f.documentation,
-                "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]})
-print(json.dumps({"families": out}))
-)PY";
-
 struct sample {
     std::map<std::string, std::string> labels;
     double value = 0;
@@ -58,26 +35,10 @@ struct family {
 };
 
 // Runs the parser over `text`; fills `families` by family name. Empty string on success.
-std::string parse_with_python(const std::string& python, const std::string& text,
-                              std::map<std::string, family>& families) {
-    clipal::test::temp_dir dir;
-    const auto script = dir.write("parse.py", parse_script);
-    const auto input = dir.write("metrics.txt", text);
-    const std::string cmd = python + " " + script.string() + " " + input.string() + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (!pipe) return "popen failed";
-    std::string output;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-    const int status = ::pclose(pipe);
-    if (status != 0) return "python exited with " + std::to_string(status) + ": " + output;
-    boost::system::error_code ec;
-    const auto doc = boost::json::parse(output, ec);
-    if (ec || !doc.is_object()) return "unexpected python output: " + output;
-    if (const auto* err = doc.as_object().if_contains("import_error"))
-        return "prometheus_client is missing (apt-get install python3-prometheus-client): " +
-               boost::json::serialize(*err);
-    for (const auto& f : doc.at("families").as_array()) {
+std::string parse_with_python(const std::string& text, std::map<std::string, family>& families) {
+    const auto parsed = clipal::test::parse_prometheus_text(text);
+    if (!parsed.error.empty()) return parsed.error;
+    for (const auto& f : parsed.families.as_array()) {
         family fam;
         fam.type = boost::json::value_to<std::string>(f.at("type"));
         fam.help = boost::json::value_to<std::string>(f.at("help"));
@@ -117,7 +78,7 @@ void deliver(metrics_registry& reg, profile p, const metrics_report& r) {
 } // namespace
 
 TEST(MetricsExposition, PrometheusClientParsesNamesTypesLabelsAndValues) {
-    const auto python = find_python();
+    const auto python = clipal::test::system_python();
     if (python.empty()) GTEST_SKIP() << "python3 is not installed";
 
     metrics_registry reg("1.4.0-test");
@@ -171,7 +132,7 @@ TEST(MetricsExposition, PrometheusClientParsesNamesTypesLabelsAndValues) {
 
     const std::string text = reg.exposition();
     std::map<std::string, family> fams;
-    const auto err = parse_with_python(python, text, fams);
+    const auto err = parse_with_python(text, fams);
     ASSERT_EQ(err, "") << text;
 
     // Names and types (the parser names counter families without _total).
