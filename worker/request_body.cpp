@@ -386,16 +386,6 @@ bool gemini_streams(std::string_view rest) {
 
 } // namespace
 
-bool is_streaming_request(protocol proto, std::string_view method, std::string_view rest, std::string_view body) {
-    if (method != "POST") return false;
-    if (proto == protocol::gemini && gemini_streams(rest)) return true;
-    if (body.empty()) return false;
-    json::basic_parser<root_member_watch> p(strict_options(), "stream");
-    if (!parse_whole(body, p)) return false;
-    const auto& w = p.handler();
-    return w.root_is_object() && w.matches() > 0 && w.last_is_true();
-}
-
 request_facts inspect_request(protocol proto, std::string_view method, std::string_view rest, std::string_view body) {
     request_facts out;
     std::optional<std::string> path_model;
@@ -420,18 +410,12 @@ request_facts inspect_request(protocol proto, std::string_view method, std::stri
     return out;
 }
 
+bool is_streaming_request(protocol proto, std::string_view method, std::string_view rest, std::string_view body) {
+    return inspect_request(proto, method, rest, body).streaming;
+}
+
 std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body) {
-    if (proto == protocol::gemini) {
-        if (const auto name = gemini_model_segment(rest))
-            return std::string(rest.substr(name->begin, name->end - name->begin));
-    }
-    if (body.empty()) return std::nullopt;
-    std::string model;
-    json::basic_parser<root_member_watch> p(strict_options(), "model", nullptr, &model);
-    if (!parse_whole(body, p)) return std::nullopt;
-    const auto& w = p.handler();
-    if (!w.root_is_object() || w.matches() == 0 || !w.all_strings()) return std::nullopt;
-    return model;
+    return inspect_request(proto, "POST", rest, body).model;
 }
 
 std::optional<std::string> body_with_model(std::string_view body, std::string_view model) {

@@ -51,7 +51,7 @@ std::optional<std::string> body_with_model(std::string_view body, std::string_vi
 std::optional<std::string> model_of(protocol proto, std::string_view rest, std::string_view body);
 
 // is_streaming_request and model_of together, in one pass over the body (the forwarder
-// needs both for every request).
+// needs both for every request); those two read this one's answer.
 struct request_facts {
     bool streaming = false;
     std::optional<std::string> model;

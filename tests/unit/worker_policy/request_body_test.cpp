@@ -428,24 +428,30 @@ TEST(RequestBody, ModelOfNamesTheRequestsModel) {
     EXPECT_EQ(model_of(protocol::openai, "/v1/chat/completions", R"({"model":")" + long_name + R"("})"), long_name);
 }
 
-TEST(RequestBody, InspectRequestAgreesWithTheTwoSeparateReadings) {
+TEST(RequestBody, InspectRequestReadsStreamAndModelInOnePass) {
     using clipal::protocol;
     using clipal::worker::inspect_request;
-    const std::vector<std::tuple<protocol, std::string, std::string, std::string>> cases{
-        {protocol::anthropic, "POST", "/v1/messages", R"({"model":"claude-sonnet-4-5","stream":true})"},
-        {protocol::anthropic, "POST", "/v1/messages", R"({"stream":false,"model":"m"})"},
-        {protocol::anthropic, "GET", "/v1/messages", R"({"stream":true,"model":"m"})"},
-        {protocol::openai, "POST", "/v1/responses", R"({"model":1,"stream":true})"},
-        {protocol::openai, "POST", "/v1/responses", R"({"model":"a","stream":true)"},
-        {protocol::openai, "POST", "/v1/responses", R"({"inner":{"model":"x","stream":true}})"},
-        {protocol::gemini, "POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "{}"},
-        {protocol::gemini, "POST", "/v1beta/models/gemini-2.5-flash:generateContent", R"({"model":"other"})"},
-        {protocol::gemini, "POST", "/v1beta/openai/chat/completions", R"({"model":"gemini-x","stream":true})"},
-        {protocol::anthropic, "POST", "/v1/messages", ""},
-    };
-    for (const auto& [proto, method, rest, body] : cases) {
-        const auto facts = inspect_request(proto, method, rest, body);
-        EXPECT_EQ(facts.streaming, clipal::worker::is_streaming_request(proto, method, rest, body)) << rest << body;
-        EXPECT_EQ(facts.model, clipal::worker::model_of(proto, rest, body)) << rest << body;
-    }
+    auto f =
+        inspect_request(protocol::anthropic, "POST", "/v1/messages", R"({"model":"claude-sonnet-4-5","stream":true})");
+    EXPECT_TRUE(f.streaming);
+    EXPECT_EQ(f.model, "claude-sonnet-4-5");
+    f = inspect_request(protocol::anthropic, "GET", "/v1/messages", R"({"stream":true,"model":"m"})");
+    EXPECT_FALSE(f.streaming); // only a POST streams
+    EXPECT_EQ(f.model, "m");
+    f = inspect_request(protocol::openai, "POST", "/v1/responses", R"({"model":1,"stream":true})");
+    EXPECT_TRUE(f.streaming);
+    EXPECT_EQ(f.model, std::nullopt); // not a string
+    f = inspect_request(protocol::openai, "POST", "/v1/responses", R"({"model":"a","stream":true)");
+    EXPECT_FALSE(f.streaming); // not JSON: neither is read
+    EXPECT_EQ(f.model, std::nullopt);
+    f = inspect_request(protocol::openai, "POST", "/v1/responses", R"({"inner":{"model":"x","stream":true}})");
+    EXPECT_FALSE(f.streaming);
+    EXPECT_EQ(f.model, std::nullopt);
+    f = inspect_request(protocol::gemini, "POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "{}");
+    EXPECT_TRUE(f.streaming);
+    EXPECT_EQ(f.model, "gemini-2.5-pro");
+    f = inspect_request(protocol::gemini, "POST", "/v1beta/models/gemini-2.5-flash:generateContent",
+                        R"({"model":"o"})");
+    EXPECT_FALSE(f.streaming);
+    EXPECT_EQ(f.model, "gemini-2.5-flash"); // the path names Gemini's model
 }
