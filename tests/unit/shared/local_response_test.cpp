@@ -57,3 +57,17 @@ TEST(LocalResponse, AMessageCannotBreakOutOfTheJsonOrTheHead) {
 
 } // namespace
 } // namespace clipal
+
+TEST(LocalResponse, AReplayedAnswersTypeAndEncodingCannotInjectHeaders) {
+    clipal::local_response r{400, "{}", std::nullopt, "application/json\r\nSet-Cookie: x=1", "gzip\r\nX-Evil: 1"};
+    const auto wire = clipal::to_wire(r, true);
+    EXPECT_EQ(wire.find("Set-Cookie"), std::string::npos) << wire;
+    EXPECT_EQ(wire.find("X-Evil"), std::string::npos) << wire;
+    EXPECT_NE(wire.find("Content-Type: application/json\r\n"), std::string::npos) << wire;
+    EXPECT_EQ(wire.find("Content-Encoding"), std::string::npos) << wire;
+    r.content_type = "text/plain; charset=utf-8";
+    r.content_encoding = "gzip";
+    const auto kept = clipal::to_wire(r, true);
+    EXPECT_NE(kept.find("Content-Type: text/plain; charset=utf-8\r\n"), std::string::npos) << kept;
+    EXPECT_NE(kept.find("Content-Encoding: gzip\r\n"), std::string::npos) << kept;
+}
