@@ -1,0 +1,57 @@
+// What the supervisor does with a worker report that is not one (a worker of another build,
+// a bug, a hostile process on the channel): one warning, its counts left out, nothing else
+// lost — a good report before and after still counts.
+#include "supervisor/observability.hpp"
+
+#include "shared/metrics_report.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace clipal;
+
+struct capture_backend final : log_backend {
+    std::vector<log_record> records;
+    void write(const log_record& r) override { records.push_back(r); }
+};
+
+std::string one_request_report() {
+    worker_metrics m({"a"});
+    m.on_request_done(0, 200, std::nullopt, std::chrono::milliseconds(5), {});
+    return to_json(m.take_report());
+}
+
+TEST(Observability, AReportThatIsNotOneIsOneWarningAndLosesNothingElse) {
+    boost::asio::io_context ioc;
+    manual_clock clock;
+    capture_backend lines;
+    logger log(clock, lines, log_level::debug);
+    test::temp_dir dir;
+    supervisor::observability obs(ioc, clock, log, dir.path());
+
+    obs.on_report(profile::claude_code, one_request_report());
+    for (const std::string& bad :
+         {std::string("not json"), std::string(R"({"v":99})"), std::string(R"({"v":1,"providers":[{"name":7}]})"),
+          std::string(5 << 20, '['), std::string("{\"v\":1,\"usage\":[{\"time_ms\":\"x\"}]}")})
+        obs.on_report(profile::claude_code, bad);
+    obs.on_report(profile::claude_code, one_request_report());
+
+    std::size_t warnings = 0;
+    for (const auto& r : lines.records)
+        if (r.level == log_level::warn && r.message.find("worker report could not be read") != std::string::npos)
+            ++warnings;
+    EXPECT_EQ(warnings, 1u) << "one line for a stream of bad reports";
+    const auto text = obs.registry().exposition();
+    EXPECT_NE(text.find(R"(clipal_requests_total{profile="claude-code",provider="a",status_class="2xx"} 2)"),
+              std::string::npos)
+        << text;
+}
+
+} // namespace
