@@ -1,9 +1,10 @@
 // Load generator and stopwatch for scripts/bench: parses the mode and its arguments and runs
 // it. Each mode prints one line of space-separated numbers that the script parses; the modes
-// live in latency_driver, sse_streams, sse_origin, failover_providers, process_timing, tree_rss
+// live in latency_driver, fixed_load, sse_streams, sse_origin, failover_providers, process_timing, tree_rss
 // and close_burst.
 #include "bench/close_burst.hpp"
 #include "bench/failover_providers.hpp"
+#include "bench/fixed_load.hpp"
 #include "bench/latency_driver.hpp"
 #include "bench/loopback.hpp"
 #include "bench/process_timing.hpp"
@@ -27,6 +28,7 @@ int usage() {
                          "       clipal_bench sse PORT PATH STREAMS EVENTS INTERVAL_MS\n"
                          "       clipal_bench sse-origin PORT ORIGIN_PORT PATH EVENTS INTERVAL_MS REPS\n"
                          "       clipal_bench hold PORT PATH STREAMS\n"
+                         "       clipal_bench fixed-load PORT PATH CONNECTIONS REQUESTS\n"
                          "       clipal_bench failover-warm PORT PATH 503|refused A_PORT B_PORT COUNT sticky|fixed\n"
                          "       clipal_bench startup PORT PATH -- PROGRAM ARGS...\n"
                          "       clipal_bench restart PORT PATH PID\n"
@@ -68,6 +70,9 @@ int main(int argc, char** argv) {
     if (a[0] == "sse-origin" && a.size() == 7) {
         return run_sse_origin(t, std::atoi(a[2].c_str()), a[3], std::atoi(a[4].c_str()), std::atoi(a[5].c_str()),
                               std::atoi(a[6].c_str()));
+    }
+    if (a[0] == "fixed-load" && a.size() == 5) {
+        return run_fixed_load(t, path, std::max(1, std::atoi(a[3].c_str())), std::max(0, std::atoi(a[4].c_str())));
     }
     if (a[0] == "hold" && a.size() == 4) {
         return run_hold(t, path, std::atoi(a[3].c_str()));
