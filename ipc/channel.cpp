@@ -1,29 +1,19 @@
-// The channel's socket work: non-blocking recvmsg/sendmsg driven by readiness waits,
-// SCM_RIGHTS in both directions, and the frame/message checks on every datagram.
+// The channel's event handling: readiness waits driving the transport's reads and writes,
+// the send queue and its policy, and the message and descriptor checks on every frame.
 #include "ipc/channel.hpp"
 
+#include "ipc/channel_transport.hpp"
 #include "ipc/socket_pair.hpp"
-#include "platform/cloexec.hpp"
 
-#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include <sys/socket.h>
-
 #include <cerrno>
-#include <cstring>
 
 namespace clipal::ipc {
 namespace {
 
-// Room for more descriptors than any message carries, so that extra ones are
-// received (and closed) instead of truncating the control data.
-constexpr std::size_t max_received_fds = 4;
-
 boost::system::error_code errno_code() { return {errno, boost::system::system_category()}; }
-
-bool would_block() { return errno == EAGAIN || errno == EWOULDBLOCK; }
 
 } // namespace
 
@@ -48,9 +38,10 @@ std::shared_ptr<channel> channel::create(const boost::asio::any_io_executor& ex,
 }
 
 channel::channel(const boost::asio::any_io_executor& ex, unique_fd fd, limits l)
-    : socket_(ex), flush_timer_(ex), delay_timer_(ex), limits_(l), read_buffer_(max_frame_size) {
-    // A failure here only shrinks the largest frame that fits; sending one then fails
-    // with EMSGSIZE, reported through on_closed.
+    : socket_(ex), flush_timer_(ex), delay_timer_(ex), limits_(l), reader_(transport::reader::create()) {
+    // A failure here only shrinks the buffers: on SOCK_SEQPACKET the largest frame that
+    // fits (sending a larger one fails with EMSGSIZE, reported through on_closed), on
+    // SOCK_STREAM how much one write takes.
     (void)size_buffers(fd.get());
     boost::system::error_code ec;
     socket_.assign(fd.get(), ec);
@@ -61,6 +52,8 @@ channel::channel(const boost::asio::any_io_executor& ex, unique_fd fd, limits l)
     }
     fd.release();
 }
+
+channel::~channel() = default;
 
 void channel::start(message_handler on_message, closed_handler on_closed) {
     started_ = true;
@@ -95,67 +88,27 @@ void channel::on_readable(const boost::system::error_code& ec) {
 }
 
 bool channel::read_one() {
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int) * max_received_fds)];
-    iovec iov{read_buffer_.data(), read_buffer_.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-
-    const ssize_t n = platform::recvmsg_cloexec(socket_.native_handle(), &msg, MSG_DONTWAIT);
-    if (n < 0) {
-        if (errno == EINTR) return true;
-        if (would_block()) {
-            do_read_wait();
-            return false;
-        }
-        const auto ec = errno_code();
-        fail(ec, "reading from the channel failed: " + ec.message());
-        return false;
+    auto r = reader_->read(socket_.native_handle(), [this](transport::inbound_frame&& f) {
+        handle_frame(std::move(f));
+        return !closed_ && !flushing_;
+    });
+    switch (r.status) {
+    case transport::read_status::again: return true;
+    case transport::read_status::would_block: do_read_wait(); return false;
+    case transport::read_status::stopped: return false;
+    case transport::read_status::failed: fail(r.ec, std::move(r.why)); return false;
     }
-
-    // Own every received descriptor first, so each one is closed on any path below.
-    std::vector<unique_fd> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd = -1;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            fds.emplace_back(fd);
-        }
-    }
-
-    if (msg.msg_flags & MSG_TRUNC) {
-        fail(errc::frame_too_large, fmt::format("peer sent a datagram larger than {} bytes", max_frame_size));
-        return false;
-    }
-    if (n == 0) {
-        fail(boost::asio::error::eof, "peer closed the channel");
-        return false;
-    }
-    handle_datagram(static_cast<std::size_t>(n), std::move(fds), (msg.msg_flags & MSG_CTRUNC) != 0);
-    return !closed_ && !flushing_;
+    return false;
 }
 
-void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds, bool descriptors_cut) {
-    const auto f = decode_frame(byte_view(read_buffer_.data(), n));
-    if (f.status == decode_status::error) return fail(f.error, f.reason);
-    if (f.status == decode_status::need_more)
-        return fail(errc::truncated_frame,
-                    fmt::format("a {}-byte datagram ends inside a frame of {} bytes", n, f.needed));
-    if (f.consumed != n)
-        return fail(errc::trailing_bytes,
-                    fmt::format("a {}-byte datagram holds a {}-byte frame and more", n, f.consumed));
-
+void channel::handle_frame(transport::inbound_frame&& f) {
     // MSG_CTRUNC: the kernel passed on fewer descriptors than were sent. None of the one a
     // handoff carries means this process is at its descriptor limit (EMFILE while
     // receiving): only that connection is lost, so the message is delivered without it and
     // the receiver refuses it. Anything else is more descriptors than any message carries.
     const bool carries = is_known_type(f.type) && carries_descriptor(static_cast<message_type>(f.type));
-    const bool lost = descriptors_cut && carries && fds.empty();
-    if (descriptors_cut && !lost)
+    const bool lost = f.descriptors_cut && carries && f.fds.empty();
+    if (f.descriptors_cut && !lost)
         return fail(errc::descriptor_error, "peer sent more descriptors with one message than any message carries");
 
     if (!is_known_type(f.type)) {
@@ -169,10 +122,10 @@ void channel::handle_datagram(std::size_t n, std::vector<unique_fd> fds, bool de
 
     const auto type = static_cast<message_type>(f.type);
     const std::size_t expected = carries_descriptor(type) ? 1 : 0;
-    if (!lost && fds.size() != expected)
-        return fail(errc::descriptor_error,
-                    fmt::format("{} arrived with {} descriptors, expected {}", to_string(type), fds.size(), expected));
-    unique_fd fd = expected && !lost ? std::move(fds.front()) : unique_fd{};
+    if (!lost && f.fds.size() != expected)
+        return fail(errc::descriptor_error, fmt::format("{} arrived with {} descriptors, expected {}", to_string(type),
+                                                        f.fds.size(), expected));
+    unique_fd fd = expected && !lost ? std::move(f.fds.front()) : unique_fd{};
 
     // The handler may close() the channel, which clears on_message_: keep the
     // function alive while it runs, and put it back unless it was replaced or closed.
@@ -235,34 +188,18 @@ void channel::do_write() {
     if (closed_) return;
     while (!queue_.empty()) {
         outgoing& out = queue_.front();
-        iovec iov{out.frame.data(), out.frame.size()};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))];
-        if (out.fd) {
-            std::memset(control, 0, sizeof control);
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            cmsghdr* c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            const int fd = out.fd.get();
-            std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        }
-        // A SOCK_SEQPACKET send is all or nothing, so there are no partial writes to track.
-        if (::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-            if (errno == EINTR) continue;
-            if (would_block()) {
-                socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
-                                   [self = shared_from_this()](const boost::system::error_code& ec) {
-                                       self->on_writable(ec);
-                                   });
-                return;
-            }
+        switch (transport::write(socket_.native_handle(), out.frame, out.sent, out.fd.get())) {
+        case transport::write_status::done: break;
+        case transport::write_status::would_block:
+            socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
+                               [self = shared_from_this()](const boost::system::error_code& ec) {
+                                   self->on_writable(ec);
+                               });
+            return;
+        case transport::write_status::failed: {
             const auto ec = errno_code();
             return fail(ec, "writing to the channel failed: " + ec.message());
+        }
         }
         // The peer holds its own copy of a passed descriptor now; ours closes here.
         queued_bytes_ -= out.frame.size();

@@ -1,6 +1,7 @@
 // One end of the supervisor <-> worker channel: an async, single-threaded message
-// pipe over a connected AF_UNIX SOCK_SEQPACKET socket (one frame per datagram), with
-// descriptor passing for handoffs and a bounded outgoing queue.
+// pipe over a connected AF_UNIX socket, with descriptor passing for handoffs and a
+// bounded outgoing queue. The socket work is the transport's (channel_transport.hpp):
+// SOCK_SEQPACKET on Linux, SOCK_STREAM in the portable build.
 #pragma once
 
 #include "ipc/messages.hpp"
@@ -20,9 +21,13 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace clipal::ipc {
+
+namespace transport {
+class reader;
+struct inbound_frame;
+} // namespace transport
 
 enum class send_result {
     queued,         // will be written in order
@@ -47,7 +52,7 @@ public:
         std::size_t soft_bytes = 1024 * 1024;
         std::size_t hard_messages = 1024;
         std::size_t hard_bytes = 8 * 1024 * 1024;
-        // Datagrams read per readiness wakeup before yielding to other work.
+        // Reads per readiness wakeup before yielding to other work.
         std::size_t reads_per_wakeup = 16;
         // Droppable messages wait up to this long to be written, and go with anything else
         // sent in the meantime: a burst of log records costs the peer one wakeup, and a log
@@ -56,7 +61,7 @@ public:
         std::chrono::milliseconds droppable_delay{2};
     };
 
-    // `fd` must be a connected SOCK_SEQPACKET socket (make_socket_pair/adopt_inherited).
+    // `fd` must be a connected socket of the transport's type (make_socket_pair/adopt_inherited).
     static std::shared_ptr<channel> create(const boost::asio::any_io_executor& ex, unique_fd fd);
     static std::shared_ptr<channel> create(const boost::asio::any_io_executor& ex, unique_fd fd, limits l);
 
@@ -75,6 +80,8 @@ public:
     // Starts reading. Handlers run on the channel's executor and may call send() and
     // close(). Call once.
     void start(message_handler on_message, closed_handler on_closed);
+
+    ~channel();
 
     // Queues `m` for sending (see limits for the policy). `fd` is the descriptor of a
     // handoff/handoff_back; it is moved from only when the result is `queued`, so on
@@ -104,16 +111,17 @@ private:
     struct outgoing {
         bytes frame;
         unique_fd fd;
+        std::size_t sent = 0; // bytes of `frame` written (a stream socket may take part of it)
     };
 
     channel(const boost::asio::any_io_executor& ex, unique_fd fd, limits l);
 
     void do_read_wait();
     void on_readable(const boost::system::error_code& ec);
-    // Reads and handles one datagram; false when reading must stop for now.
+    // One read of the transport, each frame it completes handled; false when reading must
+    // stop for now.
     bool read_one();
-    // `descriptors_cut`: recvmsg reported MSG_CTRUNC.
-    void handle_datagram(std::size_t n, std::vector<unique_fd> fds, bool descriptors_cut);
+    void handle_frame(transport::inbound_frame&& f);
     send_result enqueue(bytes frame, unique_fd&& fd, bool droppable);
     // Makes sure a write of the queue comes: now (posted) or, for droppable messages only,
     // after droppable_delay. An immediate write takes over a pending delayed one.
@@ -129,7 +137,7 @@ private:
     limits limits_;
     message_handler on_message_;
     closed_handler on_closed_;
-    std::vector<std::uint8_t> read_buffer_;
+    std::unique_ptr<transport::reader> reader_;
     std::deque<outgoing> queue_;
     std::size_t queued_bytes_ = 0;
     bool writing_ = false; // a posted do_write, a delayed one, or a wait for writability is pending

@@ -1,5 +1,6 @@
 #include "ipc/socket_pair.hpp"
 
+#include "clipal/platform_config.hpp"
 #include "ipc/frame_codec.hpp"
 
 #include <gtest/gtest.h>
@@ -13,16 +14,27 @@ namespace {
 
 bool cloexec(int fd) { return ::fcntl(fd, F_GETFD) & FD_CLOEXEC; }
 
+// The channel's socket type in this tree (CLIPAL_IPC_TRANSPORT, top-level CMakeLists.txt),
+// and another AF_UNIX type, which adopt_inherited must refuse (SOCK_DGRAM where the channel
+// is a stream: macOS has no SOCK_SEQPACKET to make one with).
+#if defined(CLIPAL_IPC_TRANSPORT_STREAM)
+constexpr int channel_type = SOCK_STREAM;
+constexpr int other_type = SOCK_DGRAM;
+#else
+constexpr int channel_type = SOCK_SEQPACKET;
+constexpr int other_type = SOCK_STREAM;
+#endif
+
 } // namespace
 
-TEST(SocketPair, BothEndsAreSeqpacketCloexecWithRoomForAMaxFrame) {
+TEST(SocketPair, BothEndsAreOfTheTransportsTypeCloexecWithRoomForAMaxFrame) {
     auto p = make_socket_pair();
     ASSERT_TRUE(p) << p.error().message();
     for (int fd : {p->supervisor_end.get(), p->worker_end.get()}) {
         int type = 0;
         socklen_t len = sizeof type;
         ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len), 0);
-        EXPECT_EQ(type, SOCK_SEQPACKET);
+        EXPECT_EQ(type, channel_type);
         EXPECT_TRUE(cloexec(fd));
         int sndbuf = 0;
         len = sizeof sndbuf;
@@ -49,7 +61,7 @@ TEST(SocketPair, InheritAsClearsCloseOnExecOnTheTarget) {
     EXPECT_FALSE(cloexec(p->supervisor_end.get()));
 }
 
-TEST(SocketPair, AdoptInheritedAcceptsOnlyASeqpacketSocket) {
+TEST(SocketPair, AdoptInheritedAcceptsOnlyASocketOfTheTransportsType) {
     auto p = make_socket_pair();
     ASSERT_TRUE(p);
     ASSERT_TRUE(inherit_as(p->worker_end.get(), p->worker_end.get()));
@@ -66,9 +78,9 @@ TEST(SocketPair, AdoptInheritedAcceptsOnlyASeqpacketSocket) {
     ASSERT_FALSE(not_socket);
     EXPECT_EQ(not_socket.error().value(), ENOTSOCK);
 
-    int stream[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream), 0);
-    unique_fd s0(stream[0]), s1(stream[1]);
+    int other[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, other_type, 0, other), 0);
+    unique_fd s0(other[0]), s1(other[1]);
     auto wrong_type = adopt_inherited(s0.get());
     ASSERT_FALSE(wrong_type);
     EXPECT_EQ(wrong_type.error().value(), EPROTOTYPE);
