@@ -2,18 +2,15 @@
 //
 // Per byte the meter does: for SSE, one memchr for '\n' per line and, per `data:` line, a
 // memmem for `"usage` (and for `"model` until a model is known); for JSON, a copy into the
-// head window or the rolling tail. Boost.JSON builds a DOM only of the lines that pass that
-// check (Anthropic's message_start and message_delta, OpenAI's usage chunk, Responses'
-// created/completed, every Gemini event) and of a JSON body once, at finish(), in a
-// monotonic arena on the stack, freed at once.
+// head window or the rolling tail. The lines that pass that check (Anthropic's message_start
+// and message_delta, OpenAI's usage chunk, Responses' created/completed, every Gemini event)
+// and a JSON body, once, at finish(), go through Boost.JSON's SAX parser (basic_parser) with
+// a handler that keeps only the counts and model it is looking for: no DOM, no allocation.
 #include "worker/usage_meter.hpp"
 
 #include "shared/text.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/parser.hpp>
-#include <boost/json/value.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <zlib.h>
 
 #include <algorithm>
@@ -31,7 +28,7 @@ using boost::system::error_code;
 constexpr std::size_t npos = std::string_view::npos;
 
 // Deepest nesting a parsed line or body may have (tool schemas and arguments nest a dozen
-// levels; the parser keeps its stack on the heap, not in recursion).
+// levels; the parser recurses once per level).
 constexpr std::size_t max_depth = 256;
 // Fragment reads parse at most this many candidate values per window (so a window full of
 // `"usage":{` costs a bounded number of parses).
@@ -119,137 +116,419 @@ bool has_model_string(std::string_view t) {
     return false;
 }
 
+std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+    return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+// The counts a member object's `usage` (Anthropic, OpenAI) and `usageMetadata` (Gemini) state;
+// their field names differ, so one set holds both.
+enum field : unsigned {
+    prompt_tokens,
+    input_tokens,
+    prompt_cached, // prompt_tokens_details.cached_tokens
+    input_cached,  // input_tokens_details.cached_tokens
+    completion_tokens,
+    output_tokens,
+    cache_read_input_tokens,
+    cache_creation_input_tokens,
+    prompt_token_count,
+    tool_use_prompt_token_count,
+    cached_content_token_count,
+    candidates_token_count,
+    thoughts_token_count,
+    field_count
+};
+constexpr unsigned usage_fields = (1U << prompt_token_count) - 1;
+constexpr unsigned metadata_fields = ((1U << field_count) - 1) & ~usage_fields;
+
+struct counts {
+    std::uint64_t value[field_count];
+    unsigned stated = 0; // bit per field
+
+    std::optional<std::uint64_t> operator[](field f) const {
+        if ((stated >> f & 1) == 0) return std::nullopt;
+        return value[f];
+    }
+};
+
+// A model name as read; size 0 when there is none (an empty name is none too).
+struct model_text {
+    std::size_t size = 0;
+    char text[usage_meter::max_model_bytes];
+
+    std::string_view view() const { return {text, size}; }
+};
+
+// Anthropic, OpenAI Chat Completions or Responses `usage`, told apart by field names; a
+// stated field replaces what an earlier usage said. True when it stated a count.
+bool apply_usage(const counts& u, token_usage& t) {
+    bool any = false;
+    auto set = [&any](std::optional<std::uint64_t>& to, std::uint64_t v) {
+        to = v;
+        any = true;
+    };
+    const auto prompt = u[prompt_tokens]; // Chat Completions
+    const auto input = prompt ? prompt : u[input_tokens];
+    // OpenAI counts cached tokens in the prompt; Anthropic's input_tokens excludes them.
+    const auto cached = prompt ? u[prompt_cached] : u[input_cached];
+    if (input) set(t.input, cached ? saturating_sub(*input, *cached) : *input);
+    if (cached) set(t.cache_read, *cached);
+    const auto completion = u[completion_tokens];
+    if (const auto output = completion ? completion : u[output_tokens]) set(t.output, *output);
+    if (const auto read = u[cache_read_input_tokens]) set(t.cache_read, *read);
+    if (const auto write = u[cache_creation_input_tokens]) set(t.cache_write, *write);
+    return any;
+}
+
+// Gemini `usageMetadata` (promptTokenCount includes cachedContentTokenCount).
+bool apply_usage_metadata(const counts& u, token_usage& t) {
+    bool any = false;
+    auto set = [&any](std::optional<std::uint64_t>& to, std::uint64_t v) {
+        to = v;
+        any = true;
+    };
+    const auto prompt = u[prompt_token_count];
+    const auto tool_prompt = u[tool_use_prompt_token_count];
+    const auto cached = u[cached_content_token_count];
+    if (prompt || tool_prompt)
+        set(t.input, saturating_sub(saturating_add(prompt.value_or(0), tool_prompt.value_or(0)), cached.value_or(0)));
+    if (cached) set(t.cache_read, *cached);
+    const auto candidates = u[candidates_token_count];
+    const auto thoughts = u[thoughts_token_count];
+    if (candidates || thoughts) set(t.output, saturating_add(candidates.value_or(0), thoughts.value_or(0)));
+    return any;
+}
+
+// The keys a reader looks for, by length first (one comparison per key read).
+enum class name { other, usage, usage_metadata, model, version, message, response };
+
+name member_key(std::string_view k, bool entry) {
+    switch (k.size()) {
+    case 5: return k == "usage" ? name::usage : k == "model" ? name::model : name::other;
+    case 7: return entry && k == "message" ? name::message : name::other;
+    case 8: return entry && k == "response" ? name::response : name::other;
+    case 12: return k == "modelVersion" ? name::version : name::other;
+    case 13: return k == "usageMetadata" ? name::usage_metadata : name::other;
+    default: return name::other;
+    }
+}
+
+// The count a key of `usage` names (prompt_cached, input_cached: its *_details object), or
+// field_count.
+field usage_key(std::string_view k) {
+    switch (k.size()) {
+    case 12: return k == "input_tokens" ? input_tokens : field_count;
+    case 13: return k == "prompt_tokens" ? prompt_tokens : k == "output_tokens" ? output_tokens : field_count;
+    case 17: return k == "completion_tokens" ? completion_tokens : field_count;
+    case 20: return k == "input_tokens_details" ? input_cached : field_count;
+    case 21: return k == "prompt_tokens_details" ? prompt_cached : field_count;
+    case 23: return k == "cache_read_input_tokens" ? cache_read_input_tokens : field_count;
+    case 27: return k == "cache_creation_input_tokens" ? cache_creation_input_tokens : field_count;
+    default: return field_count;
+    }
+}
+
+field usage_metadata_key(std::string_view k) {
+    switch (k.size()) {
+    case 16: return k == "promptTokenCount" ? prompt_token_count : field_count;
+    case 18: return k == "thoughtsTokenCount" ? thoughts_token_count : field_count;
+    case 20: return k == "candidatesTokenCount" ? candidates_token_count : field_count;
+    case 23:
+        return k == "toolUsePromptTokenCount"   ? tool_use_prompt_token_count
+               : k == "cachedContentTokenCount" ? cached_content_token_count
+                                                : field_count;
+    default: return field_count;
+    }
+}
+
+// Boost.JSON parse events in, the usage and model of one JSON text out. It follows only the
+// paths where they live: the root object, or each object of a root array (an "entry"), and
+// its `message` and `response` objects (the three "members" of an entry), each with `usage`,
+// `usageMetadata`, `model` and `modelVersion`; in a usage object its counts and their
+// `*_tokens_details.cached_tokens`. Everything else is skipped by depth alone. Values are
+// kept in fixed slots per member: a repeated key clears its slot, so the last one is read,
+// as Boost.JSON's DOM keeps the last of duplicate keys. An entry's members are applied in
+// order when it ends (later fields win field by field); nothing is kept unless the whole
+// text parses (see read_json).
+class usage_handler {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    // What the text is: a whole line or body, or (fragments) the value of a `usage` key, a
+    // `usageMetadata` key or a `model`/`modelVersion` key.
+    enum class root { document, usage, usage_metadata, model };
+
+    usage_handler(root r, const token_usage& so_far) : tokens_(so_far), root_(r) {
+        for (member& m : members_) m.reset();
+        switch (r) {
+        case root::document: pending_ = {slot::document}; break;
+        case root::usage: pending_ = {slot::usage}; break;
+        case root::usage_metadata: pending_ = {slot::usage_metadata}; break;
+        case root::model: pending_ = {slot::model}; break;
+        }
+    }
+
+    // After a parse that succeeded: the counts so far with this text's applied, its model
+    // (size 0: none), and whether it stated any count or model.
+    const token_usage& tokens() const { return tokens_; }
+    const model_text& model() const { return model_; }
+    bool stated() const { return stated_; }
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) {
+        if (root_ != root::document) read_entry(); // a fragment's value is member 0 of no entry
+        return true;
+    }
+    bool on_object_begin(error_code&) {
+        if (depth_++ != open_) return true; // inside a value nobody reads
+        const pending p = take();
+        switch (p.what) {
+        case slot::document:
+        case slot::entry:
+            for (member& m : members_) m.reset();
+            push(role::entry);
+            break;
+        case slot::wrapper: push(role::wrapper, p.member); break;
+        case slot::usage:
+            members_[p.member].usage = true;
+            push(role::usage, p.member);
+            break;
+        case slot::usage_metadata:
+            members_[p.member].usage_metadata = true;
+            push(role::usage_metadata, p.member);
+            break;
+        case slot::details: push(role::details, p.member, p.f); break;
+        default: break;
+        }
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&) {
+        if (depth_-- == open_ && frames_[--open_].r == role::entry) read_entry();
+        return true;
+    }
+    bool on_array_begin(error_code&) {
+        if (depth_++ != open_) return true;
+        if (take().what == slot::document) push(role::list);
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&) {
+        if (depth_-- == open_) --open_;
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t n, error_code&) {
+        if (depth_ == open_ && n <= sizeof key_) std::memcpy(key_ + (n - s.size()), s.data(), s.size());
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t n, error_code&) {
+        if (depth_ != open_ || n > sizeof key_) return true;
+        if (n == s.size()) return on_member({s.data(), n});
+        std::memcpy(key_ + (n - s.size()), s.data(), s.size());
+        return on_member({key_, n});
+    }
+    bool on_string_part(json::string_view s, std::size_t n, error_code&) {
+        if (depth_ == open_) model_part(s, n);
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t n, error_code&) {
+        if (depth_ != open_) return true;
+        if (model_text* t = model_part(s, n)) t->size = n <= sizeof t->text ? n : 0;
+        take();
+        return true;
+    }
+    bool on_number_part(json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t v, json::string_view, error_code&) {
+        // A token count: a non-negative integer (12 or 12.0); anything else is not a count.
+        if (depth_ == open_) count(v >= 0, static_cast<std::uint64_t>(v));
+        return true;
+    }
+    bool on_uint64(std::uint64_t v, json::string_view, error_code&) {
+        if (depth_ == open_) count(true, v);
+        return true;
+    }
+    bool on_double(double v, json::string_view, error_code&) {
+        if (depth_ != open_) return true;
+        // 2^53: every integer below is exact in a double.
+        const bool whole = v >= 0 && v <= 9007199254740992.0 && std::floor(v) == v;
+        count(whole, whole ? static_cast<std::uint64_t>(v) : 0);
+        return true;
+    }
+    bool on_bool(bool, error_code&) {
+        if (depth_ == open_) take();
+        return true;
+    }
+    bool on_null(error_code&) {
+        if (depth_ == open_) take();
+        return true;
+    }
+    bool on_comment_part(json::string_view, error_code&) { return true; }
+    bool on_comment(json::string_view, error_code&) { return true; }
+
+private:
+    // What the next value is, when it is read at all.
+    enum class slot { none, document, entry, wrapper, usage, usage_metadata, model, version, count, details };
+    // An open object or array whose members are read.
+    enum class role { list, entry, wrapper, usage, usage_metadata, details };
+    struct pending {
+        slot what = slot::none;
+        unsigned member = 0; // 0: the entry itself, 1: its message, 2: its response
+        field f = field_count;
+    };
+    struct frame {
+        role r;
+        unsigned member;
+        field f; // details: the count its cached_tokens is
+    };
+    // What one member object says.
+    struct member {
+        bool usage, usage_metadata; // the key's value is an object (its counts are in `c`)
+        counts c;
+        model_text model, version;
+
+        void reset() {
+            usage = usage_metadata = false;
+            c.stated = 0;
+            model.size = version.size = 0;
+        }
+    };
+
+    void push(role r, unsigned m = 0, field f = field_count) { frames_[open_++] = {r, m, f}; }
+
+    // The next value's slot (each element of a root array is an entry).
+    pending take() {
+        if (open_ > 0 && frames_[open_ - 1].r == role::list) return {slot::entry};
+        const pending p = pending_;
+        pending_ = {};
+        return p;
+    }
+
+    void count(bool valid, std::uint64_t v) {
+        const pending p = take();
+        if (p.what != slot::count || !valid) return;
+        counts& c = members_[p.member].c;
+        c.value[p.f] = v;
+        c.stated |= 1U << p.f;
+    }
+
+    // Copies a part of a string that is a model name; the slot it goes to, or null.
+    model_text* model_part(json::string_view s, std::size_t n) {
+        if (pending_.what != slot::model && pending_.what != slot::version) return nullptr;
+        if (open_ > 0 && frames_[open_ - 1].r == role::list) return nullptr;
+        member& m = members_[pending_.member];
+        model_text& t = pending_.what == slot::model ? m.model : m.version;
+        if (n <= sizeof t.text) std::memcpy(t.text + (n - s.size()), s.data(), s.size());
+        return &t;
+    }
+
+    void expect(slot what, unsigned m, field f = field_count) { pending_ = {what, m, f}; }
+    void expect_count(unsigned m, field f) {
+        members_[m].c.stated &= ~(1U << f);
+        expect(slot::count, m, f);
+    }
+
+    bool on_member(std::string_view key) {
+        const frame& at = frames_[open_ - 1];
+        member& m = members_[at.member];
+        switch (at.r) {
+        case role::entry:
+        case role::wrapper:
+            switch (member_key(key, at.r == role::entry)) {
+            case name::usage:
+                m.usage = false;
+                m.c.stated &= ~usage_fields;
+                expect(slot::usage, at.member);
+                break;
+            case name::usage_metadata:
+                m.usage_metadata = false;
+                m.c.stated &= ~metadata_fields;
+                expect(slot::usage_metadata, at.member);
+                break;
+            case name::model:
+                m.model.size = 0;
+                expect(slot::model, at.member);
+                break;
+            case name::version:
+                m.version.size = 0;
+                expect(slot::version, at.member);
+                break;
+            case name::message:
+                members_[1].reset();
+                expect(slot::wrapper, 1);
+                break;
+            case name::response:
+                members_[2].reset();
+                expect(slot::wrapper, 2);
+                break;
+            case name::other: break;
+            }
+            return true;
+        case role::usage:
+            if (const field f = usage_key(key); f == prompt_cached || f == input_cached) {
+                m.c.stated &= ~(1U << f);
+                expect(slot::details, at.member, f);
+            } else if (f != field_count) {
+                expect_count(at.member, f);
+            }
+            return true;
+        case role::usage_metadata:
+            if (const field f = usage_metadata_key(key); f != field_count) expect_count(at.member, f);
+            return true;
+        case role::details:
+            if (key == "cached_tokens") expect_count(at.member, at.f);
+            return true;
+        case role::list: return true;
+        }
+        return true;
+    }
+
+    // An entry ended: its members, in order, as the response it is.
+    void read_entry() {
+        for (const member& m : members_) {
+            if (m.usage && apply_usage(m.c, tokens_)) stated_ = true;
+            if (m.usage_metadata && apply_usage_metadata(m.c, tokens_)) stated_ = true;
+            for (const model_text* t : {&m.model, &m.version}) {
+                if (t->size == 0) continue;
+                model_.size = t->size;
+                std::memcpy(model_.text, t->text, t->size);
+                stated_ = true;
+            }
+        }
+    }
+
+    token_usage tokens_;
+    model_text model_;
+    bool stated_ = false;
+    root root_;
+    member members_[3];
+    // The open containers that are read: list, entry, wrapper, usage, details at most.
+    frame frames_[5];
+    std::size_t open_ = 0;  // how many of the open containers are read (the outermost ones)
+    std::size_t depth_ = 0; // how many containers are open
+    pending pending_;
+    char key_[32]; // a key given in parts (longer ones are none of the above)
+};
+
 json::parse_options parse_options() {
     json::parse_options o;
     o.max_depth = max_depth;
     return o;
 }
 
-// A token count: a non-negative integer (12 or 12.0); anything else is not a count.
-std::optional<std::uint64_t> count(const json::object& o, std::string_view key) {
-    const json::value* v = o.if_contains(key);
-    if (v == nullptr) return std::nullopt;
-    if (v->is_uint64()) return v->get_uint64();
-    if (v->is_int64()) {
-        if (v->get_int64() < 0) return std::nullopt;
-        return static_cast<std::uint64_t>(v->get_int64());
-    }
-    if (v->is_double()) {
-        const double d = v->get_double();
-        // 2^53: every integer below is exact in a double.
-        if (d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d) return static_cast<std::uint64_t>(d);
-    }
-    return std::nullopt;
-}
-
-std::optional<std::uint64_t> nested_count(const json::object& o, std::string_view outer, std::string_view key) {
-    const json::value* v = o.if_contains(outer);
-    if (v == nullptr || !v->is_object()) return std::nullopt;
-    return count(v->get_object(), key);
-}
-
-std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-    return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
-}
-
-// Each usage object states some fields; a stated field replaces what an earlier one said.
-class usage_reader {
-public:
-    explicit usage_reader(usage_result& r) : r_(r) {}
-
-    // Anthropic, OpenAI Chat Completions or Responses `usage`, told apart by field names.
-    // True when it stated a count.
-    bool anthropic_or_openai(const json::object& u) {
-        any_ = false;
-        const auto prompt = count(u, "prompt_tokens"); // Chat Completions
-        const auto input = prompt ? prompt : count(u, "input_tokens");
-        // OpenAI counts cached tokens in the prompt; Anthropic's input_tokens excludes them.
-        const auto cached = prompt ? nested_count(u, "prompt_tokens_details", "cached_tokens")
-                                   : nested_count(u, "input_tokens_details", "cached_tokens");
-        if (input) set(r_.tokens.input, cached ? saturating_sub(*input, *cached) : *input);
-        if (cached) set(r_.tokens.cache_read, *cached);
-        const auto completion = count(u, "completion_tokens");
-        if (const auto output = completion ? completion : count(u, "output_tokens")) set(r_.tokens.output, *output);
-        if (const auto read = count(u, "cache_read_input_tokens")) set(r_.tokens.cache_read, *read);
-        if (const auto write = count(u, "cache_creation_input_tokens")) set(r_.tokens.cache_write, *write);
-        return any_;
-    }
-
-    // Gemini `usageMetadata` (promptTokenCount includes cachedContentTokenCount).
-    bool gemini(const json::object& u) {
-        any_ = false;
-        const auto prompt = count(u, "promptTokenCount");
-        const auto tool_prompt = count(u, "toolUsePromptTokenCount");
-        const auto cached = count(u, "cachedContentTokenCount");
-        if (prompt || tool_prompt)
-            set(r_.tokens.input,
-                saturating_sub(saturating_add(prompt.value_or(0), tool_prompt.value_or(0)), cached.value_or(0)));
-        if (cached) set(r_.tokens.cache_read, *cached);
-        const auto candidates = count(u, "candidatesTokenCount");
-        const auto thoughts = count(u, "thoughtsTokenCount");
-        if (candidates || thoughts) set(r_.tokens.output, saturating_add(candidates.value_or(0), thoughts.value_or(0)));
-        return any_;
-    }
-
-    bool model(const json::value& v) {
-        if (!v.is_string()) return false;
-        const json::string& s = v.get_string();
-        if (s.empty() || s.size() > usage_meter::max_model_bytes) return false;
-        r_.model.assign(s.data(), s.size());
-        return true;
-    }
-
-    // One response object, message_start/message_delta event, chunk or Gemini response.
-    void object(const json::object& o) {
-        member_object(o);
-        for (const std::string_view wrapper : {"message", "response"}) {
-            const json::value* inner = o.if_contains(wrapper);
-            if (inner != nullptr && inner->is_object()) member_object(inner->get_object());
-        }
-    }
-
-    void document(const json::value& v) {
-        if (v.is_object()) {
-            object(v.get_object());
-        } else if (v.is_array()) {
-            for (const json::value& e : v.get_array())
-                if (e.is_object()) object(e.get_object());
-        }
-    }
-
-private:
-    void set(std::optional<std::uint64_t>& field, std::uint64_t v) {
-        field = v;
-        any_ = true;
-    }
-
-    void member_object(const json::object& o) {
-        if (const json::value* u = o.if_contains("usage"); u != nullptr && u->is_object())
-            anthropic_or_openai(u->get_object());
-        if (const json::value* u = o.if_contains("usageMetadata"); u != nullptr && u->is_object())
-            gemini(u->get_object());
-        if (const json::value* m = o.if_contains("model")) model(*m);
-        if (const json::value* m = o.if_contains("modelVersion")) model(*m);
-    }
-
-    usage_result& r_;
-    bool any_ = false;
-};
-
-// Parses the one JSON value starting at t[pos] (text after it is ignored) and hands it to
-// `use`; false when it does not parse or `use` says no.
-template <class Use>
-bool with_value_at(std::string_view t, std::size_t pos, Use&& use) {
-    unsigned char arena[4096];
-    json::monotonic_resource mr(arena, sizeof arena);
-    unsigned char temp[1024];
-    json::parser p(json::storage_ptr(), parse_options(), temp);
-    p.reset(&mr);
+// Reads the JSON text t[pos...] as `what` into `r`. With `whole`, the text must be one JSON
+// value with white space around it only; without, it is the value at pos and what follows is
+// ignored. False, and `r` is unchanged, when it does not parse (an incomplete value is an
+// error: the text ends here); a fragment (not `whole`) must also state something.
+bool read_json(std::string_view t, std::size_t pos, usage_handler::root what, bool whole, usage_result& r) {
+    json::basic_parser<usage_handler> p(parse_options(), what, r.tokens);
     error_code ec;
-    p.write_some(t.data() + pos, t.size() - pos, ec);
-    if (ec) return false; // an incomplete value is an error too (the text ends here)
-    return use(p.release());
+    const std::size_t used = p.write_some(false, t.data() + pos, t.size() - pos, ec);
+    if (ec || (whole ? used != t.size() - pos : !p.handler().stated())) return false;
+    r.tokens = p.handler().tokens();
+    if (p.handler().model().size != 0) r.model.assign(p.handler().model().view());
+    return true;
 }
 
 } // namespace
@@ -500,17 +779,11 @@ void usage_meter::end_line(std::string_view head, std::string_view tail, std::si
 }
 
 bool usage_meter::read_document(std::string_view text) {
-    unsigned char arena[4096];
-    json::monotonic_resource mr(arena, sizeof arena);
-    error_code ec;
-    const json::value v = json::parse(json::string_view(text.data(), text.size()), ec, &mr, parse_options());
-    if (ec) return false;
-    usage_reader(seen_).document(v);
-    return true;
+    return read_json(text, 0, usage_handler::root::document, true, seen_);
 }
 
 void usage_meter::read_fragments(std::string_view head, std::string_view tail) {
-    usage_reader reader(seen_);
+    using root = usage_handler::root;
     int parses = 0;
     // Usage: the last object under a usage key that states a count, in the tail, else the head.
     auto usage_in = [&](std::string_view t) {
@@ -519,11 +792,7 @@ void usage_meter::read_fragments(std::string_view head, std::string_view tail) {
             const auto k = key_at(t, at, usage_stem, usage_suffix);
             if (!k || t[k->value] != '{') continue;
             ++parses;
-            const bool found = with_value_at(t, k->value, [&](const json::value& v) {
-                return v.is_object() &&
-                       (k->long_form ? reader.gemini(v.get_object()) : reader.anthropic_or_openai(v.get_object()));
-            });
-            if (found) return true;
+            if (read_json(t, k->value, k->long_form ? root::usage_metadata : root::usage, false, seen_)) return true;
         }
         return false;
     };
@@ -538,7 +807,7 @@ void usage_meter::read_fragments(std::string_view head, std::string_view tail) {
             const auto k = key_at(t, at, model_stem, model_suffix);
             if (!k || k->long_form != version || t[k->value] != '"') continue;
             ++parses;
-            if (with_value_at(t, k->value, [&](const json::value& v) { return reader.model(v); })) return true;
+            if (read_json(t, k->value, root::model, false, seen_)) return true;
         }
         return false;
     };

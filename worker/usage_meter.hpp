@@ -17,11 +17,12 @@
 // Model: top-level `model`, `message.model`, `response.model`, or Gemini's `modelVersion`.
 // When several events carry usage, later values win field by field (Anthropic's
 // `message_delta` output_tokens is cumulative and replaces message_start's; Gemini repeats
-// cumulative usageMetadata in every event).
+// cumulative usageMetadata in every event). A key repeated in one object counts by its last
+// value, as JSON.parse reads it.
 //
 // SSE (`text/event-stream`): each `data:` line is one JSON text (an event whose JSON spans
 // several data lines is not read: none of the three APIs sends one; a lone CR does not end a
-// line). A line is parsed (Boost.JSON, DOM) only when a cheap substring check finds a
+// line). A line is parsed (Boost.JSON's SAX parser) only when a cheap substring check finds a
 // `"usage"`/`"usageMetadata"` key whose value is an object (so OpenAI's `"usage":null`
 // chunks and every text delta are skipped), or a `"model"`/`"modelVersion"` key while no
 // model is known yet. A key can only match as a key: inside a JSON string a quote is

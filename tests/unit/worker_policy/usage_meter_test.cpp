@@ -512,3 +512,71 @@ TEST(UsageMeter, MovedMeterKeepsMetering) {
     b.feed(std::string_view(body).substr(40));
     EXPECT_EQ(b.finish().tokens, tokens(12, 42, 2000, 100));
 }
+
+TEST(UsageMeter, UsageIsReadOnlyWhereTheResponseKeepsIt) {
+    // Keys named like usage's, as real keys: in a content block, a tool call's input, a
+    // message inside the message, a Gemini candidate. Only the response's own usage counts.
+    const std::string body =
+        R"({"model":"claude-x","content":[{"type":"text","text":"a","usage":{"input_tokens":900}},)"
+        R"({"type":"tool_use","name":"f","input":{"usage":{"output_tokens":901},"model":"evil",)"
+        R"("message":{"usage":{"input_tokens":902}}}}],"message":{"message":{"usage":{"input_tokens":903}}},)"
+        R"("candidates":[{"usageMetadata":{"promptTokenCount":904}}],"usage":{"input_tokens":1,"output_tokens":2}})";
+    for (const auto type : {json_type, sse_type}) {
+        const auto r = meter(type, std::string(type == sse_type ? "data: " : "") + body + "\n");
+        EXPECT_EQ(r.tokens, tokens(1, 2)) << type;
+        EXPECT_EQ(r.model, "claude-x") << type;
+    }
+    EXPECT_FALSE(meter(json_type, R"({"content":[{"usage":{"input_tokens":900}}],"model":"m"})").tokens.known());
+}
+
+TEST(UsageMeter, RepeatedKeysCountByTheirLastValue) {
+    EXPECT_EQ(meter(json_type, R"({"usage":{"input_tokens":1},"usage":{"output_tokens":2}})").tokens,
+              tokens(std::nullopt, 2));
+    EXPECT_FALSE(meter(json_type, R"({"usage":{"input_tokens":1},"usage":null})").tokens.known());
+    EXPECT_EQ(meter(json_type, R"({"usage":{"input_tokens":5,"output_tokens":1,"input_tokens":"5"}})").tokens,
+              tokens(std::nullopt, 1));
+    EXPECT_EQ(meter(json_type, R"({"usage":{"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":4},)"
+                               R"("prompt_tokens_details":{}}})")
+                  .tokens,
+              tokens(10, std::nullopt));
+    EXPECT_EQ(meter(json_type, R"({"message":{"usage":{"input_tokens":1}},"message":{"model":"m"}})"),
+              (usage_result{tokens(std::nullopt, std::nullopt), "m"}));
+    EXPECT_EQ(meter(json_type, R"({"model":"a","model":7})").model, "");
+    EXPECT_EQ(meter(json_type, R"({"model":7,"model":"b"})").model, "b");
+}
+
+TEST(UsageMeter, NumbersThatAreNotWholeNonNegativeCountsAreNotStated) {
+    auto input = [](std::string_view count) {
+        return meter(json_type, R"({"usage":{"input_tokens":)" + std::string(count) + "}}").tokens.input;
+    };
+    EXPECT_EQ(input("12"), 12u);
+    EXPECT_EQ(input("1e2"), 100u);
+    EXPECT_EQ(input("12.0"), 12u);
+    EXPECT_EQ(input("-0"), 0u);
+    EXPECT_EQ(input("9007199254740993"), 9007199254740993u); // an integer: exact
+    EXPECT_EQ(input("18446744073709551615"), 18446744073709551615u);
+    for (const auto not_a_count :
+         {"-1", "2.5", "1e-2", "18446744073709551616", "99999999999999999999999", "9007199254740994.0",
+          "-9223372036854775809", "\"12\"", "true", "null", "[12]", "{\"value\":12}"})
+        EXPECT_EQ(input(not_a_count), std::nullopt) << not_a_count;
+}
+
+TEST(UsageMeter, NestingPastTheParserLimitIsNotReadAsAWhole) {
+    // 256 levels are read; a line nested deeper is not JSON to the meter. A JSON body nested
+    // deeper is read by fragments, which still find its usage object.
+    const std::string usage = R"("usage":{"input_tokens":1,"output_tokens":2})";
+    auto deep = [&](std::size_t levels) {
+        return R"({"x":)" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "," + usage + "}";
+    };
+    EXPECT_EQ(meter(sse_type, "data: " + deep(256) + "\n").tokens, tokens(1, 2));
+    EXPECT_FALSE(meter(sse_type, "data: " + deep(257) + "\n").tokens.known());
+    EXPECT_EQ(meter(json_type, deep(100000)).tokens, tokens(1, 2));
+}
+
+TEST(UsageMeter, TruncatedLineOrBodyKeepsWhatParsed) {
+    const std::string line = R"(data: {"type":"message_delta","usage":{"output_tokens":42}})";
+    for (std::size_t n = 0; n < line.size(); ++n) EXPECT_FALSE(meter(sse_type, line.substr(0, n)).tokens.known()) << n;
+    // A JSON body cut after its usage object: the object itself still parses.
+    const std::string body = R"({"model":"m","usage":{"input_tokens":3,"output_tokens":4},"stop_reason":"end)";
+    EXPECT_EQ(meter(json_type, body), (usage_result{tokens(3, 4), "m"}));
+}
