@@ -1,7 +1,7 @@
 // Token usage read from a response body as it streams past (see usage_meter.hpp).
 //
 // Per byte the meter does: for SSE, one memchr for '\n' per line and, per `data:` line, a
-// memmem for `"usage` (and for `"model` until a model is known); for JSON, a copy into the
+// search for `"usage` (and for `"model` until a model is known); for JSON, a copy into the
 // head window or the rolling tail. The lines that pass that check (Anthropic's message_start
 // and message_delta, OpenAI's usage chunk, Responses' created/completed, every Gemini event)
 // and a JSON body, once, at finish(), go through Boost.JSON's SAX parser (basic_parser) with
@@ -13,7 +13,12 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <zlib.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -36,10 +41,55 @@ constexpr int max_fragment_parses = 8;
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::size_t find_bytes(std::string_view hay, std::string_view needle, std::size_t from = 0) {
-    if (from >= hay.size()) return npos;
+#if defined(__SSE2__)
+// Of the 16 positions from p, those (one bit each) where `first` is and `probe` is `span` bytes on.
+unsigned candidates_at(const char* p, std::size_t span, __m128i first, __m128i probe) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + span));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, probe))));
+}
+
+// The first candidate (see candidates_at) from `at` that is the needle, or npos.
+[[gnu::noinline]] std::size_t first_match(std::string_view hay, std::string_view needle, std::size_t at,
+                                          unsigned candidates) {
+    for (; candidates != 0; candidates &= candidates - 1) {
+        const std::size_t i = at + static_cast<std::size_t>(std::countr_zero(candidates));
+        if (hay.substr(i, needle.size()) == needle) return i;
+    }
+    return npos;
+}
+#endif
+
+// The first `needle` (two bytes or more) at or after `from`. `probe`: the index of a byte of the
+// needle that seldom follows its first byte at that distance in JSON (default: its last byte).
+std::size_t find_bytes(std::string_view hay, std::string_view needle, std::size_t from = 0,
+                       [[maybe_unused]] std::size_t probe = npos) {
+    if (from >= hay.size() || needle.size() > hay.size() - from) return npos;
+#if defined(__SSE2__)
+    // Every SSE line is searched, and memmem's general algorithm costs several instructions
+    // per byte on lines this short. Sixteen positions at a time instead: a candidate has the
+    // needle's first byte there and its probe byte where the needle has it (W. Muła's
+    // "SIMD-friendly algorithms for substring searching").
+    const std::size_t span = std::min(probe, needle.size() - 1);
+    if (hay.size() - from >= needle.size() + 15) {
+        const __m128i first = _mm_set1_epi8(needle.front()), second = _mm_set1_epi8(needle[span]);
+        const std::size_t final_block = hay.size() - needle.size() - 15;
+        std::size_t i = from;
+        for (; i < final_block; i += 16) {
+            if (const unsigned c = candidates_at(hay.data() + i, span, first, second); c != 0)
+                if (const std::size_t hit = first_match(hay, needle, i, c); hit != npos) return hit;
+        }
+        // The last block overlaps positions already searched.
+        const unsigned c = candidates_at(hay.data() + final_block, span, first, second) & (~0U << (i - final_block));
+        return c == 0 ? npos : first_match(hay, needle, final_block, c);
+    }
+    for (std::size_t i = from; hay.size() - i >= needle.size(); ++i)
+        if (hay[i] == needle.front() && hay.substr(i, needle.size()) == needle) return i;
+    return npos;
+#else
     const void* hit = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
     return hit == nullptr ? npos : static_cast<std::size_t>(static_cast<const char*>(hit) - hay.data());
+#endif
 }
 
 // The last `needle` starting before `end` (memrchr for its first byte: no byte-wise loop).
@@ -101,7 +151,8 @@ constexpr std::string_view model_stem = "\"model", model_suffix = "Version";
 // a JSON string is escaped, so this matches keys (or a string value "usage" followed by a
 // colon, which is not JSON) and never the text of a message.
 bool has_usage_object(std::string_view t) {
-    for (std::size_t at = find_bytes(t, usage_stem); at != npos; at = find_bytes(t, usage_stem, at + 1)) {
+    // 'g': `"` followed 4 bytes on by a 'g' is rarer in JSON than by an 'e'.
+    for (std::size_t at = find_bytes(t, usage_stem, 0, 4); at != npos; at = find_bytes(t, usage_stem, at + 1, 4)) {
         const auto k = key_at(t, at, usage_stem, usage_suffix);
         if (k && t[k->value] == '{') return true;
     }

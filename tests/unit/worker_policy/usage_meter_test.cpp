@@ -580,3 +580,20 @@ TEST(UsageMeter, TruncatedLineOrBodyKeepsWhatParsed) {
     const std::string body = R"({"model":"m","usage":{"input_tokens":3,"output_tokens":4},"stop_reason":"end)";
     EXPECT_EQ(meter(json_type, body), (usage_result{tokens(3, 4), "m"}));
 }
+
+TEST(UsageMeter, KeysAreFoundAtEveryOffsetOfALine) {
+    // The key search looks at sixteen positions at a time and at the last ones separately:
+    // a key anywhere in a line, lines of every length around those blocks, and near misses.
+    for (std::size_t filler = 0; filler < 80; ++filler) {
+        const std::string pad(filler, 'g');
+        const std::string line =
+            R"(data: {"x":")" + pad + R"(","usage":{"output_tokens":)" + std::to_string(filler) + "}}\n";
+        EXPECT_EQ(meter(sse_type, line).tokens, tokens(std::nullopt, filler)) << filler;
+        // A model key is short enough to sit among a line's last sixteen positions.
+        EXPECT_EQ(meter(sse_type, R"(data: {"x":")" + pad + R"(","model":"m"})").model, "m") << filler;
+        for (const auto miss : {R"("usag":{"output_tokens":1})", R"("Usage":{"output_tokens":1})",
+                                R"("usagex":{"output_tokens":1})", R"(" usage":{"output_tokens":1})"})
+            EXPECT_FALSE(meter(sse_type, R"(data: {"x":")" + pad + R"(",)" + miss + "}\n").tokens.known())
+                << filler << miss;
+    }
+}
