@@ -626,18 +626,23 @@ struct usage_meter::inflater {
 };
 
 usage_meter::usage_meter(std::string_view content_type, std::string_view content_encoding) : mode_(mode::sniff) {
-    const std::string media = ascii_lower(trim_ows(content_type.substr(0, content_type.find(';'))));
-    if (media == "text/event-stream")
+    // Compared in place (a lower-cased copy of "application/json" is past the small-string
+    // size: an allocation per response), the lower case first (what servers send).
+    auto is = [](std::string_view value, std::string_view token) {
+        return value == token || ascii_iequals(value, token);
+    };
+    const std::string_view media = trim_ows(content_type.substr(0, content_type.find(';')));
+    if (is(media, "text/event-stream"))
         mode_ = mode::sse;
-    else if (media == "application/json" || (media.size() > 5 && media.ends_with("+json")))
+    else if (is(media, "application/json") || (media.size() > 5 && is(media.substr(media.size() - 5), "+json")))
         mode_ = mode::json;
 
-    const std::string coding = ascii_lower(trim_ows(content_encoding));
-    if (coding.empty() || coding == "identity") return;
-    if (coding == "gzip" || coding == "x-gzip") {
+    const std::string_view coding = trim_ows(content_encoding);
+    if (coding.empty() || is(coding, "identity")) return;
+    if (is(coding, "gzip") || is(coding, "x-gzip")) {
         inflater_ = std::make_unique<inflater>();
         inflater_->window_bits = 15 + 32; // gzip, or zlib mislabelled as gzip
-    } else if (coding == "deflate") {
+    } else if (is(coding, "deflate")) {
         inflater_ = std::make_unique<inflater>();
     } else {
         mode_ = mode::off; // br, zstd, compress, a list of codings

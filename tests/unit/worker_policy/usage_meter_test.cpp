@@ -597,3 +597,15 @@ TEST(UsageMeter, KeysAreFoundAtEveryOffsetOfALine) {
                 << filler << miss;
     }
 }
+
+TEST(UsageMeter, MediaTypeAndCodingAreCaseInsensitive) {
+    EXPECT_EQ(meter(" Text/Event-Stream ;charset=utf-8", anthropic_stream).tokens, tokens(12, 42, 2000, 100));
+    EXPECT_EQ(meter("APPLICATION/JSON", "\n" + anthropic_json).tokens, tokens(12, 5, 2000, 100));
+    EXPECT_EQ(meter("application/problem+JSON", chat_json).tokens, tokens(20, 30, 100));
+    EXPECT_EQ(meter(json_type, "GZip", compress(chat_json, 31)).tokens, tokens(20, 30, 100));
+    EXPECT_EQ(meter(json_type, "X-GZIP", compress(chat_json, 31)).tokens, tokens(20, 30, 100));
+    EXPECT_EQ(meter(json_type, "IDENTITY", chat_json).tokens, tokens(20, 30, 100));
+    // A JSON type is taken at its word: SSE under it is read as a (broken) JSON body, whose
+    // last usage object counts.
+    EXPECT_EQ(meter("Application/Json", anthropic_stream).tokens, tokens(std::nullopt, 42));
+}
