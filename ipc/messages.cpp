@@ -260,7 +260,10 @@ encode_result encode(const message& m) {
                        w.u64(r.connection_id);
                        w.str(r.reason, max_reason_size, "reason");
                    },
-                   [&](const worker_report& r) { w.str(r.json, max_payload_size - 4, "json"); },
+                   [&](const worker_report& r) {
+                       w.str(r.json, max_payload_size - 8, "json");
+                       w.str(r.rows, max_report_rows_size, "rows");
+                   },
                },
                m);
     return w.finish();
@@ -342,7 +345,7 @@ message_decode_result decode(std::uint16_t type, byte_view payload) {
         });
     case message_type::worker_report:
         return read_as<worker_report>(t, payload, [](payload_reader& rd, worker_report& r) {
-            return rd.str(r.json, max_payload_size - 4, "json");
+            return rd.str(r.json, max_payload_size - 8, "json") && rd.str(r.rows, max_report_rows_size, "rows");
         });
     }
     return {};

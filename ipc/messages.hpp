@@ -6,6 +6,7 @@
 #include "ipc/frame_codec.hpp"
 #include "shared/config.hpp"
 #include "shared/log.hpp"
+#include "shared/usage_rows_codec.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,9 @@ inline constexpr std::size_t max_log_message_size = 32 * 1024; // log_record.mes
 inline constexpr std::size_t max_handoff_bytes = 128 * 1024;   // handoff.initial_bytes
 inline constexpr std::size_t max_address_size = 256;           // handoff.client_address
 inline constexpr std::size_t max_reason_size = 1024;           // handoff_refused.reason
+
+// worker_report.rows, 160 KiB: the usage rows' encoder keeps its blocks within it.
+inline constexpr std::size_t max_report_rows_size = max_usage_rows_block_size;
 
 // worker -> supervisor, first message on the channel.
 struct hello {
@@ -149,11 +153,12 @@ struct handoff_refused {
     bool operator==(const handoff_refused&) const = default;
 };
 
-// worker -> supervisor, with the heartbeat (at most once a second) and once more when it
-// drains: what happened since the previous report (shared/metrics_report.hpp's JSON: counter
-// deltas, gauges, finished-request rows for usage.db). Not droppable: deltas would be lost.
+// worker -> supervisor, with the heartbeat (at most once a second), as soon as enough
+// usage rows wait, and once more when it drains: what happened since the previous report.
+// Not droppable: deltas would be lost.
 struct worker_report {
-    std::string json;
+    std::string json; // shared/metrics_report.hpp: counter deltas and gauges
+    std::string rows; // shared/usage_rows_codec.hpp: finished-request rows for usage.db, binary
     bool operator==(const worker_report&) const = default;
 };
 

@@ -1,5 +1,7 @@
 #include "shared/metrics_report.hpp"
 
+#include "shared/text.hpp"
+
 #include <boost/json.hpp>
 #include <boost/json/monotonic_resource.hpp>
 
@@ -26,47 +28,6 @@ bool all_zero(const std::array<std::uint64_t, N>& a) {
     return std::all_of(a.begin(), a.end(), [](std::uint64_t v) { return v == 0; });
 }
 
-// Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
-// U+10FFFF) starting at s[i], or 0 when the bytes there are not one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const std::size_t left = s.size() - i;
-    const unsigned char c = b(0);
-    if (c < 0x80) return 1;
-    const auto cont = [&](std::size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) return 0;
-        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-        if (c == 0xED && b(1) >= 0xA0) return 0; // surrogate
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-        if (c == 0xF4 && b(1) >= 0x90) return 0; // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-// Valid UTF-8 of at most `limit` bytes: invalid bytes become U+FFFD, and the text is cut
-// at a character boundary. JSON needs the one (a parser rejects invalid UTF-8) and the
-// report's bounds the other, so whatever a client put in a model name, the report parses.
-std::string clean_text(std::string_view s, std::size_t limit) {
-    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-    std::string out;
-    out.reserve(std::min(s.size(), limit));
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence(s, i);
-        const std::string_view piece = n ? s.substr(i, n) : replacement;
-        if (out.size() + piece.size() > limit) break;
-        out.append(piece);
-        i += n ? n : 1;
-    }
-    return out;
-}
-
 // Printable ASCII only (the switch reason is shown in a terminal), at most `limit` bytes.
 std::string printable_ascii(std::string_view s, std::size_t limit) {
     std::string out;
@@ -78,7 +39,7 @@ std::string printable_ascii(std::string_view s, std::size_t limit) {
 
 template <std::size_t N, typename Name>
 void put_counts(json::object& o, std::string_view key, const std::array<std::uint64_t, N>& a, Name name) {
-    json::object m;
+    json::object m(o.storage());
     for (std::size_t i = 0; i < N; ++i)
         if (a[i] != 0) m.emplace(name(i), a[i]);
     if (!m.empty()) o.emplace(key, std::move(m));
@@ -86,14 +47,14 @@ void put_counts(json::object& o, std::string_view key, const std::array<std::uin
 
 void put_histogram(json::object& o, std::string_view key, const latency_histogram& h) {
     if (h.count == 0 && h.sum_ns == 0 && all_zero(h.buckets)) return;
-    json::array b;
+    json::array b(o.storage());
     for (auto v : h.buckets) b.emplace_back(v);
-    o.emplace(key, json::object{{"buckets", std::move(b)}, {"sum_ns", h.sum_ns}, {"count", h.count}});
+    o.emplace(key, json::object({{"buckets", std::move(b)}, {"sum_ns", h.sum_ns}, {"count", h.count}}, o.storage()));
 }
 
-json::object provider_to_json(const provider_metrics& p) {
-    json::object o;
-    o.emplace("name", clean_text(p.name, max_provider_name_size));
+json::object provider_to_json(const provider_metrics& p, json::storage_ptr sp) {
+    json::object o(std::move(sp));
+    o.emplace("name", clean_utf8(p.name, max_provider_name_size));
     const auto& c = p.counters;
     put_counts(o, "requests", c.requests, [](std::size_t i) { return to_string(static_cast<status_class>(i)); });
     put_counts(o, "attempts", c.attempts, [](std::size_t i) { return to_string(static_cast<attempt_result>(i)); });
@@ -107,25 +68,6 @@ json::object provider_to_json(const provider_metrics& p) {
         o.emplace("breaker", to_string(p.gauges->breaker));
         o.emplace("current", p.gauges->current);
     }
-    return o;
-}
-
-json::object usage_to_json(const usage_record& r, json::storage_ptr sp) {
-    json::object o(std::move(sp));
-    o.reserve(14);
-    o.emplace("time_ms", r.time_ms);
-    o.emplace("profile", clean_text(r.profile, max_usage_profile_size));
-    o.emplace("provider", clean_text(r.provider, max_provider_name_size));
-    o.emplace("key_fingerprint", clean_text(r.key_fingerprint, max_usage_fingerprint_size));
-    o.emplace("model", clean_text(r.model, max_usage_model_size));
-    o.emplace("status", std::clamp(r.status, 0, max_usage_status));
-    o.emplace("attempts", r.attempts);
-    if (r.ttfb_ms) o.emplace("ttfb_ms", *r.ttfb_ms);
-    o.emplace("duration_ms", r.duration_ms);
-    if (r.input_tokens) o.emplace("input_tokens", *r.input_tokens);
-    if (r.output_tokens) o.emplace("output_tokens", *r.output_tokens);
-    if (r.cache_read_tokens) o.emplace("cache_read_tokens", *r.cache_read_tokens);
-    if (r.cache_write_tokens) o.emplace("cache_write_tokens", *r.cache_write_tokens);
     return o;
 }
 
@@ -154,14 +96,6 @@ public:
             return true;
         }
         return fail(path, "must be a whole number from 0 to 18446744073709551615");
-    }
-    template <typename T>
-    bool bounded(const json::value& v, const std::string& path, T& out, std::uint64_t max) {
-        std::uint64_t n = 0;
-        if (!count(v, path, n)) return false;
-        if (n > max) return fail(path, "must be at most " + std::to_string(max));
-        out = static_cast<T>(n);
-        return true;
     }
     bool int64(const json::value& v, const std::string& path, std::int64_t& out) {
         if (const auto* i = v.if_int64()) {
@@ -292,101 +226,6 @@ bool read_provider(reader& rd, const json::value& v, const std::string& path, pr
         if (a && b) p.gauges = provider_gauges{*a, *b, cur}; // else a state this build does not know: skipped
     }
     return true;
-}
-
-// The same checks as read_usage without building any error text: the supervisor decodes a
-// row per request, and a path string per field cost more than the row itself. Only a row
-// this refuses is read again by read_usage, for its message.
-bool read_usage_quickly(const json::value& v, usage_record& r) {
-    const auto* o = v.if_object();
-    if (!o) return false;
-    constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
-    const auto count = [](const json::value* f, std::uint64_t max, std::uint64_t& out) {
-        if (!f) return false;
-        if (const auto* u = f->if_uint64())
-            out = *u;
-        else if (const auto* i = f->if_int64(); i && *i >= 0)
-            out = static_cast<std::uint64_t>(*i);
-        else
-            return false;
-        return out <= max;
-    };
-    const auto text = [](const json::value* f, std::size_t max, std::string& out) {
-        const auto* s = f ? f->if_string() : nullptr;
-        if (!s || s->size() > max) return false;
-        out.assign(s->data(), s->size());
-        return true;
-    };
-    const auto* t = o->if_contains("time_ms");
-    if (!t || !t->is_int64()) return false;
-    r.time_ms = t->get_int64();
-    std::uint64_t status = 0, attempts = 0, duration = 0;
-    if (!text(o->if_contains("profile"), max_usage_profile_size, r.profile) ||
-        !text(o->if_contains("provider"), max_provider_name_size, r.provider) ||
-        !text(o->if_contains("key_fingerprint"), max_usage_fingerprint_size, r.key_fingerprint) ||
-        !text(o->if_contains("model"), max_usage_model_size, r.model) ||
-        !count(o->if_contains("status"), max_usage_status, status) ||
-        !count(o->if_contains("attempts"), u32_max, attempts) ||
-        !count(o->if_contains("duration_ms"), u32_max, duration))
-        return false;
-    r.status = static_cast<int>(status);
-    r.attempts = static_cast<std::uint32_t>(attempts);
-    r.duration_ms = static_cast<std::uint32_t>(duration);
-    const auto optional = [&](std::string_view key, std::uint64_t max, auto& out) {
-        const auto* g = o->if_contains(key);
-        if (!g || g->is_null()) return true;
-        std::uint64_t n = 0;
-        if (!count(g, max, n)) return false;
-        out = static_cast<typename std::remove_reference_t<decltype(out)>::value_type>(n);
-        return true;
-    };
-    constexpr auto u64_max = std::numeric_limits<std::uint64_t>::max();
-    return optional("ttfb_ms", u32_max, r.ttfb_ms) && optional("input_tokens", u64_max, r.input_tokens) &&
-           optional("output_tokens", u64_max, r.output_tokens) &&
-           optional("cache_read_tokens", u64_max, r.cache_read_tokens) &&
-           optional("cache_write_tokens", u64_max, r.cache_write_tokens);
-}
-
-bool read_usage(reader& rd, const json::value& v, const std::string& path, usage_record& r) {
-    const auto* o = rd.object(v, path);
-    if (!o) return false;
-    const auto need = [&](std::string_view key) -> const json::value* {
-        const auto* f = o->if_contains(key);
-        if (!f) rd.fail(path, "needs " + std::string(key));
-        return f;
-    };
-    const auto at = [&](std::string_view key) { return path + "." + std::string(key); };
-    const json::value* f = nullptr;
-    if (!(f = need("time_ms")) || !rd.int64(*f, at("time_ms"), r.time_ms)) return false;
-    if (!(f = need("profile")) || !rd.text(*f, at("profile"), r.profile, max_usage_profile_size)) return false;
-    if (!(f = need("provider")) || !rd.text(*f, at("provider"), r.provider, max_provider_name_size)) return false;
-    if (!(f = need("key_fingerprint")) ||
-        !rd.text(*f, at("key_fingerprint"), r.key_fingerprint, max_usage_fingerprint_size))
-        return false;
-    if (!(f = need("model")) || !rd.text(*f, at("model"), r.model, max_usage_model_size)) return false;
-    if (!(f = need("status")) || !rd.bounded(*f, at("status"), r.status, max_usage_status)) return false;
-    constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
-    if (!(f = need("attempts")) || !rd.bounded(*f, at("attempts"), r.attempts, u32_max)) return false;
-    if (!(f = need("duration_ms")) || !rd.bounded(*f, at("duration_ms"), r.duration_ms, u32_max)) return false;
-    const auto optional_u32 = [&](std::string_view key, std::optional<std::uint32_t>& out) {
-        const auto* g = o->if_contains(key);
-        if (!g || g->is_null()) return true;
-        std::uint32_t n = 0;
-        if (!rd.bounded(*g, at(key), n, u32_max)) return false;
-        out = n;
-        return true;
-    };
-    const auto optional_u64 = [&](std::string_view key, std::optional<std::uint64_t>& out) {
-        const auto* g = o->if_contains(key);
-        if (!g || g->is_null()) return true;
-        std::uint64_t n = 0;
-        if (!rd.count(*g, at(key), n)) return false;
-        out = n;
-        return true;
-    };
-    return optional_u32("ttfb_ms", r.ttfb_ms) && optional_u64("input_tokens", r.input_tokens) &&
-           optional_u64("output_tokens", r.output_tokens) && optional_u64("cache_read_tokens", r.cache_read_tokens) &&
-           optional_u64("cache_write_tokens", r.cache_write_tokens);
 }
 
 bool read_switch(reader& rd, const json::value& v, provider_switch& s) {
@@ -609,28 +448,24 @@ const provider_metrics* metrics_report::find(std::string_view name) const {
 // ---- codec ----
 
 std::string to_json(const metrics_report& r) {
-    // One arena for the whole document: a report holds a row per request, and the rows'
-    // objects and strings would each be an allocation and a free.
-    json::monotonic_resource arena(64 * 1024);
+    // One arena for the whole document, on the stack while it fits: each object and string
+    // would otherwise be an allocation and a free.
+    unsigned char first[16 * 1024];
+    json::monotonic_resource arena(first, sizeof first);
     const json::storage_ptr sp(&arena);
     json::object root(sp);
     root.emplace("v", metrics_report_version);
-    json::array providers;
-    for (const auto& p : r.providers) providers.push_back(provider_to_json(p));
+    json::array providers(sp);
+    for (const auto& p : r.providers) providers.push_back(provider_to_json(p, sp));
     root.emplace("providers", std::move(providers));
     root.emplace("open_connections", r.open_connections);
     if (r.last_switch) {
         const auto& s = *r.last_switch;
-        root.emplace("last_switch", json::object{{"time_ms", s.time_ms},
-                                                 {"from", clean_text(s.from, max_provider_name_size)},
-                                                 {"to", clean_text(s.to, max_provider_name_size)},
-                                                 {"reason", printable_ascii(s.reason, max_switch_reason_size)}});
-    }
-    if (!r.usage.empty()) {
-        json::array rows(sp);
-        rows.reserve(r.usage.size());
-        for (const auto& u : r.usage) rows.push_back(usage_to_json(u, sp));
-        root.emplace("usage", std::move(rows));
+        root.emplace("last_switch", json::object({{"time_ms", s.time_ms},
+                                                  {"from", clean_utf8(s.from, max_provider_name_size)},
+                                                  {"to", clean_utf8(s.to, max_provider_name_size)},
+                                                  {"reason", printable_ascii(s.reason, max_switch_reason_size)}},
+                                                 sp));
     }
     if (r.usage_dropped != 0) root.emplace("usage_dropped", r.usage_dropped);
     return json::serialize(root);
@@ -645,9 +480,10 @@ metrics_report_parse_result parse_metrics_report(std::string_view text) {
     }
     boost::system::error_code ec;
     json::parse_options opts; // strict JSON, depth <= 32, UTF-8 checked
-    // One arena for the parsed document (a row per request), freed at once; what is kept is
-    // copied out into the report.
-    json::monotonic_resource arena(text.size() * 2 + 1024);
+    // One arena for the parsed document, on the stack while it fits, freed at once; what is
+    // kept is copied out into the report.
+    unsigned char first[16 * 1024];
+    json::monotonic_resource arena(first, sizeof first);
     const json::value root = json::parse(text, ec, json::storage_ptr(&arena), opts);
     if (ec) {
         result.error = "not JSON: " + ec.message();
@@ -699,19 +535,6 @@ metrics_report_parse_result parse_metrics_report(std::string_view text) {
         if (!read_switch(rd, *f, s)) return fail();
         r.last_switch = std::move(s);
     }
-    if (const auto* f = o->if_contains("usage")) {
-        const auto* a = rd.array(*f, "usage");
-        if (!a) return fail();
-        if (a->size() > max_report_usage_rows)
-            return bad("usage", "more than " + std::to_string(max_report_usage_rows) + " rows");
-        r.usage.reserve(a->size());
-        for (std::size_t i = 0; i < a->size(); ++i) {
-            usage_record u;
-            if (!read_usage_quickly((*a)[i], u) && !read_usage(rd, (*a)[i], "usage[" + std::to_string(i) + "]", u))
-                return fail();
-            r.usage.push_back(std::move(u));
-        }
-    }
     if (const auto* f = o->if_contains("usage_dropped"); f && !rd.count(*f, "usage_dropped", r.usage_dropped))
         return fail();
     result.value = std::move(r);
@@ -720,7 +543,8 @@ metrics_report_parse_result parse_metrics_report(std::string_view text) {
 
 // ---- worker side ----
 
-worker_metrics::worker_metrics(const std::vector<std::string>& provider_names) {
+worker_metrics::worker_metrics(const std::vector<std::string>& provider_names, std::size_t usage_rows_per_report)
+    : usage_rows_per_report_(usage_rows_per_report) {
     for (const auto& n : provider_names) provider_id(n);
 }
 
@@ -781,15 +605,20 @@ void worker_metrics::on_switch(std::int64_t time_ms, std::size_t from, std::size
     last_switch_ = provider_switch{time_ms, name(from), name(to), printable_ascii(reason, max_switch_reason_size)};
 }
 
-void worker_metrics::add_usage(usage_record&& row) {
-    if (usage_.size() >= max_pending_usage_rows) {
+void worker_metrics::add_usage(const usage_row_view& row) {
+    if (pending_rows_ >= max_pending_usage_rows) {
         usage_dropped_ = sat_add(usage_dropped_, 1);
         return;
     }
-    usage_.push_back(std::move(row));
+    if (usage_.empty() || !usage_.back().add(row)) {
+        // A new block always takes its first row.
+        usage_.emplace_back(usage_rows_per_report_);
+        usage_.back().add(row);
+    }
+    ++pending_rows_;
 }
 
-metrics_report worker_metrics::take_report(std::size_t max_usage_rows) {
+metrics_report worker_metrics::take_report() {
     metrics_report r;
     for (auto& s : providers_) {
         if (!s.touched) continue;
@@ -803,13 +632,17 @@ metrics_report worker_metrics::take_report(std::size_t max_usage_rows) {
         r.providers.push_back(std::move(none));
         unrouted_ = {};
     }
-    const std::size_t n = std::min({max_usage_rows, max_report_usage_rows, usage_.size()});
-    r.usage.assign(std::make_move_iterator(usage_.begin()),
-                   std::make_move_iterator(usage_.begin() + static_cast<std::ptrdiff_t>(n)));
-    usage_.erase(usage_.begin(), usage_.begin() + static_cast<std::ptrdiff_t>(n));
     r.usage_dropped = std::exchange(usage_dropped_, 0);
     r.last_switch = last_switch_;
     return r;
+}
+
+std::string worker_metrics::take_usage_rows() {
+    if (usage_.empty()) return {};
+    pending_rows_ -= usage_.front().rows();
+    auto block = usage_.front().take();
+    usage_.pop_front();
+    return block;
 }
 
 } // namespace clipal

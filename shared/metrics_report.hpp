@@ -1,9 +1,11 @@
 // What a worker tells the supervisor about its traffic (issue 15), piggybacked on its
 // heartbeat once a second: counter DELTAS since its previous report (the supervisor adds
 // them up, so a restarted worker, which starts from zero, is neither lost nor counted
-// twice), ABSOLUTE gauges (provider state, open connections, the last provider switch),
-// and the finished-request rows for usage.db. Pure code: the vocabulary, the JSON codec,
-// and worker_metrics, the cheap builder the worker's data path feeds.
+// twice) and ABSOLUTE gauges (provider state, open connections, the last provider switch)
+// as JSON, cheap at once a second; the finished-request rows for usage.db, one per
+// request, go beside it as a binary block (shared/usage_rows_codec.hpp). Pure code: the
+// vocabulary, the JSON codec, and worker_metrics, the cheap builder the worker's data path
+// feeds.
 //
 // JSON form (one object; parse_metrics_report documents the rules):
 //   {"v":1,
@@ -18,13 +20,12 @@
 //                  "state":"active","breaker":"closed","current":true}],  // gauges, all or none
 //    "open_connections":2,
 //    "last_switch":{"time_ms":N,"from":"a","to":"b","reason":"server_error"},
-//    "usage":[{usage_record fields by their C++ names; absent optionals omitted}],
 //    "usage_dropped":0}
 #pragma once
 
 #include "shared/duration.hpp"
 #include "shared/failure_classifier.hpp"
-#include "shared/usage_record.hpp"
+#include "shared/usage_rows_codec.hpp"
 
 #include <array>
 #include <cstddef>
@@ -159,8 +160,7 @@ struct provider_switch {
 struct metrics_report {
     // Deltas since the previous report, one entry per provider name (unique).
     std::vector<provider_metrics> providers;
-    std::vector<usage_record> usage; // finished requests, oldest first
-    std::uint64_t usage_dropped = 0; // rows the worker could not keep (its queue was full)
+    std::uint64_t usage_dropped = 0; // usage rows the worker could not keep (its queue was full)
     // Absolute.
     std::uint64_t open_connections = 0; // the worker's client connections
     std::optional<provider_switch> last_switch;
@@ -180,13 +180,8 @@ struct metrics_report {
 inline constexpr std::size_t max_report_json_size = 4 * 1024 * 1024;
 inline constexpr std::size_t max_report_providers = 1024;
 inline constexpr std::size_t max_provider_name_size = 256;
-inline constexpr std::size_t max_report_usage_rows = 8192;
+static_assert(max_provider_name_size == max_usage_provider_size, "a usage row names any provider a report can");
 inline constexpr std::size_t max_switch_reason_size = 64;
-// usage_record string fields.
-inline constexpr std::size_t max_usage_profile_size = 64;
-inline constexpr std::size_t max_usage_fingerprint_size = 64;
-inline constexpr std::size_t max_usage_model_size = 256;
-inline constexpr int max_usage_status = 999;
 
 inline constexpr int metrics_report_version = 1;
 
@@ -202,7 +197,7 @@ struct metrics_report_parse_result {
 // The inverse of to_json; the input comes from another process, so:
 // - more than max_report_json_size bytes, not JSON, or "v" other than 1: error;
 // - a known field with the wrong type, a negative, fractional or > UINT64_MAX count, a
-//   string over its bound or a row/provider count over its bound, a duplicate provider
+//   string over its bound or a provider count over its bound, a duplicate provider
 //   name, a histogram whose bucket list is not latency_bucket_count long or whose count
 //   differs from the sum of its buckets, gauges given in part: error;
 // - forward compatibility (a newer worker across `clipal update`): unknown fields are
@@ -221,18 +216,20 @@ struct token_counts {
     bool known() const { return input || output || cache_read || cache_write; }
 };
 
-// The worker's counters between two reports. Providers are interned once (provider_id)
-// and then addressed by index: the on_* calls do array increments, never allocate, and
-// ignore an index that is not valid (no_provider included where not meant). Not
-// thread-safe (the worker runs one io_context thread).
+// The worker's counters and usage rows between two reports. Providers are interned once
+// (provider_id) and then addressed by index: the on_* calls do array increments, never
+// allocate, and ignore an index that is not valid (no_provider included where not meant).
+// Usage rows are encoded as they come into the blocks reports will carry. Not thread-safe
+// (the worker runs one io_context thread).
 class worker_metrics {
 public:
     static constexpr std::size_t no_provider = static_cast<std::size_t>(-1);
     // Pending usage rows kept between reports; further rows are dropped and counted.
     static constexpr std::size_t max_pending_usage_rows = 65536;
 
-    worker_metrics() = default;
-    explicit worker_metrics(const std::vector<std::string>& provider_names);
+    // `usage_rows_per_report`: the most rows one block (take_usage_rows) holds.
+    explicit worker_metrics(const std::vector<std::string>& provider_names = {},
+                            std::size_t usage_rows_per_report = max_report_usage_rows);
 
     // The index of `name`, interned on first use; stable for the life of this object, so a
     // request that started before a reload still counts under its provider. no_provider
@@ -254,15 +251,18 @@ public:
                          const token_counts& tokens);
     // The current provider changed (rare: allocates).
     void on_switch(std::int64_t time_ms, std::size_t from, std::size_t to, std::string_view reason);
-    // A usage.db row (moved into the pending queue; dropped and counted when it is full).
-    void add_usage(usage_record&& row);
-    std::size_t pending_usage_rows() const { return usage_.size(); }
+    // A usage.db row, encoded into the newest pending block (its profile left out: the
+    // supervisor knows whose worker sent it); dropped and counted when
+    // max_pending_usage_rows are pending.
+    void add_usage(const usage_row_view& row);
+    std::size_t pending_usage_rows() const { return pending_rows_; }
 
-    // Everything counted since the last take_report, and at most `max_usage_rows` of the
-    // pending usage rows (oldest first; the rest wait for the next report); the counters
-    // restart from zero. The report carries the last switch (if any) but no provider
+    // Everything counted since the last take_report; the counters restart from zero. The
+    // report carries the rows dropped since and the last switch (if any) but no provider
     // gauges or open connections: the caller sets those (set_gauges, open_connections).
-    metrics_report take_report(std::size_t max_usage_rows = 1024);
+    metrics_report take_report();
+    // The oldest pending block of usage rows (usage_rows_decoder reads it), "" when none.
+    std::string take_usage_rows();
 
 private:
     struct slot {
@@ -272,8 +272,11 @@ private:
     };
     std::vector<slot> providers_;
     std::array<std::uint64_t, status_class_count> unrouted_{};
-    // A deque: reports take rows from the front, and under load many reports come a second.
-    std::deque<usage_record> usage_;
+    // Blocks of rows, oldest first; the back one is being filled. A deque: reports take
+    // blocks from the front, and under load many reports go each second.
+    std::deque<usage_rows_encoder> usage_;
+    std::size_t usage_rows_per_report_;
+    std::size_t pending_rows_ = 0;
     std::uint64_t usage_dropped_ = 0;
     std::optional<provider_switch> last_switch_;
 };

@@ -42,6 +42,33 @@ constexpr bool is_utf8(std::string_view s) {
     return true;
 }
 
+// Length of the well-formed UTF-8 sequence (as is_utf8 judges) starting at s[i], or 0
+// when the bytes there are not one.
+constexpr std::size_t utf8_sequence_at(std::string_view s, std::size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) return 1;
+    if (c < 0xC2 || c > 0xF4) return 0;
+    const std::size_t n = c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    return s.size() - i > n && is_utf8(s.substr(i, n + 1)) ? n + 1 : 0;
+}
+
+// Well-formed UTF-8 of at most `limit` bytes: bytes that are not UTF-8 become U+FFFD, and
+// the text is cut at a character boundary. For text a client chose (a model name) that goes
+// where only bounded UTF-8 may (a JSON string, a worker report's row).
+inline std::string clean_utf8(std::string_view s, std::size_t limit) {
+    constexpr std::string_view replacement = "\xEF\xBF\xBD";
+    std::string out;
+    out.reserve(s.size() < limit ? s.size() : limit);
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_at(s, i);
+        const std::string_view piece = n ? s.substr(i, n) : replacement;
+        if (out.size() + piece.size() > limit) break;
+        out.append(piece);
+        i += n ? n : 1;
+    }
+    return out;
+}
+
 // The words for an errno value ("No such file or directory"), for error messages.
 inline std::string errno_text(int e) { return std::generic_category().message(e); }
 

@@ -47,23 +47,27 @@ void observability::start(const global_config& g) {
     purge();
 }
 
-void observability::on_report(profile p, std::string_view json, bool retiring) {
+void observability::on_report(profile p, std::string_view json, std::string_view rows, bool retiring) {
     auto parsed = parse_metrics_report(json);
-    if (!parsed.value) {
+    // Both halves are read before either is applied: the counts and the rows describe the
+    // same requests, so a report counts whole or not at all.
+    const auto decoded = parsed.value ? rows_decoder_.decode(rows, info(p).name) : usage_rows_decode_result{};
+    if (!parsed.value || !decoded.ok()) {
         // A worker of another build, or a bug: its counts are lost, nothing else is.
         if (bad_reports_++ == 0)
-            log_.warn(info(p).tag, "a worker report could not be read ({}); its counts are left out", parsed.error);
+            log_.warn(info(p).tag, "a worker report could not be read ({}); its counts are left out",
+                      parsed.value ? decoded.error : parsed.error);
         return;
     }
     auto& r = *parsed.value;
     registry_.add(p, r, retiring ? metrics_registry::gauges::ignore : metrics_registry::gauges::replace);
-    activity_.add_report(p, r);
+    activity_.add_report(p, r, decoded.rows);
     if (r.usage_dropped > 0)
         log_.warn(info(p).tag, "{} usage rows were dropped by the worker (it could not send them in time)",
                   r.usage_dropped);
-    if (!store_ || r.usage.empty()) return;
+    if (!store_ || decoded.rows.empty()) return;
     std::size_t pending = 0;
-    for (auto& row : r.usage) pending = store_->add(std::move(row));
+    for (const auto& row : decoded.rows) pending = store_->add(row);
     if (pending >= usage_store::batch_rows)
         write_pending();
     else

@@ -8,6 +8,7 @@
 #include "shared/config.hpp"
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
+#include "shared/usage_rows_codec.hpp"
 #include "supervisor/metrics_registry.hpp"
 #include "supervisor/recent_activity.hpp"
 #include "supervisor/usage_store.hpp"
@@ -34,9 +35,10 @@ public:
     // Writes what is pending (shutdown, re-exec for an upgrade).
     void flush();
 
-    // One ipc::worker_report of profile p. `retiring`: from a worker being replaced by an
-    // upgrade, whose counts count but whose gauges are its successor's business.
-    void on_report(profile p, std::string_view json, bool retiring = false);
+    // One ipc::worker_report of profile p: its JSON and its block of usage rows. `retiring`:
+    // from a worker being replaced by an upgrade, whose counts count but whose gauges are its
+    // successor's business.
+    void on_report(profile p, std::string_view json, std::string_view rows, bool retiring = false);
     void worker_started(profile p, bool restart);
     void worker_gone(profile p);
     void worker_state(profile p, slot_state s) { registry_.set_worker_state(p, s); }
@@ -61,6 +63,7 @@ private:
     std::filesystem::path config_dir_;
     metrics_registry registry_;
     recent_activity activity_;
+    usage_rows_decoder rows_decoder_;
     std::unique_ptr<usage_store> store_;
     int retention_days_ = 90;
     boost::asio::steady_timer flush_timer_;

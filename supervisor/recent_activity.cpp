@@ -83,9 +83,10 @@ std::int64_t recent_activity::day_start(std::int64_t ms) const {
     return start_ms;
 }
 
-recent_activity::provider_activity* recent_activity::provider(profile p, std::string_view name, std::int64_t now_ms) {
+recent_activity::provider_map::value_type& recent_activity::provider(profile p, std::string_view name,
+                                                                     std::int64_t now_ms) {
     auto& providers = profiles_[static_cast<std::size_t>(p)].providers;
-    if (const auto it = providers.find(name); it != providers.end()) return it->second.get();
+    if (const auto it = providers.find(name); it != providers.end()) return *it;
     if (providers.size() >= max_providers_per_profile) {
         const auto quietest = std::min_element(providers.begin(), providers.end(), [](const auto& a, const auto& b) {
             return a.second->last_ms < b.second->last_ms;
@@ -94,12 +95,16 @@ recent_activity::provider_activity* recent_activity::provider(profile p, std::st
     }
     auto entry = std::make_unique<provider_activity>();
     entry->last_ms = now_ms;
-    return providers.emplace(std::string(name), std::move(entry)).first->second.get();
+    return *providers.emplace(std::string(name), std::move(entry)).first;
 }
 
-void recent_activity::add(profile p, const usage_record& row) {
+void recent_activity::add(profile p, const usage_row_view& row) {
+    provider_cache cache;
+    add_row(p, row, unix_ms(clock_.now()), cache);
+}
+
+void recent_activity::add_row(profile p, const usage_row_view& row, std::int64_t now_ms, provider_cache& cache) {
     if (row.provider.empty()) return;
-    const std::int64_t now_ms = unix_ms(clock_.now());
     const std::int64_t t = std::min(row.time_ms, now_ms);
     const std::int64_t second = floor_div(t, 1000);
     const std::int64_t now_s = floor_div(now_ms, 1000);
@@ -108,7 +113,11 @@ void recent_activity::add(profile p, const usage_record& row) {
     const bool is_today = t >= today;
     if (!in_window && !is_today) return; // too old to show anywhere
 
-    auto* a = provider(p, row.provider, now_ms);
+    if (cache.activity == nullptr || cache.name != row.provider) {
+        auto& entry = provider(p, row.provider, now_ms);
+        cache = {entry.first, entry.second.get()};
+    }
+    auto* a = cache.activity;
     a->last_ms = std::max(a->last_ms, t);
     if (in_window) {
         auto& b = a->window[static_cast<std::size_t>(((second % window_seconds) + window_seconds) % window_seconds)];
@@ -139,19 +148,20 @@ void recent_activity::set_last_switch(profile p, const provider_switch& s) {
     last = s;
 }
 
-void recent_activity::add_report(profile p, const metrics_report& r) {
-    for (const auto& row : r.usage) add(p, row);
+void recent_activity::add_report(profile p, const metrics_report& r, std::span<const usage_row_view> rows) {
+    const std::int64_t now_ms = unix_ms(clock_.now());
+    provider_cache cache;
+    for (const auto& row : rows) add_row(p, row, now_ms, cache);
     if (r.last_switch) set_last_switch(p, *r.last_switch);
     // A request that left a provider for another one has its row under the one that answered:
     // the provider it left counts it here, as a request and a failure, when the report comes.
-    const std::int64_t now_ms = unix_ms(clock_.now());
     const std::int64_t now_s = floor_div(now_ms, 1000);
     for (const auto& pm : r.providers) {
         if (pm.name.empty()) continue;
         std::uint64_t left = 0;
         for (const auto n : pm.counters.failovers) left += n;
         if (left == 0) continue;
-        auto* a = provider(p, pm.name, now_ms);
+        auto* a = provider(p, pm.name, now_ms).second.get();
         auto& b = a->window[static_cast<std::size_t>(((now_s % window_seconds) + window_seconds) % window_seconds)];
         if (b.second != now_s) b = second_bucket{now_s};
         const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 1u << 20));

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -55,13 +56,13 @@ public:
     // provider, answered by none, is not shown per provider and is ignored). Its window
     // second is row.time_ms (one in the future counts now; one older than the window only
     // adds tokens); its tokens count when it finished today (local time), as of the clock.
-    void add(profile p, const usage_record& row);
+    void add(profile p, const usage_row_view& row);
     // The profile's last switch; an older one than already known is ignored (a worker
     // retiring across an upgrade reports its own, older, switch).
     void set_last_switch(profile p, const provider_switch& s);
-    // A worker's metrics report: its usage rows, and its last switch when it has one (a
+    // A worker's metrics report with its usage rows, and its last switch when it has one (a
     // restarted worker has none yet: the previous one stays).
-    void add_report(profile p, const metrics_report& r);
+    void add_report(profile p, const metrics_report& r, std::span<const usage_row_view> rows = {});
 
     // {"providers": {"<name>": {"requests_1m": N, "failures_1m": N, "p50_ttfb_ms": N|null,
     //   "tokens_today": {"input": N, "output": N, "cache_read": N, "cache_write": N}}},
@@ -95,12 +96,22 @@ private:
         std::array<std::uint64_t, token_kind_count> tokens{};
         std::int64_t last_ms = 0; // latest activity, to pick whom to forget at the bound
     };
+    using provider_map = std::map<std::string, std::unique_ptr<provider_activity>, std::less<>>;
     struct profile_activity {
-        std::map<std::string, std::unique_ptr<provider_activity>, std::less<>> providers;
+        provider_map providers;
         std::optional<provider_switch> last_switch;
     };
 
-    provider_activity* provider(profile p, std::string_view name, std::int64_t now_ms);
+    // The entry of provider `name`, made (and the quietest one forgotten at the bound) when missing.
+    provider_map::value_type& provider(profile p, std::string_view name, std::int64_t now_ms);
+    // The last provider a row went to: a report's rows mostly name one provider, and the
+    // map's node (its key and value) stays put until that provider is forgotten, which only
+    // a lookup that misses can do.
+    struct provider_cache {
+        std::string_view name;
+        provider_activity* activity = nullptr;
+    };
+    void add_row(profile p, const usage_row_view& row, std::int64_t now_ms, provider_cache& cache);
     // [midnight, next midnight) of the local day holding `ms`, cached for the current day.
     std::int64_t day_start(std::int64_t ms) const;
 

@@ -32,7 +32,7 @@ void retiring_worker::on_message(ipc::message&& m, ipc::unique_fd fd) {
     if (auto* rec = std::get_if<ipc::log_record>(&m)) {
         if (hooks_.log_record) hooks_.log_record(*rec);
     } else if (auto* rep = std::get_if<ipc::worker_report>(&m)) {
-        if (hooks_.report) hooks_.report(rep->json);
+        if (hooks_.report) hooks_.report(*rep);
     } else if (auto* back = std::get_if<ipc::handoff_back>(&m)) {
         if (!fd || !hooks_.reroute) return;
         auto s = ipc::adopt_socket(ioc_, fd);

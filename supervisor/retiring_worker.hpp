@@ -25,7 +25,7 @@ class retiring_worker {
 public:
     struct hooks {
         std::function<void(const ipc::log_record&)> log_record;
-        std::function<void(const std::string& json)> report; // its ipc::worker_report: its counts still count
+        std::function<void(const ipc::worker_report&)> report; // its counts still count
         std::function<void(boost::asio::ip::tcp::socket, std::string bytes, std::string addr)> reroute;
     };
 

@@ -70,7 +70,7 @@ supervisor::supervisor(boost::asio::io_context& ioc, supervisor_options opts)
                 std::chrono::duration_cast<std::chrono::milliseconds>(opts_.drain_deadline)},
                {[this](const ipc::log_record& r) { on_worker_log(r); },
                 [this] { return control_ && control_->open_connections() > 0; }, [this] { observability_.flush(); },
-                [this](profile p, const std::string& json) { observability_.on_report(p, json, true); }}),
+                [this](profile p, const ipc::worker_report& r) { observability_.on_report(p, r.json, r.rows, true); }}),
       observability_(ioc, clock_, log_, opts_.config_dir),
       status_(clock_, router_, runners_, upgrade_, last_reload_, opts_.config_dir,
               [this](profile p) { return observability_.activity(p); }) {}
@@ -149,7 +149,7 @@ std::optional<int> supervisor::start() {
         h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
             router_.reroute(std::move(s), std::move(bytes), std::move(addr));
         };
-        h.report = [this, id = p.id](const std::string& json) { observability_.on_report(id, json); };
+        h.report = [this, id = p.id](const ipc::worker_report& r) { observability_.on_report(id, r.json, r.rows); };
         h.started = [this, id = p.id](bool restart) { observability_.worker_started(id, restart); };
         h.gone = [this, id = p.id] { observability_.worker_gone(id); };
         h.state_changed = [this] {

@@ -135,7 +135,7 @@ void upgrade_coordinator::adopt(upgrade_state inherited) {
         retiring_worker::hooks h;
         h.log_record = hooks_.log_record;
         if (hooks_.retiring_report)
-            h.report = [this, id = w.id](const std::string& json) { hooks_.retiring_report(id, json); };
+            h.report = [this, id = w.id](const ipc::worker_report& r) { hooks_.retiring_report(id, r); };
         h.reroute = [this](boost::asio::ip::tcp::socket s, std::string bytes, std::string addr) {
             router_.reroute(std::move(s), std::move(bytes), std::move(addr));
         };

@@ -47,7 +47,7 @@ public:
         std::function<bool()> replying;                         // a control reply is still being sent
         std::function<void()> before_reexec;                    // write what must not be lost
         // A previous image's worker reported (its counts count; its gauges are its successor's).
-        std::function<void(profile, const std::string& json)> retiring_report;
+        std::function<void(profile, const ipc::worker_report&)> retiring_report;
     };
 
     // `runners` is read, never resized; its runners must exist before request() and adopt().

@@ -146,17 +146,13 @@ std::string newer_version_message(const fs::path& path, int version) {
            ".newer) to start a new one";
 }
 
-std::string_view capped(const std::string& s) {
+std::string_view capped(std::string_view s) {
     if (s.size() <= max_text_bytes) return s;
     std::size_t n = max_text_bytes;
     while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    return std::string_view(s).substr(0, n);
+    return s.substr(0, n);
 }
-
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-    const auto t = capped(v);
-    ::sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
-}
+static_assert(max_text_bytes <= std::numeric_limits<std::uint16_t>::max());
 
 template <class T>
 void bind_optional(sqlite3_stmt* s, int i, const std::optional<T>& v) {
@@ -166,22 +162,6 @@ void bind_optional(sqlite3_stmt* s, int i, const std::optional<T>& v) {
         ::sqlite3_bind_int64(s, i,
                              static_cast<sqlite3_int64>(std::min<std::uint64_t>(
                                  *v, static_cast<std::uint64_t>(std::numeric_limits<sqlite3_int64>::max()))));
-}
-
-void bind_record(sqlite3_stmt* s, const usage_record& r) {
-    ::sqlite3_bind_int64(s, 1, r.time_ms);
-    bind_text(s, 2, r.profile);
-    bind_text(s, 3, r.provider);
-    bind_text(s, 4, r.key_fingerprint);
-    bind_text(s, 5, r.model);
-    ::sqlite3_bind_int(s, 6, r.status);
-    ::sqlite3_bind_int64(s, 7, r.attempts);
-    bind_optional(s, 8, r.ttfb_ms);
-    ::sqlite3_bind_int64(s, 9, r.duration_ms);
-    bind_optional(s, 10, r.input_tokens);
-    bind_optional(s, 11, r.output_tokens);
-    bind_optional(s, 12, r.cache_read_tokens);
-    bind_optional(s, 13, r.cache_write_tokens);
 }
 
 std::string column_text(sqlite3_stmt* s, int i) {
@@ -324,13 +304,42 @@ usage_store::open_result usage_store::open(const fs::path& path, std::size_t max
     return out;
 }
 
-std::size_t usage_store::add(usage_record r) {
+std::size_t usage_store::add(const usage_row_view& r) {
     if (pending_.size() >= max_pending_) {
         ++dropped_;
         return pending_.size();
     }
-    pending_.push_back(std::move(r));
+    pending_row p{r.time_ms,
+                  static_cast<std::uint32_t>(text_.size()),
+                  {},
+                  r.status,
+                  r.attempts,
+                  r.ttfb_ms,
+                  r.duration_ms,
+                  {r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens}};
+    const std::string_view texts[] = {r.profile, r.provider, r.key_fingerprint, r.model};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto t = capped(texts[i]);
+        text_.append(t);
+        p.text_size[i] = static_cast<std::uint16_t>(t.size());
+    }
+    pending_.push_back(p);
     return pending_.size();
+}
+
+void usage_store::bind(sqlite3_stmt* s, int first, const pending_row& r) const {
+    ::sqlite3_bind_int64(s, first, r.time_ms);
+    std::size_t at = r.text_at;
+    for (int i = 0; i < 4; ++i) {
+        const auto size = r.text_size[static_cast<std::size_t>(i)];
+        ::sqlite3_bind_text(s, first + 1 + i, text_.data() + at, size, SQLITE_STATIC);
+        at += size;
+    }
+    ::sqlite3_bind_int(s, first + 5, r.status);
+    ::sqlite3_bind_int64(s, first + 6, r.attempts);
+    bind_optional(s, first + 7, r.ttfb_ms);
+    ::sqlite3_bind_int64(s, first + 8, r.duration_ms);
+    for (int i = 0; i < 4; ++i) bind_optional(s, first + 9 + i, r.tokens[static_cast<std::size_t>(i)]);
 }
 
 usage_write_result usage_store::flush() {
@@ -339,7 +348,7 @@ usage_write_result usage_store::flush() {
     sqlite3* db = db_.get();
     int rc = run(begin_.get());
     for (std::size_t i = 0; rc == SQLITE_OK && i < pending_.size(); ++i) {
-        bind_record(insert_.get(), pending_[i]);
+        bind(insert_.get(), 1, pending_[i]);
         rc = run(insert_.get());
         ::sqlite3_clear_bindings(insert_.get());
     }
@@ -354,6 +363,7 @@ usage_write_result usage_store::flush() {
     }
     r.rows = pending_.size();
     pending_.clear();
+    text_.clear();
     return finish(std::move(r), {});
 }
 

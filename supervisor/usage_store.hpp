@@ -12,6 +12,7 @@
 
 #include "shared/usage_record.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -85,9 +86,10 @@ public:
     usage_store(const usage_store&) = delete;
     usage_store& operator=(const usage_store&) = delete;
 
-    // Buffers one row; returns how many are pending now (compare with batch_rows). When
-    // max_pending rows are pending already, the row is dropped and counted.
-    std::size_t add(usage_record r);
+    // Buffers a copy of one row (its text cut to what a column keeps), with no allocation
+    // once the buffer has grown; returns how many are pending now (compare with
+    // batch_rows). When max_pending rows are pending already, the row is dropped and counted.
+    std::size_t add(const usage_row_view& r);
     std::size_t pending() const { return pending_.size(); }
 
     // Writes every pending row in one transaction with one prepared statement. On failure
@@ -103,13 +105,27 @@ public:
     const std::filesystem::path& path() const { return path_; }
 
 private:
+    // A buffered row: its numbers, and its four texts one after the other in text_.
+    struct pending_row {
+        std::int64_t time_ms;
+        std::uint32_t text_at;
+        std::array<std::uint16_t, 4> text_size; // profile, provider, key_fingerprint, model
+        int status;
+        std::uint32_t attempts;
+        std::optional<std::uint32_t> ttfb_ms;
+        std::uint32_t duration_ms;
+        std::array<std::optional<std::uint64_t>, 4> tokens; // input, output, cache read, cache write
+    };
+
     usage_store(std::filesystem::path path, sqlite::database db, std::size_t max_pending);
     usage_write_result finish(usage_write_result r, const std::string& cause);
+    void bind(sqlite3_stmt* s, int first, const pending_row& r) const;
 
     std::filesystem::path path_;
     sqlite::database db_;
     sqlite::statement begin_, commit_, rollback_, insert_, purge_;
-    std::vector<usage_record> pending_;
+    std::vector<pending_row> pending_;
+    std::string text_;
     std::size_t max_pending_;
     std::uint64_t dropped_ = 0;
     std::string last_cause_; // of the last failure; empty after a success

@@ -184,7 +184,7 @@ void worker_runner::on_message(ipc::message&& m, ipc::unique_fd fd) {
     } else if (std::holds_alternative<ipc::heartbeat>(m)) {
         run(slot_.heartbeat_received());
     } else if (auto* rep = std::get_if<ipc::worker_report>(&m)) {
-        if (hooks_.report) hooks_.report(rep->json);
+        if (hooks_.report) hooks_.report(*rep);
     } else if (auto* rec = std::get_if<ipc::log_record>(&m)) {
         if (hooks_.log_record) hooks_.log_record(*rec);
     } else if (auto* sr = std::get_if<ipc::status_reply>(&m)) {

@@ -31,10 +31,10 @@ public:
         std::function<void(const ipc::log_record&)> log_record; // a worker's log line
         // A worker gave back a connection whose next request belongs to another profile.
         std::function<void(boost::asio::ip::tcp::socket, std::string bytes, std::string addr)> reroute;
-        std::function<void()> state_changed;                 // e.g. to notice "all workers stopped"
-        std::function<void(const std::string& json)> report; // an ipc::worker_report
-        std::function<void(bool restart)> started;           // a worker process was launched
-        std::function<void()> gone;                          // the worker process ended
+        std::function<void()> state_changed; // e.g. to notice "all workers stopped"
+        std::function<void(const ipc::worker_report&)> report;
+        std::function<void(bool restart)> started; // a worker process was launched
+        std::function<void()> gone;                // the worker process ended
     };
 
     worker_runner(boost::asio::io_context& ioc, const clock& clk, logger& log, profile id, std::filesystem::path exe,

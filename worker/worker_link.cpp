@@ -69,8 +69,9 @@ void worker_link::start(std::function<void(int)> on_exit) {
 void worker_link::send_reports() {
     // The first report always goes (gauges and counters); more while rows wait.
     for (std::size_t n = 0; n == 0 || (n < reports_per_beat && server_.pending_usage_rows() > 0); ++n) {
-        auto json = to_json(server_.take_report(usage_rows_per_report));
-        if (channel_->send(ipc::worker_report{std::move(json)}) != ipc::send_result::queued) break;
+        auto json = to_json(server_.take_report());
+        if (channel_->send(ipc::worker_report{std::move(json), server_.take_usage_rows()}) != ipc::send_result::queued)
+            break;
     }
 }
 

@@ -33,6 +33,7 @@ worker_server::worker_server(boost::asio::io_context& ioc, const clock& clk, log
       log_(log),
       id_(id),
       pool_(make_pool(ioc, log)),
+      metrics_({}, usage_rows_per_report),
       reactivation_timer_(ioc),
       drain_timer_(ioc),
       accept_retry_(ioc),
@@ -126,8 +127,8 @@ bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view 
     return hand_back_ && hand_back_(s, bytes, client_addr);
 }
 
-metrics_report worker_server::take_report(std::size_t max_rows) {
-    auto r = metrics_.take_report(max_rows);
+metrics_report worker_server::take_report() {
+    auto r = metrics_.take_report();
     r.open_connections = open_sessions_;
     if (runtime_) {
         for (const auto& s : runtime_->providers().snapshot())

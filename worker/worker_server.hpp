@@ -42,9 +42,11 @@ public:
     }
     // Called when usage rows pile up faster than the heartbeat carries them (worker_link).
     void set_report_due(std::function<void()> f) { report_due_ = std::move(f); }
-    // The report for the supervisor: counters since the last one, every provider's state now,
-    // the open connections and at most `max_rows` usage rows.
-    metrics_report take_report(std::size_t max_rows);
+    // The report for the supervisor: counters since the last one, every provider's state now
+    // and the open connections; and the oldest block of at most usage_rows_per_report usage
+    // rows to go with it.
+    metrics_report take_report();
+    std::string take_usage_rows() { return metrics_.take_usage_rows(); }
     std::size_t pending_usage_rows() const { return metrics_.pending_usage_rows(); }
 
     // Standalone mode: accept connections here. Returns the bound endpoint.

@@ -11,6 +11,31 @@
 
 namespace clipal::test {
 
+// A block of two usage rows (shared/usage_rows_codec.hpp), as a worker report carries it.
+inline std::string sample_usage_rows() {
+    usage_rows_encoder e;
+    usage_record r;
+    r.time_ms = 1'704'110'406'000;
+    r.provider = "primary";
+    r.key_fingerprint = "sk-…cdef";
+    r.model = "gpt-test-model";
+    r.status = 200;
+    r.attempts = 1;
+    r.ttfb_ms = 120;
+    r.duration_ms = 900;
+    r.input_tokens = 1000;
+    r.output_tokens = 20;
+    e.add(r);
+    r.time_ms += 15;
+    r.status = 503;
+    r.attempts = 2;
+    r.ttfb_ms.reset();
+    r.input_tokens.reset();
+    r.output_tokens.reset();
+    e.add(r);
+    return e.take();
+}
+
 inline ipc::worker_config sample_worker_config() {
     using namespace std::chrono_literals;
     ipc::worker_config c;
@@ -72,7 +97,9 @@ inline std::vector<ipc::message> sample_messages() {
         unrecognised{999},
         handoff_ack{99},
         handoff_refused{100, "its worker has no free file descriptor"},
-        worker_report{R"({"v":1,"providers":[],"open_connections":0})"},
+        worker_report{R"({"v":1,"providers":[],"open_connections":0})", ""},
+        worker_report{R"({"v":1,"providers":[{"name":"primary","requests":{"2xx":2}}],"open_connections":1})",
+                      sample_usage_rows()},
     };
 }
 

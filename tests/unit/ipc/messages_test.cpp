@@ -139,6 +139,14 @@ TEST(Messages, EncodeRefusesFieldsBeyondTheirBounds) {
     e = encode(c);
     EXPECT_FALSE(e);
     EXPECT_NE(e.reason.find("config_push payload"), std::string::npos) << e.reason;
+
+    // The fullest block of usage rows a worker makes, beside a report's JSON, is one frame.
+    worker_report r{std::string(64 * 1024, ' '), std::string(max_report_rows_size + 1, 'x')};
+    e = encode(r);
+    EXPECT_FALSE(e);
+    EXPECT_NE(e.reason.find("worker_report.rows"), std::string::npos) << e.reason;
+    r.rows.pop_back();
+    EXPECT_TRUE(encode(r)) << encode(r).reason;
 }
 
 TEST(Messages, OnlyHandoffsCarryDescriptors) {

@@ -22,10 +22,21 @@ struct capture_backend final : log_backend {
     void write(const log_record& r) override { records.push_back(r); }
 };
 
-std::string one_request_report() {
+// One request of provider "a", counted and with its usage row, as a worker reports it.
+struct report {
+    std::string json;
+    std::string rows;
+};
+
+report one_request_report(const clipal::clock& clk) {
     worker_metrics m({"a"});
     m.on_request_done(0, 200, std::nullopt, std::chrono::milliseconds(5), {});
-    return to_json(m.take_report());
+    usage_record row;
+    row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clk.now().time_since_epoch()).count();
+    row.provider = "a";
+    row.status = 200;
+    m.add_usage(row);
+    return {to_json(m.take_report()), m.take_usage_rows()};
 }
 
 TEST(Observability, AReportThatIsNotOneIsOneWarningAndLosesNothingElse) {
@@ -36,12 +47,17 @@ TEST(Observability, AReportThatIsNotOneIsOneWarningAndLosesNothingElse) {
     test::temp_dir dir;
     supervisor::observability obs(ioc, clock, log, dir.path());
 
-    obs.on_report(profile::claude_code, one_request_report());
-    for (const std::string& bad :
-         {std::string("not json"), std::string(R"({"v":99})"), std::string(R"({"v":1,"providers":[{"name":7}]})"),
-          std::string(5 << 20, '['), std::string("{\"v\":1,\"usage\":[{\"time_ms\":\"x\"}]}")})
-        obs.on_report(profile::claude_code, bad);
-    obs.on_report(profile::claude_code, one_request_report());
+    const auto good = one_request_report(clock);
+    ASSERT_FALSE(good.rows.empty());
+    obs.on_report(profile::claude_code, good.json, good.rows);
+    // Bad JSON with good rows, and good JSON with rows that are not a block: neither half counts.
+    for (const std::string& bad : {std::string("not json"), std::string(R"({"v":99})"),
+                                   std::string(R"({"v":1,"providers":[{"name":7}]})"), std::string(5 << 20, '[')})
+        obs.on_report(profile::claude_code, bad, good.rows);
+    for (const std::string& bad : {std::string(good.rows.substr(0, good.rows.size() - 1)),
+                                   std::string("\x09\x01\x00", 3), good.rows + "x", std::string(300 * 1024, '\x01')})
+        obs.on_report(profile::claude_code, good.json, bad);
+    obs.on_report(profile::claude_code, good.json, good.rows);
 
     std::size_t warnings = 0;
     for (const auto& r : lines.records)
@@ -52,6 +68,8 @@ TEST(Observability, AReportThatIsNotOneIsOneWarningAndLosesNothingElse) {
     EXPECT_NE(text.find(R"(clipal_requests_total{profile="claude-code",provider="a",status_class="2xx"} 2)"),
               std::string::npos)
         << text;
+    EXPECT_EQ(obs.activity(profile::claude_code).at("providers").at("a").at("requests_1m"), 2)
+        << "only the good reports' rows";
 }
 
 } // namespace

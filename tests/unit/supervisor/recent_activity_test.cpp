@@ -294,9 +294,10 @@ TEST_F(RecentActivity, TheLastSwitchIsTheNewestReported) {
     manual_clock clk(at_utc(2026, 11, 26, 12, 0, 0));
     recent_activity a(clk);
     metrics_report r;
-    r.usage.push_back(row(clk, "b"));
+    const auto b_row = row(clk, "b");
+    const usage_row_view rows[] = {b_row};
     r.last_switch = provider_switch{ms(at_utc(2026, 11, 26, 11, 0, 0)), "", "a", "failback"};
-    a.add_report(profile::claude_code, r);
+    a.add_report(profile::claude_code, r, rows);
     EXPECT_EQ(requests_1m(a, "b"), 1u);
     EXPECT_EQ(json::serialize(a.to_json(profile::claude_code).at("last_switch")),
               R"({"time":"2026-11-26T11:00:00Z","from":"","to":"a","reason":"failback"})");
@@ -323,4 +324,19 @@ TEST_F(RecentActivity, AProviderARequestLeftCountsItAsARequestAndAFailure) {
     EXPECT_EQ(a.at("requests_1m").to_number<std::int64_t>(), 2);
     EXPECT_EQ(a.at("failures_1m").to_number<std::int64_t>(), 2);
     EXPECT_FALSE(doc.at("providers").as_object().contains("b"));
+}
+
+TEST_F(RecentActivity, AReportsRowsCountUnderEachOfTheirProvidersWhateverTheirOrder) {
+    manual_clock clk(at_utc(2026, 11, 26, 12, 0, 0));
+    recent_activity a(clk);
+    std::vector<usage_record> records;
+    for (const char* p : {"a", "b", "a", "a", "", "c", "b", "a"}) records.push_back(row(clk, p, 200, 100, 1));
+    const std::vector<usage_row_view> rows(records.begin(), records.end());
+    a.add_report(profile::claude_code, metrics_report{}, rows);
+    a.add_report(profile::claude_code, metrics_report{}, std::span(rows).subspan(5)); // c, b, a
+    EXPECT_EQ(requests_1m(a, "a"), 5u);
+    EXPECT_EQ(requests_1m(a, "b"), 3u);
+    EXPECT_EQ(requests_1m(a, "c"), 2u);
+    EXPECT_EQ(tokens(a, "a", "input"), 5u);
+    EXPECT_EQ(a.provider_count(profile::claude_code), 3u); // the row without a provider is not shown
 }
