@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 using clipal::usage_record;
@@ -177,6 +178,41 @@ TEST(UsageStore, AddBuffersAndFlushWritesEveryFieldBack) {
     store->add(row(t0 + 4));
     EXPECT_EQ(store->flush().rows, 1u);
     EXPECT_EQ(read_all(p).size(), 5u);
+}
+
+// A flush writes whole statements of insert_batch_rows rows and then the rest one by one;
+// both write every field, NULLs included, in the order the rows came.
+TEST(UsageStore, BatchedAndSingleInsertsWriteTheSameRows) {
+    clipal::test::temp_dir dir;
+    const auto p = dir.path() / "usage.db";
+    auto store = open_store(p);
+    ASSERT_TRUE(store);
+    constexpr std::size_t n = usage_store::insert_batch_rows * 2 + 5;
+    std::vector<usage_record> rows;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto r = row(t0 + static_cast<std::int64_t>(i), "provider-" + std::to_string(i % 3),
+                     i % 4 ? "model-" + std::to_string(i) : "", static_cast<int>(100 + i));
+        r.profile = i % 2 ? "codex" : "gemini";
+        r.key_fingerprint = "sk-…" + std::to_string(i);
+        r.attempts = static_cast<std::uint32_t>(i);
+        if (i % 2) r.ttfb_ms.reset();
+        if (i % 3) r.input_tokens.reset();
+        if (i % 5) r.output_tokens = i;
+        if (i % 7) r.cache_read_tokens.reset();
+        if (i == n - 1) r.cache_write_tokens = std::numeric_limits<std::uint64_t>::max() >> 1;
+        rows.push_back(r);
+        EXPECT_EQ(store->add(r), i + 1);
+    }
+    const auto r = store->flush();
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.rows, n);
+    EXPECT_EQ(read_all(p), rows);
+    // The buffer starts empty again: the next flush writes only what came since.
+    store->add(rows[0]);
+    EXPECT_EQ(store->flush().rows, 1u);
+    const auto all = read_all(p);
+    ASSERT_EQ(all.size(), n + 1);
+    EXPECT_EQ(all.back(), rows[0]);
 }
 
 TEST(UsageStore, OverlongTextIsCutAtACharacterBoundary) {
