@@ -4,12 +4,12 @@
 #include "shared/text.hpp"
 
 #include <boost/beast/core/string.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace clipal::worker {
 namespace {
@@ -17,26 +17,40 @@ namespace {
 namespace http = boost::beast::http;
 using boost::beast::iequals;
 
-// Proxy-Connection is not standard, but old clients still send it as a hop-by-hop header.
-constexpr std::array<std::string_view, 9> hop_by_hop{
-    "Connection",        "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "TE", "Trailer",
-    "Transfer-Encoding", "Upgrade"};
-
 // The header names listed in every Connection header ("close" and "keep-alive" included;
-// erasing a header that is not there is harmless).
-std::vector<std::string> connection_tokens(const http::fields& f) {
-    std::vector<std::string> names;
-    auto range = f.equal_range(http::field::connection);
-    for (auto it = range.first; it != range.second; ++it) {
-        std::string_view v = it->value();
+// dropping a header that is not there is harmless), as views into `f`. A scan by field code
+// rather than a lookup by name, and no allocation for the usual one or two tokens.
+using token_list = boost::container::small_vector<std::string_view, 4>;
+token_list connection_tokens(const http::fields& f) {
+    token_list names;
+    for (const auto& field : f) {
+        if (field.name() != http::field::connection) continue;
+        std::string_view v = field.value();
         while (!v.empty()) {
             const auto comma = v.find(',');
             const auto token = trim_ows(v.substr(0, comma));
-            if (!token.empty()) names.emplace_back(token);
+            if (!token.empty()) names.push_back(token);
             v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
         }
     }
     return names;
+}
+
+// RFC 9110 §7.6.1's hop-by-hop headers, by Beast's field code (each has one). Proxy-Connection
+// is not standard, but old clients still send it as a hop-by-hop header.
+bool is_hop_by_hop(http::field f) {
+    switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade: return true;
+    default: return false;
+    }
 }
 
 template <class Names>
@@ -62,20 +76,11 @@ auth_carrier carrier_for(const http::fields& client, const forward_context& ctx)
 // replaced by clipal's own); compared by code, which is cheaper than by name.
 bool dropped_by_code(http::field f) {
     switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::proxy_authenticate:
-    case http::field::proxy_authorization:
-    case http::field::proxy_connection:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::upgrade:
     case http::field::host:
     case http::field::content_length:
     case http::field::expect:
     case http::field::authorization: return true;
-    default: return false;
+    default: return is_hop_by_hop(f);
     }
 }
 
@@ -143,25 +148,29 @@ std::string upstream_request_head(std::string_view method, std::string_view targ
     return head;
 }
 
-std::string response_head(const http::response_header<>& h) {
+std::string client_response_head(const http::response_header<>& h, const client_framing& f) {
+    const auto named = connection_tokens(h);
     std::string_view reason = h.reason();
     if (reason.empty()) reason = http::obsolete_reason(h.result());
     const auto status = std::to_string(h.result_int());
-    std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 2;
+    std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 64;
     for (const auto& field : h) size += field.name_string().size() + 2 + field.value().size() + 2;
     std::string head;
     head.reserve(size);
-    const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + h.version() / 10), '.', char('0' + h.version() % 10),
-                            ' '};
+    const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + f.version / 10), '.', char('0' + f.version % 10), ' '};
     head.append(version, sizeof version).append(status).append(1, ' ').append(reason).append("\r\n");
-    for (const auto& field : h) head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+    for (const auto& field : h) {
+        if (is_hop_by_hop(field.name())) continue;
+        if (f.chunked && field.name() == http::field::content_length) continue; // chunks replace it
+        const std::string_view name = field.name_string();
+        if (!named.empty() && listed(named, name)) continue;
+        head.append(name).append(": ").append(field.value()).append("\r\n");
+    }
+    if (f.chunked) head.append("Transfer-Encoding: chunked\r\n");
+    if (f.version >= 11 && !f.keep_alive) head.append("Connection: close\r\n");
+    if (f.version < 11 && f.keep_alive) head.append("Connection: keep-alive\r\n");
     head.append("\r\n");
     return head;
-}
-
-void strip_hop_by_hop(http::fields& f) {
-    for (const auto& name : connection_tokens(f)) f.erase(name);
-    for (auto name : hop_by_hop) f.erase(name);
 }
 
 } // namespace clipal::worker

@@ -46,12 +46,20 @@ std::string upstream_request_head(std::string_view method, std::string_view targ
                                   const boost::beast::http::fields& client, const forward_context& ctx,
                                   std::optional<std::uint64_t> content_length);
 
-// The status line ("HTTP/1.1 200 OK", the upstream's reason phrase or the standard one),
-// the fields in order, then the empty line, for the head's own version.
-std::string response_head(const boost::beast::http::response_header<>& h);
+// How the client gets an upstream answer: the client's HTTP version, chunked framing (an
+// HTTP/1.1 client and a body of unknown length) and whether its connection stays open.
+struct client_framing {
+    unsigned version = 11;
+    bool chunked = false;
+    bool keep_alive = true;
+};
 
-// Removes hop-by-hop headers (the list above, plus those named in Connection) in place;
-// used on upstream responses before they go to the client.
-void strip_hop_by_hop(boost::beast::http::fields& f);
+// The head the client gets for an upstream answer, in one pass over `h` without changing
+// it: the status line in the client's version (the upstream's reason phrase or the
+// standard one), the upstream's fields in order minus the hop-by-hop ones (the list
+// above and those named in Connection), then `Transfer-Encoding: chunked` and the
+// Connection header the client's version needs — what Beast writes after erasing those
+// fields and calling chunked() and keep_alive(), at a fraction of the cost.
+std::string client_response_head(const boost::beast::http::response_header<>& h, const client_framing& f);
 
 } // namespace clipal::worker

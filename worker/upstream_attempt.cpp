@@ -6,6 +6,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 
@@ -25,11 +26,6 @@ constexpr std::uint32_t max_response_head = 64 * 1024;
 constexpr std::size_t piece_capacity = 16 * 1024;
 // Interim (1xx) heads skipped before the final answer; real servers send one or two.
 constexpr unsigned max_interim_responses = 8;
-
-std::string_view field(const http::response<http::buffer_body>& m, std::string_view name) {
-    auto it = m.find(name);
-    return it == m.end() ? std::string_view{} : std::string_view(it->value());
-}
 
 bool is_timeout(const boost::system::error_code& ec) {
     return ec == boost::beast::error::timeout || ec == boost::asio::error::timed_out;
@@ -234,18 +230,32 @@ void upstream_attempt::read_error_body() {
 void upstream_attempt::classify_answer() {
     auto& msg = parser_->get();
     const int status = msg.result_int();
-    const upstream_answer answer{status,
-                                 field(msg, "Retry-After"),
-                                 field(msg, "X-RateLimit-Reset-Requests"),
-                                 field(msg, "X-RateLimit-Reset-Tokens"),
-                                 field(msg, "Content-Encoding"),
-                                 error_body_};
+    // The fields classify() and the usage meter read, in one pass by field code: a lookup by
+    // name costs a tree search each, and most of them only matter on a failure.
+    upstream_answer answer{status, {}, {}, {}, {}, error_body_};
+    std::string_view content_type;
+    bool has_length = false;
+    for (const auto& f : msg) {
+        switch (f.name()) {
+        case http::field::retry_after: answer.retry_after = f.value(); break;
+        case http::field::content_encoding: answer.content_encoding = f.value(); break;
+        case http::field::content_type: content_type = f.value(); break;
+        case http::field::content_length: has_length = true; break;
+        case http::field::unknown:
+            if (boost::beast::iequals(f.name_string(), "X-RateLimit-Reset-Requests"))
+                answer.reset_requests = f.value();
+            else if (boost::beast::iequals(f.name_string(), "X-RateLimit-Reset-Tokens"))
+                answer.reset_tokens = f.value();
+            break;
+        default: break;
+        }
+    }
     verdict v = classify(answer, settings_.now);
     if (v.reason == failure_reason::context_length) {
         // Another provider may have a larger model; if none has, this answer goes back as it
         // is — which needs all of it. One that did not fit the read passes through now.
         if (parser_->is_done()) {
-            local_response replay{status, error_body_, std::nullopt, std::string(field(msg, "Content-Type")),
+            local_response replay{status, error_body_, std::nullopt, std::string(content_type),
                                   std::string(answer.content_encoding)};
             fail(v, std::to_string(status), std::move(replay));
             return;
@@ -258,21 +268,14 @@ void upstream_attempt::classify_answer() {
         return;
     }
     // Passing this answer through: the head waits for the first body byte, so that a
-    // stall before it can still fail over.
-    strip_hop_by_hop(msg);
-    const bool known_length = msg.has_content_length() || head_request_ || status == 204 || status == 304;
+    // stall before it can still fail over. An HTTP/1.0 client learns the end of a body of
+    // unknown length from the close.
+    const bool known_length = has_length || head_request_ || status == 204 || status == 304;
     const bool keep_alive = client_keep_alive_();
-    if (client_version_ >= 11) {
-        if (!known_length) msg.chunked(true);
-        msg.keep_alive(keep_alive);
-    } else {
-        // An HTTP/1.0 client learns the end of an unknown-length body from the close.
-        msg.keep_alive(keep_alive && known_length);
-    }
-    msg.version(client_version_);
-    chunked_ = msg.chunked();
-    head_ = response_head(msg);
-    if (!head_request_) meter_.emplace(field(msg, "Content-Type"), field(msg, "Content-Encoding"));
+    chunked_ = client_version_ >= 11 && !known_length;
+    client_keep_alive_after_ = client_version_ >= 11 ? keep_alive : keep_alive && known_length;
+    head_ = client_response_head(msg, {client_version_, chunked_, client_keep_alive_after_});
+    if (!head_request_) meter_.emplace(content_type, answer.content_encoding);
     // The start of a body read to classify it (a 400 that is not about the context) goes first.
     if (!error_body_.empty() || parser_->is_done()) {
         piece_data_ = error_body_.data();
@@ -556,7 +559,7 @@ void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
     o.status = parser_ && parser_->is_header_done() ? parser_->get().result_int() : 0;
     o.detail = std::move(detail);
     o.bytes = bytes_;
-    o.client_keep_alive = k == attempt_outcome::kind::completed && parser_->get().keep_alive();
+    o.client_keep_alive = k == attempt_outcome::kind::completed && client_keep_alive_after_;
     if (meter_) o.usage = meter_->finish();
     if (up_) {
         if (k == attempt_outcome::kind::completed && parser_->is_done() && parser_->keep_alive() &&

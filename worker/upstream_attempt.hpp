@@ -158,8 +158,9 @@ private:
     unsigned interim_ = 0; // interim (1xx) heads skipped so far
     boost::beast::flat_buffer up_buffer_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
-    std::string head_;     // the response head for the client, until it is sent
-    bool chunked_ = false; // the client gets chunked framing
+    std::string head_;                     // the response head for the client, until it is sent
+    bool chunked_ = false;                 // the client gets chunked framing
+    bool client_keep_alive_after_ = false; // the head told the client its connection stays open
     std::array<char, 20> chunk_line_{};
     std::array<boost::asio::const_buffer, 4> wire_; // what the client write in flight sends
     std::string error_body_;     // read to classify the answer; the client's first piece if it passes
