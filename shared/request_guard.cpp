@@ -152,7 +152,7 @@ std::string_view carrier_advice(protocol p) {
 
 std::optional<guard_refusal> check_token(const guard_input& in, std::string_view token) {
     std::vector<std::string> presented;
-    auto add_all = [&](const std::vector<std::string_view>& values) {
+    auto add_all = [&](const header_values& values) {
         for (auto v : values) presented.emplace_back(trim_ows(v));
     };
     if (in.proto == protocol::anthropic) add_all(in.x_api_key);

@@ -7,6 +7,8 @@
 
 #include "shared/profile.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <optional>
 #include <span>
 #include <string>
@@ -23,13 +25,15 @@ struct guard_settings {
 };
 
 // Every occurrence of the header fields the guard reads (a repeated field counts each time).
+// A request has one of each, or none; more is rare and allowed (and checked, every one).
+using header_values = boost::container::small_vector<std::string_view, 2>;
 struct guard_input {
     protocol proto = protocol::anthropic;
-    std::vector<std::string_view> host;
-    std::vector<std::string_view> origin;
-    std::vector<std::string_view> x_api_key;
-    std::vector<std::string_view> authorization;
-    std::vector<std::string_view> x_goog_api_key;
+    header_values host;
+    header_values origin;
+    header_values x_api_key;
+    header_values authorization;
+    header_values x_goog_api_key;
     std::string_view target; // for Gemini's ?key=
 };
 

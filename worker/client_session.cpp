@@ -16,10 +16,10 @@
 #include <boost/beast/http/read.hpp>
 
 #include <boost/beast/core/string.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 namespace clipal::worker {
 namespace {
@@ -32,8 +32,8 @@ constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr std::uint64_t max_discarded_body = 64 * 1024;
 
 // The header fields that decide framing, every occurrence of each, for shared/request_framing.
-std::vector<header_field> framing_fields_of(const http::fields& f) {
-    std::vector<header_field> out;
+boost::container::small_vector<header_field, 4> framing_fields_of(const http::fields& f) {
+    boost::container::small_vector<header_field, 4> out;
     for (const auto& field : f) {
         const auto name = field.name();
         if (name == http::field::host || name == http::field::transfer_encoding || name == http::field::content_length)
@@ -42,20 +42,26 @@ std::vector<header_field> framing_fields_of(const http::fields& f) {
     return out;
 }
 
-// The header values shared/request_guard judges, every occurrence of each.
+// The header values shared/request_guard judges, every occurrence of each, in one pass by
+// field code (a lookup by name is a tree search each).
 guard_input guard_input_of(const http::fields& f, protocol p, std::string_view target) {
     guard_input in;
     in.proto = p;
     in.target = target;
-    const auto collect = [&f](auto name, std::vector<std::string_view>& out) {
-        const auto range = f.equal_range(name);
-        for (auto it = range.first; it != range.second; ++it) out.push_back(it->value());
-    };
-    collect(http::field::host, in.host);
-    collect(http::field::origin, in.origin);
-    collect(http::field::authorization, in.authorization);
-    collect(std::string_view("x-api-key"), in.x_api_key);
-    collect(std::string_view("x-goog-api-key"), in.x_goog_api_key);
+    for (const auto& field : f) {
+        switch (field.name()) {
+        case http::field::host: in.host.push_back(field.value()); break;
+        case http::field::origin: in.origin.push_back(field.value()); break;
+        case http::field::authorization: in.authorization.push_back(field.value()); break;
+        case http::field::unknown:
+            if (boost::beast::iequals(field.name_string(), "x-api-key"))
+                in.x_api_key.push_back(field.value());
+            else if (boost::beast::iequals(field.name_string(), "x-goog-api-key"))
+                in.x_goog_api_key.push_back(field.value());
+            break;
+        default: break;
+        }
+    }
     return in;
 }
 
@@ -268,8 +274,9 @@ void client_session::on_head(boost::system::error_code ec) {
     clear_deadline();
     auto& req = parser_->get();
     const std::string_view target = req.target();
-    host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()),
-                      redact_target(target));
+    if (host_.log().enabled(log_level::debug))
+        host_.log().debug(error_tag(), "request received: {} {}", std::string_view(req.method_string()),
+                          redact_target(target));
 
     head_request_ = req.method() == http::verb::head;
     const unsigned minor_version = req.version() % 10;
