@@ -142,14 +142,22 @@ void forwarder::launch(std::size_t provider, std::size_t key) {
     if (facts_.streaming) settings.first_byte_timeout = steady(g.stream_first_byte_timeout);
     budget_.attempt_started(provider, key, session_->now());
     running_.emplace(provider, key);
-    auto self = shared_from_this();
-    attempt_ = std::make_shared<upstream_attempt>(
-        session_->socket(), session_->pool(), runtime_->target(provider), build_request(provider, key),
-        request_.method() == http::verb::head,
-        [self] { return self->request_.keep_alive() && !self->session_->draining(); }, request_.version(), settings,
-        [self, provider](int status) { self->on_answer_started(provider, status); },
-        [self, provider, key](attempt_outcome o) { self->on_attempt_done(provider, key, std::move(o)); });
+    attempt_ = std::make_shared<upstream_attempt>(session_->socket(), session_->pool(), runtime_->target(provider),
+                                                  build_request(provider, key), request_.method() == http::verb::head,
+                                                  request_.version(), settings, shared_from_this());
     attempt_->start();
+}
+
+bool forwarder::client_keep_alive() { return request_.keep_alive() && !session_->draining(); }
+
+void forwarder::answer_started(int status) {
+    if (running_) on_answer_started(running_->first, status);
+}
+
+void forwarder::attempt_done(attempt_outcome o) {
+    if (!running_) return; // aborted meanwhile
+    const auto [provider, key] = *running_;
+    on_attempt_done(provider, key, std::move(o));
 }
 
 std::string forwarder::key_words(std::size_t provider, std::size_t key) const {

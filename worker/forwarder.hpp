@@ -24,7 +24,7 @@ namespace clipal::worker {
 
 class client_session;
 
-class forwarder : public std::enable_shared_from_this<forwarder> {
+class forwarder : public std::enable_shared_from_this<forwarder>, public attempt_listener {
 public:
     forwarder(std::shared_ptr<client_session> session, std::shared_ptr<profile_runtime> runtime,
               http::request<http::string_body> request, std::string rest);
@@ -34,6 +34,14 @@ public:
     // The client went away: the running attempt closes its upstream connection at once, a
     // pending retry wait ends, and no other provider is tried (nothing would read the answer).
     void abort();
+
+    // The client asked for a streamed answer (SSE), which may stay open for minutes.
+    bool streaming() const { return facts_.streaming; }
+
+    // attempt_listener: the running attempt (running_) reports here.
+    bool client_keep_alive() override;
+    void answer_started(int status) override;
+    void attempt_done(attempt_outcome o) override;
 
 private:
     // Tries the first still-available provider from position pos_ of the route.

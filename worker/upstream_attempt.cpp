@@ -43,18 +43,16 @@ std::string describe(const boost::system::error_code& ec) { return ec.message();
 
 upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool,
                                    const upstream_target& target, std::shared_ptr<const upstream_request> request,
-                                   bool head_request, keep_alive_fn client_keep_alive, unsigned client_version,
-                                   const attempt_settings& settings, on_started started, on_done done)
+                                   bool head_request, unsigned client_version, const attempt_settings& settings,
+                                   std::shared_ptr<attempt_listener> listener)
     : client_(client),
       pool_(pool),
       target_(target),
       request_(std::move(request)),
       head_request_(head_request),
-      client_keep_alive_(std::move(client_keep_alive)),
       client_version_(client_version),
       settings_(settings),
-      started_(std::move(started)),
-      done_(std::move(done)),
+      listener_(std::move(listener)),
       client_timer_(client.get_executor()),
       idle_timer_(client.get_executor()) {}
 
@@ -271,7 +269,7 @@ void upstream_attempt::classify_answer() {
     // stall before it can still fail over. An HTTP/1.0 client learns the end of a body of
     // unknown length from the close.
     const bool known_length = has_length || head_request_ || status == 204 || status == 304;
-    const bool keep_alive = client_keep_alive_();
+    const bool keep_alive = listener_->client_keep_alive();
     chunked_ = client_version_ >= 11 && !known_length;
     client_keep_alive_after_ = client_version_ >= 11 ? keep_alive : keep_alive && known_length;
     head_ = client_response_head(msg, {client_version_, chunked_, client_keep_alive_after_});
@@ -436,7 +434,7 @@ void upstream_attempt::write_to_client() {
     std::size_t n = 0;
     if (!head_sent_) {
         head_sent_ = true;
-        started_(parser_->get().result_int());
+        listener_->answer_started(parser_->get().result_int());
         wire_[n++] = boost::asio::buffer(head_);
     }
     const bool last = parser_->is_done();
@@ -545,7 +543,7 @@ void upstream_attempt::fail(verdict v, std::string detail, std::optional<local_r
         else
             up_->close();
     }
-    done_(std::move(o));
+    listener_->attempt_done(std::move(o));
 }
 
 void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
@@ -568,7 +566,7 @@ void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
         else
             up_->close();
     }
-    done_(std::move(o));
+    listener_->attempt_done(std::move(o));
 }
 
 } // namespace clipal::worker

@@ -70,19 +70,25 @@ struct attempt_outcome {
     usage_result usage;
 };
 
+// Who an attempt reports to (the forwarder). The attempt holds it until the attempt ends:
+// one reference and three virtual calls instead of three std::function objects per attempt.
+class attempt_listener {
+public:
+    virtual ~attempt_listener() = default;
+    // Asked when the response head goes out: may the client connection stay open after it?
+    // (No once the worker drains, so the client hears `Connection: close` in time.)
+    virtual bool client_keep_alive() = 0;
+    // The response head is about to be sent to the client (the provider answered).
+    virtual void answer_started(int status) = 0;
+    // How the attempt ended; called once, and not after abort().
+    virtual void attempt_done(attempt_outcome o) = 0;
+};
+
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
 public:
-    // Called once when the response head is about to be sent to the client (the provider answered).
-    using on_started = std::function<void(int status)>;
-    using on_done = std::function<void(attempt_outcome)>;
-    // Asked when the response head goes out: may the client connection stay open after
-    // it? (No once the worker drains, so the client hears `Connection: close` in time.)
-    using keep_alive_fn = std::function<bool()>;
-
     upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
-                     std::shared_ptr<const upstream_request> request, bool head_request,
-                     keep_alive_fn client_keep_alive, unsigned client_version, const attempt_settings& settings,
-                     on_started started, on_done done);
+                     std::shared_ptr<const upstream_request> request, bool head_request, unsigned client_version,
+                     const attempt_settings& settings, std::shared_ptr<attempt_listener> listener);
 
     void start();
     // Bytes of buffer the attempt holds now (relay piece and upstream read buffer). While
@@ -144,11 +150,9 @@ private:
     const upstream_target& target_;
     std::shared_ptr<const upstream_request> request_;
     bool head_request_;
-    keep_alive_fn client_keep_alive_;
     unsigned client_version_;
     attempt_settings settings_;
-    on_started started_;
-    on_done done_;
+    std::shared_ptr<attempt_listener> listener_;
 
     acquire_handle pending_connect_;
     bool connecting_ = false;

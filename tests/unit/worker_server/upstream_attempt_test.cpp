@@ -48,6 +48,15 @@ struct socket_pair {
     tcp::socket far;
 };
 
+// Keeps the client connection open and records the outcome.
+struct listener : clipal::worker::attempt_listener {
+    explicit listener(std::optional<attempt_outcome>& out) : outcome(out) {}
+    bool client_keep_alive() override { return true; }
+    void answer_started(int) override {}
+    void attempt_done(attempt_outcome o) override { outcome = std::move(o); }
+    std::optional<attempt_outcome>& outcome;
+};
+
 class UpstreamAttempt : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -63,9 +72,8 @@ protected:
     std::shared_ptr<upstream_attempt> start_attempt() {
         auto request = std::make_shared<upstream_request>();
         request->head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        auto attempt = std::make_shared<upstream_attempt>(
-            client_.near, *pool_, target_, request, false, [] { return true; }, 11, settings_, [](int) {},
-            [this](attempt_outcome o) { outcome_ = std::move(o); });
+        auto attempt = std::make_shared<upstream_attempt>(client_.near, *pool_, target_, request, false, 11, settings_,
+                                                          std::make_shared<listener>(outcome_));
         attempt->start();
         // The provider reads the whole request before it answers.
         EXPECT_TRUE(run_until(ioc_, [&] { return provider_.is_open(); }));
