@@ -427,9 +427,10 @@ void client_session::dispatch() {
     request_keep_alive_ = parser_->get().keep_alive();
     forwarder_ = std::make_shared<forwarder>(shared_from_this(), runtime_, parser_->release(), rest_);
     parser_.reset();
-    // An answer can stream for minutes: the read buffer (8 KiB, more after a large body)
-    // is given back meanwhile and taken again for the next request.
-    if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    // A streamed answer can last minutes, and thousands may be open: the read buffer (8 KiB,
+    // more after a large body) is given back meanwhile and taken again for the next request.
+    // Other answers keep it, which saves an allocation and a free per request.
+    if (buffer_.size() == 0 && (forwarder_->streaming() || buffer_.capacity() > 8192)) buffer_.shrink_to_fit();
     watch_client();
     forwarder_->start();
 }
