@@ -32,6 +32,10 @@ std::optional<boost::asio::ip::tcp::socket> adopt_socket(boost::asio::io_context
     return adopt<boost::asio::ip::tcp::socket>(ioc, fd);
 }
 
+std::optional<local_tcp_socket> adopt_local_socket(boost::asio::io_context& ioc, unique_fd& fd) {
+    return adopt<local_tcp_socket>(ioc, fd);
+}
+
 std::optional<boost::asio::ip::tcp::acceptor> adopt_acceptor(boost::asio::io_context& ioc, unique_fd& fd) {
     return adopt<boost::asio::ip::tcp::acceptor>(ioc, fd);
 }

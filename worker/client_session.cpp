@@ -85,8 +85,7 @@ std::string_view buffer_view(const boost::beast::flat_buffer& b) {
 
 } // namespace
 
-client_session::client_session(boost::asio::ip::tcp::socket socket, session_host& host, std::string initial,
-                               std::string client_addr)
+client_session::client_session(tcp_socket socket, session_host& host, std::string initial, std::string client_addr)
     : socket_(std::move(socket)),
       host_(host),
       host_alive_(host.alive()),

@@ -8,6 +8,7 @@
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
 #include "shared/metrics_report.hpp"
+#include "worker/asio_types.hpp"
 #include "worker/body_budget.hpp"
 #include "worker/connection_pool.hpp"
 #include "worker/profile_runtime.hpp"
@@ -53,7 +54,7 @@ public:
     virtual void report_due() {}
     // Gives a kept-alive connection whose next request belongs to another profile back to
     // the router, with the bytes already read. False when there is no router (standalone).
-    virtual bool hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) = 0;
+    virtual bool hand_back(tcp_socket& s, std::string_view bytes, const std::string& client_addr) = 0;
     // Provider state changed (a deactivation or cooldown began): re-arm the reactivation timer.
     virtual void providers_changed() = 0;
     // True once the worker drains: a finished request closes its connection instead of reading another.
@@ -81,8 +82,7 @@ private:
 class client_session : public std::enable_shared_from_this<client_session> {
 public:
     // `initial` holds bytes a router already read from the connection.
-    client_session(boost::asio::ip::tcp::socket socket, session_host& host, std::string initial,
-                   std::string client_addr);
+    client_session(tcp_socket socket, session_host& host, std::string initial, std::string client_addr);
     ~client_session();
 
     void start();
@@ -94,7 +94,7 @@ public:
     void refuse_over_capacity() { over_capacity_ = true; }
 
     // For the forwarder.
-    boost::asio::ip::tcp::socket& socket() { return socket_; }
+    tcp_socket& socket() { return socket_; }
     logger& log() { return host_.log(); }
     template <class... A>
     void log_fault(log_level level, std::string_view kind, std::string_view tag, fmt::format_string<A...> f, A&&... a) {
@@ -149,12 +149,12 @@ private:
     std::string_view error_tag() const;
     protocol proto() const;
 
-    boost::asio::ip::tcp::socket socket_;
+    tcp_socket socket_;
     session_host& host_;
     std::shared_ptr<const bool> host_alive_;
     std::string client_addr_;
     boost::beast::flat_buffer buffer_;
-    boost::asio::steady_timer deadline_;
+    steady_timer deadline_;
     std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
     bool deadline_waiting_ = false;
     // When the head being read must be complete; unset while the connection is idle.

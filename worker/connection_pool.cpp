@@ -14,13 +14,13 @@ namespace clipal::worker {
 namespace net = boost::asio;
 using boost::system::error_code;
 
-std::shared_ptr<connection_pool> connection_pool::create(net::any_io_executor ex, tls_context_factory make_tls,
+std::shared_ptr<connection_pool> connection_pool::create(executor ex, tls_context_factory make_tls,
                                                          proxy_settings proxies, pool_options options) {
     return std::shared_ptr<connection_pool>(
         new connection_pool(std::move(ex), std::move(make_tls), std::move(proxies), options));
 }
 
-connection_pool::connection_pool(net::any_io_executor ex, tls_context_factory make_tls, proxy_settings proxies,
+connection_pool::connection_pool(executor ex, tls_context_factory make_tls, proxy_settings proxies,
                                  pool_options options)
     : ex_(ex), make_tls_(std::move(make_tls)), proxies_(std::move(proxies)), options_(options), timer_(ex) {}
 

@@ -5,6 +5,7 @@
 // the pool when that happens, not when the next request would have used it.
 #pragma once
 
+#include "worker/asio_types.hpp"
 #include "worker/proxy_settings.hpp"
 #include "worker/upstream_connector.hpp"
 #include "worker/upstream_stream.hpp"
@@ -64,8 +65,8 @@ public:
 
     // Single-threaded: every call and every handler runs on `ex`'s io_context thread.
     // `make_tls` may be empty when no https target is ever acquired.
-    static std::shared_ptr<connection_pool> create(boost::asio::any_io_executor ex, tls_context_factory make_tls,
-                                                   proxy_settings proxies, pool_options options = {});
+    static std::shared_ptr<connection_pool> create(executor ex, tls_context_factory make_tls, proxy_settings proxies,
+                                                   pool_options options = {});
 
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
@@ -101,8 +102,7 @@ private:
         std::uint64_t id; // names the entry to its watch, which may complete after a take
     };
 
-    connection_pool(boost::asio::any_io_executor ex, tls_context_factory make_tls, proxy_settings proxies,
-                    pool_options options);
+    connection_pool(executor ex, tls_context_factory make_tls, proxy_settings proxies, pool_options options);
     std::shared_ptr<boost::asio::ssl::context> tls_context(const upstream_target& target);
 
     std::string key_for(const upstream_target& target, const std::optional<proxy_endpoint>& proxy) const;
@@ -113,13 +113,13 @@ private:
     void on_timer(boost::system::error_code ec);
     void close_all_idle();
 
-    boost::asio::any_io_executor ex_;
+    executor ex_;
     tls_context_factory make_tls_; // emptied once used
     std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
     proxy_settings proxies_;
     pool_options options_;
     std::unordered_map<std::string, std::vector<idle_entry>> idle_; // oldest first per key
-    boost::asio::steady_timer timer_;
+    steady_timer timer_;
     bool timer_armed_ = false;
     std::uint64_t next_id_ = 0;
     char sink_ = 0; // where a plain connection's watch reads the byte nothing should send

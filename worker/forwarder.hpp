@@ -6,6 +6,7 @@
 
 #include "shared/local_response.hpp"
 #include "shared/log.hpp"
+#include "worker/asio_types.hpp"
 #include "worker/profile_runtime.hpp"
 #include "worker/request_body.hpp"
 #include "worker/retry_budget.hpp"
@@ -79,7 +80,7 @@ private:
     std::optional<local_response> replay_; // the first context-length 400
     std::pair<std::size_t, std::size_t> replay_from_{};
     std::shared_ptr<upstream_attempt> attempt_;
-    boost::asio::steady_timer wait_;
+    steady_timer wait_;
     bool aborted_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::optional<std::chrono::steady_clock::duration> ttfb_;

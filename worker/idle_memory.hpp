@@ -5,6 +5,7 @@
 // only counts, and the timer is armed at most once per quiet period.
 #pragma once
 
+#include "worker/asio_types.hpp"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -26,7 +27,7 @@ public:
 private:
     void arm();
 
-    boost::asio::steady_timer timer_;
+    steady_timer timer_;
     std::uint64_t activity_ = 0;
     std::uint64_t seen_ = 0; // activity_ when the timer was armed
     bool armed_ = false;

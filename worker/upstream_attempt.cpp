@@ -41,9 +41,9 @@ std::string describe(const boost::system::error_code& ec) { return ec.message();
 
 } // namespace
 
-upstream_attempt::upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool,
-                                   const upstream_target& target, std::shared_ptr<const upstream_request> request,
-                                   bool head_request, unsigned client_version, const attempt_settings& settings,
+upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target,
+                                   std::shared_ptr<const upstream_request> request, bool head_request,
+                                   unsigned client_version, const attempt_settings& settings,
                                    std::shared_ptr<attempt_listener> listener)
     : client_(client),
       pool_(pool),
@@ -359,7 +359,7 @@ void upstream_attempt::await_body() {
         idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             // A wait that expired as the data arrived is not a timeout.
             if (ec || self->finished_ || !self->awaiting_body_ ||
-                self->idle_timer_.expiry() > boost::asio::steady_timer::clock_type::now())
+                self->idle_timer_.expiry() > steady_timer::clock_type::now())
                 return;
             self->awaiting_body_ = false;
             self->on_body_piece(boost::beast::error::timeout); // closes the upstream, ending the wait

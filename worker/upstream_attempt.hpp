@@ -5,6 +5,7 @@
 
 #include "shared/failure_classifier.hpp"
 #include "shared/local_response.hpp"
+#include "worker/asio_types.hpp"
 #include "worker/connection_pool.hpp"
 #include "worker/request_rewrite.hpp"
 #include "worker/upstream_stream.hpp"
@@ -86,7 +87,7 @@ public:
 
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
 public:
-    upstream_attempt(boost::asio::ip::tcp::socket& client, connection_pool& pool, const upstream_target& target,
+    upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target,
                      std::shared_ptr<const upstream_request> request, bool head_request, unsigned client_version,
                      const attempt_settings& settings, std::shared_ptr<attempt_listener> listener);
 
@@ -145,7 +146,7 @@ private:
     void finish(attempt_outcome::kind k, std::string detail);
     void arm_client_timer();
 
-    boost::asio::ip::tcp::socket& client_;
+    tcp_socket& client_;
     connection_pool& pool_;
     const upstream_target& target_;
     std::shared_ptr<const upstream_request> request_;
@@ -180,8 +181,8 @@ private:
     bool finished_ = false;
     std::uint64_t bytes_ = 0;
     std::optional<usage_meter> meter_; // the passed-through body's token usage
-    boost::asio::steady_timer client_timer_;
-    boost::asio::steady_timer idle_timer_; // upstream_idle_timeout while awaiting_body_
+    steady_timer client_timer_;
+    steady_timer idle_timer_; // upstream_idle_timeout while awaiting_body_
 };
 
 } // namespace clipal::worker

@@ -80,9 +80,8 @@ std::string_view to_string(connect_stage s) noexcept {
     return "unknown";
 }
 
-upstream_connector::upstream_connector(net::any_io_executor ex, std::shared_ptr<net::ssl::context> tls_ctx,
-                                       upstream_target target, std::optional<proxy_endpoint> proxy,
-                                       connect_timeouts timeouts)
+upstream_connector::upstream_connector(executor ex, std::shared_ptr<net::ssl::context> tls_ctx, upstream_target target,
+                                       std::optional<proxy_endpoint> proxy, connect_timeouts timeouts)
     : ex_(ex),
       tls_ctx_(std::move(tls_ctx)),
       target_(std::move(target)),
@@ -108,12 +107,12 @@ void upstream_connector::start(handler_type handler) {
         // Asio resolves on a private thread; an address needs no lookup, and skipping it
         // saves two thread hand-offs and a getaddrinfo per new connection.
         stage_ = connect_stage::connect;
-        stream_ = std::make_unique<upstream_stream>(boost::beast::tcp_stream(ex_));
+        stream_ = std::make_unique<upstream_stream>(tcp_stream(ex_));
         stream_->tcp().async_connect(*endpoint, boost::beast::bind_front_handler(&upstream_connector::on_connect,
                                                                                  shared_from_this()));
         return;
     }
-    resolver_.async_resolve(host, port, net::ip::tcp::resolver::numeric_service,
+    resolver_.async_resolve(host, port, tcp_resolver::numeric_service,
                             boost::beast::bind_front_handler(&upstream_connector::on_resolve, shared_from_this()));
 }
 
@@ -130,15 +129,15 @@ void upstream_connector::arm(std::chrono::nanoseconds timeout) {
 void upstream_connector::on_deadline(error_code ec) {
     // A re-arm cancels the previous wait; a wait that had already fired before the
     // re-arm arrives here without error but before the new expiry.
-    if (ec || finished_ || deadline_.expiry() > net::steady_timer::clock_type::now()) return;
+    if (ec || finished_ || deadline_.expiry() > steady_timer::clock_type::now()) return;
     finish(net::error::timed_out);
 }
 
-void upstream_connector::on_resolve(error_code ec, net::ip::tcp::resolver::results_type results) {
+void upstream_connector::on_resolve(error_code ec, tcp_resolver::results_type results) {
     if (finished_) return;
     if (ec) return finish(ec);
     stage_ = connect_stage::connect;
-    stream_ = std::make_unique<upstream_stream>(boost::beast::tcp_stream(ex_));
+    stream_ = std::make_unique<upstream_stream>(tcp_stream(ex_));
     stream_->tcp().async_connect(results, [self = shared_from_this()](error_code e, const net::ip::tcp::endpoint&) {
         self->on_connect(e);
     });

@@ -4,6 +4,7 @@
 // cancelled at any point.
 #pragma once
 
+#include "worker/asio_types.hpp"
 #include "worker/proxy_settings.hpp"
 #include "worker/upstream_stream.hpp"
 #include "worker/upstream_target.hpp"
@@ -59,8 +60,8 @@ public:
 
     // `tls_ctx` is needed only for https targets. `proxy` is the result of
     // proxy_settings::proxy_for for this target.
-    upstream_connector(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls_ctx,
-                       upstream_target target, std::optional<proxy_endpoint> proxy, connect_timeouts timeouts);
+    upstream_connector(executor ex, std::shared_ptr<boost::asio::ssl::context> tls_ctx, upstream_target target,
+                       std::optional<proxy_endpoint> proxy, connect_timeouts timeouts);
 
     // Starts the attempt; call once. Keeps the connector alive until it completes.
     void start(handler_type handler);
@@ -77,7 +78,7 @@ public:
 private:
     void arm(std::chrono::nanoseconds timeout);
     void on_deadline(boost::system::error_code ec);
-    void on_resolve(boost::system::error_code ec, boost::asio::ip::tcp::resolver::results_type results);
+    void on_resolve(boost::system::error_code ec, tcp_resolver::results_type results);
     void on_connect(boost::system::error_code ec);
     void do_proxy_connect();
     void on_proxy_write(boost::system::error_code ec);
@@ -88,15 +89,15 @@ private:
     // operations still pending afterwards see finished_ and do nothing.
     void finish(boost::system::error_code ec);
 
-    boost::asio::any_io_executor ex_;
+    executor ex_;
     std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
     upstream_target target_;
     std::optional<proxy_endpoint> proxy_;
     connect_timeouts timeouts_;
     handler_type handler_;
 
-    boost::asio::ip::tcp::resolver resolver_;
-    boost::asio::steady_timer deadline_;
+    tcp_resolver resolver_;
+    steady_timer deadline_;
     std::unique_ptr<upstream_stream> stream_;
     std::string proxy_request_;
     boost::beast::flat_buffer proxy_buffer_;

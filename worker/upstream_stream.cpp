@@ -3,7 +3,7 @@
 
 namespace clipal::worker {
 
-upstream_stream::upstream_stream(boost::beast::tcp_stream tcp) : plain_(std::move(tcp)) {}
+upstream_stream::upstream_stream(tcp_stream tcp) : plain_(std::move(tcp)) {}
 
 upstream_stream::~upstream_stream() = default;
 
@@ -16,7 +16,7 @@ void upstream_stream::close() noexcept {
     auto& t = tcp();
     boost::beast::error_code ec;
     // shutdown first: the FIN goes out even if another descriptor still refers to the socket.
-    t.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    t.socket().shutdown(tcp_socket::shutdown_both, ec);
     t.close();
 }
 

@@ -3,6 +3,7 @@
 // kept between requests by connection_pool.
 #pragma once
 
+#include "worker/asio_types.hpp"
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/error.hpp>
@@ -19,11 +20,11 @@ namespace clipal::worker {
 
 class upstream_stream {
 public:
-    using executor_type = boost::beast::tcp_stream::executor_type;
-    using ssl_stream_type = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+    using executor_type = tcp_stream::executor_type;
+    using ssl_stream_type = boost::beast::ssl_stream<tcp_stream>;
 
     // Takes a connected (or connecting) TCP stream; the stream is plain until upgrade_to_tls.
-    explicit upstream_stream(boost::beast::tcp_stream tcp);
+    explicit upstream_stream(tcp_stream tcp);
     upstream_stream(const upstream_stream&) = delete;
     upstream_stream& operator=(const upstream_stream&) = delete;
     ~upstream_stream();
@@ -35,7 +36,7 @@ public:
     executor_type get_executor() noexcept { return tcp().get_executor(); }
 
     // The TCP layer: expires_after / expires_never for deadlines, socket() for options.
-    boost::beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
+    tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
     // The TLS layer; only when tls() is true.
     ssl_stream_type& ssl() noexcept { return *tls_; }
 
@@ -83,7 +84,7 @@ public:
     }
 
 private:
-    std::optional<boost::beast::tcp_stream> plain_; // empty once upgraded
+    std::optional<tcp_stream> plain_; // empty once upgraded
     std::optional<ssl_stream_type> tls_;
     bool reused_ = false;
     std::string pool_key_;

@@ -36,7 +36,7 @@ worker_link::worker_link(boost::asio::io_context& ioc, std::shared_ptr<ipc::chan
 
 void worker_link::start(std::function<void(int)> on_exit) {
     on_exit_ = std::move(on_exit);
-    server_.set_hand_back([this](boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& addr) {
+    server_.set_hand_back([this](tcp_socket& s, std::string_view bytes, const std::string& addr) {
         // The descriptor goes to the supervisor; our socket object is closed afterwards.
         ipc::unique_fd copy(::dup(s.native_handle()));
         if (!copy) return false;
@@ -129,7 +129,7 @@ void worker_link::on_handoff(ipc::handoff&& h, ipc::unique_fd fd) {
     }
     // From here the connection is ours: the supervisor may drop its copy.
     (void)channel_->send(ipc::handoff_ack{h.connection_id});
-    auto s = ipc::adopt_socket(ioc_, fd);
+    auto s = ipc::adopt_local_socket(ioc_, fd);
     if (!s) {
         log_.warn(info(id_).tag, "could not take over a connection: the descriptor passed is not a TCP socket");
         return;

@@ -6,6 +6,7 @@
 
 #include "ipc/channel.hpp"
 #include "shared/log.hpp"
+#include "worker/asio_types.hpp"
 #include "worker/worker_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -52,7 +53,7 @@ private:
     worker_server& server_;
     logger& log_;
     profile id_;
-    boost::asio::steady_timer heartbeat_timer_;
+    steady_timer heartbeat_timer_;
     std::uint64_t heartbeat_seq_ = 0;
     bool ready_sent_ = false;
     bool draining_ = false;

@@ -72,7 +72,7 @@ boost::asio::ip::tcp::endpoint worker_server::listen(const boost::asio::ip::tcp:
 }
 
 void worker_server::accept() {
-    acceptor_->async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+    acceptor_->async_accept([this](boost::system::error_code ec, tcp_socket s) {
         if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
         if (ec) {
             // EMFILE and friends: keep serving the connections we have, and accept again
@@ -94,7 +94,7 @@ void worker_server::accept() {
     });
 }
 
-void worker_server::adopt(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr) {
+void worker_server::adopt(tcp_socket s, std::string initial, std::string client_addr) {
     if (draining_) {
         boost::system::error_code ignored;
         s.close(ignored);
@@ -103,7 +103,7 @@ void worker_server::adopt(boost::asio::ip::tcp::socket s, std::string initial, s
     start_session(std::move(s), std::move(initial), std::move(client_addr));
 }
 
-void worker_server::start_session(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr) {
+void worker_server::start_session(tcp_socket s, std::string initial, std::string client_addr) {
     const auto max = runtime_ ? runtime_->global().max_connections : global_config{}.max_connections;
     const auto verdict = admit(open_sessions_, max);
     if (verdict != admission::serve)
@@ -123,7 +123,7 @@ void worker_server::start_session(boost::asio::ip::tcp::socket s, std::string in
     session->start();
 }
 
-bool worker_server::hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) {
+bool worker_server::hand_back(tcp_socket& s, std::string_view bytes, const std::string& client_addr) {
     return hand_back_ && hand_back_(s, bytes, client_addr);
 }
 

@@ -5,6 +5,7 @@
 
 #include "shared/clock.hpp"
 #include "shared/log.hpp"
+#include "worker/asio_types.hpp"
 #include "worker/body_budget.hpp"
 #include "worker/client_session.hpp"
 #include "worker/connection_pool.hpp"
@@ -24,7 +25,7 @@ namespace clipal::worker {
 
 class worker_server final : public session_host {
 public:
-    using hand_back_fn = std::function<bool(boost::asio::ip::tcp::socket&, std::string_view, const std::string&)>;
+    using hand_back_fn = std::function<bool(tcp_socket&, std::string_view, const std::string&)>;
 
     worker_server(boost::asio::io_context& ioc, const clock& clk, logger& log, profile id);
     ~worker_server() override;
@@ -52,7 +53,7 @@ public:
     // Standalone mode: accept connections here. Returns the bound endpoint.
     boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& at);
     // Supervised mode: serve a connection the router accepted, with the bytes it read.
-    void adopt(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr);
+    void adopt(tcp_socket s, std::string initial, std::string client_addr);
     void set_hand_back(hand_back_fn fn) { hand_back_ = std::move(fn); }
 
     // Stops accepting; `done` runs when the last session ends or at the deadline, when
@@ -65,7 +66,7 @@ public:
     const clock& time_source() override { return clock_; }
     connection_pool& pool() override { return *pool_; }
     body_budget& budget() override { return budget_; }
-    bool hand_back(boost::asio::ip::tcp::socket& s, std::string_view bytes, const std::string& client_addr) override;
+    bool hand_back(tcp_socket& s, std::string_view bytes, const std::string& client_addr) override;
     void providers_changed() override;
     bool draining() const override { return draining_; }
     void session_opened() override { ++open_sessions_; }
@@ -75,7 +76,7 @@ public:
 
 private:
     void accept();
-    void start_session(boost::asio::ip::tcp::socket s, std::string initial, std::string client_addr);
+    void start_session(tcp_socket s, std::string initial, std::string client_addr);
     void on_reactivation_timer();
     void finish_drain();
 
@@ -88,12 +89,12 @@ private:
     std::shared_ptr<profile_runtime> runtime_;
     worker_metrics metrics_;
     std::function<void()> report_due_;
-    std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
-    boost::asio::steady_timer reactivation_timer_;
-    boost::asio::steady_timer drain_timer_;
-    boost::asio::steady_timer accept_retry_; // after a failed accept (standalone)
+    std::optional<tcp_acceptor> acceptor_;
+    steady_timer reactivation_timer_;
+    steady_timer drain_timer_;
+    steady_timer accept_retry_; // after a failed accept (standalone)
     fault_log faults_;
-    boost::asio::steady_timer fault_timer_;
+    steady_timer fault_timer_;
     idle_memory idle_memory_;
     std::vector<std::weak_ptr<client_session>> sessions_;
     std::size_t open_sessions_ = 0;

@@ -44,7 +44,7 @@ struct socket_pair {
         far.connect(acceptor.local_endpoint());
         acceptor.accept(near);
     }
-    tcp::socket near;
+    clipal::worker::tcp_socket near; // the worker's socket type
     tcp::socket far;
 };
 

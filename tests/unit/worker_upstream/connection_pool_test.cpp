@@ -175,7 +175,7 @@ TEST_F(ConnectionPool, ConnectionClosedByServerBeforeItsReleaseLeavesThePoolAtOn
 
 TEST_F(ConnectionPool, BytesArrivingOnAnIdleConnectionDropIt) {
     tcp::acceptor acceptor(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    beast::tcp_stream client(ioc_);
+    clipal::worker::tcp_stream client(ioc_);
     client.connect(acceptor.local_endpoint());
     tcp::socket peer = acceptor.accept();
     auto s = std::make_unique<upstream_stream>(std::move(client));

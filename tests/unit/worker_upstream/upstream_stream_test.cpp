@@ -11,7 +11,7 @@ using clipal::worker::upstream_stream;
 
 // A connected plain stream to `server`, made without the connector.
 std::unique_ptr<upstream_stream> connect_plain(net::io_context& ioc, const http_server& server) {
-    beast::tcp_stream tcp(ioc);
+    clipal::worker::tcp_stream tcp(ioc);
     tcp.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
     return std::make_unique<upstream_stream>(std::move(tcp));
 }
@@ -48,7 +48,7 @@ TEST(UpstreamStream, CloseAbortsAPendingReadAndIsIdempotent) {
 
 TEST(UpstreamStream, ReusedFlagAndPoolKeyAreCarried) {
     net::io_context ioc;
-    upstream_stream s{beast::tcp_stream(ioc)};
+    upstream_stream s{clipal::worker::tcp_stream(ioc)};
     EXPECT_FALSE(s.reused());
     EXPECT_FALSE(s.tls());
     s.set_reused(true);
