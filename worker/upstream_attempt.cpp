@@ -54,7 +54,7 @@ upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, co
       settings_(settings),
       listener_(std::move(listener)),
       client_timer_(client.get_executor()),
-      idle_timer_(client.get_executor()) {}
+      wait_timer_(client.get_executor()) {}
 
 void upstream_attempt::start() {
     // A pooled connection is used at once (no hop through the io_context's queue); the
@@ -79,7 +79,7 @@ void upstream_attempt::abort() {
     if (connecting_) pending_connect_.cancel();
     if (up_) up_->close();
     client_timer_.cancel();
-    idle_timer_.cancel();
+    stop_wait_timer();
 }
 
 void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage stage,
@@ -99,9 +99,30 @@ void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage 
     up_ = std::move(s);
     reused_ = up_->reused();
     sent_at_ = std::chrono::steady_clock::now();
+    std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_->head),
+                                                  boost::asio::buffer(request_->body)};
+    if (!up_->tls()) {
+        // A request usually fits the socket's send buffer: written here, it needs no write
+        // operation, no deadline and no hop through the io_context's queue.
+        auto& socket = up_->tcp().socket();
+        boost::system::error_code wec;
+        if (!socket.non_blocking()) socket.non_blocking(true, wec); // once per connection: an ioctl
+        auto sent = wec ? 0 : socket.write_some(wire, wec);
+        if (wec && wec != boost::asio::error::would_block) {
+            on_written(wec);
+            return;
+        }
+        for (auto& b : wire) {
+            const auto n = std::min(sent, b.size());
+            b += n;
+            sent -= n;
+        }
+        if (wire[0].size() + wire[1].size() == 0) {
+            on_written({});
+            return;
+        }
+    }
     up_->tcp().expires_at(head_deadline());
-    const std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_->head),
-                                                        boost::asio::buffer(request_->body)};
     boost::asio::async_write(*up_, wire, [self = shared_from_this()](boost::system::error_code e, std::size_t) {
         self->on_written(e);
     });
@@ -121,7 +142,12 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
         return;
     }
     // One deadline for the final head, however many interim heads come first.
-    if (!first_byte_bound()) up_->tcp().expires_after(settings_.response_header_timeout);
+    const auto at =
+        first_byte_bound() ? head_deadline() : std::chrono::steady_clock::now() + settings_.response_header_timeout;
+    if (up_->tls())
+        up_->tcp().expires_at(at);
+    else
+        arm_wait_timer(at);
     read_header();
 }
 
@@ -132,10 +158,115 @@ void upstream_attempt::read_header() {
     parser_->header_limit(max_response_head);
     parser_->body_limit(boost::none);
     if (head_request_) parser_->skip(true);
+    if (!up_->tls()) {
+        parse_head();
+        return;
+    }
     http::async_read_header(*up_, up_buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                                 self->on_header(e);
                             });
+}
+
+void upstream_attempt::parse_head() {
+    // Bytes already here first: the rest of the read that brought an interim head.
+    boost::system::error_code ec;
+    while (!parser_->is_header_done() && up_buffer_.size() > 0) {
+        const auto used = parser_->put(up_buffer_.data(), ec);
+        up_buffer_.consume(used);
+        if (ec == http::error::need_more) {
+            ec = {};
+            break;
+        }
+        if (ec) {
+            on_header(ec);
+            return;
+        }
+        if (used == 0) break;
+    }
+    if (parser_->is_header_done()) {
+        on_header({});
+        return;
+    }
+    wait_readable(waiting::head);
+}
+
+bool upstream_attempt::read_available(boost::system::error_code& ec) {
+    // After readiness, so never a recv that finds nothing (Beast's read operations try one
+    // at once, right after the request went out, when the answer cannot be there yet).
+    const auto n = up_->tcp().socket().read_some(up_buffer_.prepare(piece_capacity), ec);
+    up_buffer_.commit(n);
+    if (ec == boost::asio::error::eof) {
+        // What Beast's read operations make of the upstream's close: nothing received, the
+        // connection ended (a stale pooled one); else the parser judges (a body that runs
+        // until the close ends here, anything else is a partial message).
+        if (!parser_->got_some()) {
+            ec = http::error::end_of_stream;
+        } else {
+            ec = {};
+            parser_->put_eof(ec);
+            return !ec;
+        }
+    }
+    return !ec;
+}
+
+void upstream_attempt::wait_readable(waiting w) {
+    waiting_ = w;
+    timed_out_ = false;
+    up_->tcp().socket().async_wait(boost::asio::socket_base::wait_read,
+                                   [self = shared_from_this()](boost::system::error_code ec) {
+                                       self->on_readable(ec);
+                                   });
+}
+
+void upstream_attempt::on_readable(boost::system::error_code ec) {
+    const auto w = std::exchange(waiting_, waiting::none);
+    if (finished_ || w == waiting::none) return;
+    if (ec && timed_out_) ec = boost::beast::error::timeout;
+    if (w == waiting::body) {
+        on_body_readable(ec);
+        return;
+    }
+    if (!ec && !read_available(ec) && ec == boost::asio::error::would_block) {
+        wait_readable(waiting::head);
+        return;
+    }
+    if (ec) {
+        on_header(ec);
+        return;
+    }
+    parse_head();
+}
+
+void upstream_attempt::arm_wait_timer(std::chrono::steady_clock::time_point at) {
+    wait_until_ = at;
+    if (at == std::chrono::steady_clock::time_point::max()) return;
+    // A wait that ends no later is left running: when it fires it moves on to wait_until_.
+    if (wait_armed_ && wait_timer_.expiry() <= at) return;
+    wait_armed_ = true;
+    wait_timer_.expires_at(at);
+    wait_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_wait_timer(ec); });
+}
+
+void upstream_attempt::on_wait_timer(boost::system::error_code ec) {
+    if (ec) return; // replaced by a newer wait, or stopped
+    wait_armed_ = false;
+    if (finished_ || wait_until_ == std::chrono::steady_clock::time_point::max()) return;
+    if (std::chrono::steady_clock::now() < wait_until_) {
+        arm_wait_timer(wait_until_);
+        return;
+    }
+    if (waiting_ == waiting::none) return;
+    // The wait for upstream bytes ran out: it ends with the timeout.
+    timed_out_ = true;
+    boost::system::error_code ignored;
+    up_->tcp().socket().cancel(ignored);
+}
+
+void upstream_attempt::stop_wait_timer() {
+    wait_until_ = std::chrono::steady_clock::time_point::max();
+    if (wait_armed_) wait_timer_.cancel();
 }
 
 void upstream_attempt::on_header(boost::system::error_code ec) {
@@ -348,38 +479,41 @@ void upstream_attempt::await_body() {
     piece_room_ = 0;
     up_buffer_.shrink_to_fit();
     up_->tcp().expires_never();
-    awaiting_body_ = true;
-    const bool bound = !head_sent_ && first_byte_bound();
-    if (settings_.idle_timeout > std::chrono::steady_clock::duration::zero() || bound) {
-        auto at = settings_.idle_timeout > std::chrono::steady_clock::duration::zero()
-                      ? std::chrono::steady_clock::now() + settings_.idle_timeout
-                      : std::chrono::steady_clock::time_point::max();
-        if (bound) at = std::min(at, head_deadline());
-        idle_timer_.expires_at(at);
-        idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            // A wait that expired as the data arrived is not a timeout.
-            if (ec || self->finished_ || !self->awaiting_body_ ||
-                self->idle_timer_.expiry() > steady_timer::clock_type::now())
-                return;
-            self->awaiting_body_ = false;
-            self->on_body_piece(boost::beast::error::timeout); // closes the upstream, ending the wait
-        });
-    }
-    up_->tcp().socket().async_wait(boost::asio::socket_base::wait_read,
-                                   [self = shared_from_this()](boost::system::error_code ec) {
-                                       self->on_body_readable(ec);
-                                   });
+    auto at = settings_.idle_timeout > std::chrono::steady_clock::duration::zero()
+                  ? std::chrono::steady_clock::now() + settings_.idle_timeout
+                  : std::chrono::steady_clock::time_point::max();
+    if (!head_sent_ && first_byte_bound()) at = std::min(at, head_deadline());
+    arm_wait_timer(at);
+    wait_readable(waiting::body);
 }
 
 void upstream_attempt::on_body_readable(boost::system::error_code ec) {
-    if (finished_ || !awaiting_body_) return;
-    awaiting_body_ = false;
-    idle_timer_.cancel();
     if (ec) {
         on_body_piece(ec);
         return;
     }
-    read_body_now();
+    // The bound on the wait ends with it: writing to a slow client is not the upstream's time.
+    wait_until_ = std::chrono::steady_clock::time_point::max();
+    auto& body = parser_->get().body();
+    body.data = piece(piece_capacity);
+    body.size = piece_room_;
+    if (!read_available(ec)) {
+        if (ec == boost::asio::error::would_block) {
+            await_body();
+            return;
+        }
+        on_body_piece(ec);
+        return;
+    }
+    if (up_buffer_.size() > 0 && parse_buffered()) return;
+    if (parser_->is_done()) {
+        // The body ended with the connection's close.
+        piece_size_ = 0;
+        piece_data_ = piece_.get();
+        write_to_client();
+        return;
+    }
+    await_body();
 }
 
 void upstream_attempt::read_body_now() {
@@ -534,7 +668,7 @@ void upstream_attempt::fail(verdict v, std::string detail, std::optional<local_r
     o.detail = std::move(detail);
     finished_ = true;
     client_timer_.cancel();
-    idle_timer_.cancel();
+    stop_wait_timer();
     if (up_) {
         // A whole answer that only means "try the next provider" (a 503, a 429) leaves a
         // clean keep-alive connection: the next request to this provider may use it.
@@ -550,7 +684,7 @@ void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
     if (finished_) return;
     finished_ = true;
     client_timer_.cancel();
-    idle_timer_.cancel();
+    stop_wait_timer();
     attempt_outcome o;
     o.what = k;
     o.v = {action::pass_through, std::nullopt, std::nullopt};

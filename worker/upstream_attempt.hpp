@@ -128,6 +128,20 @@ private:
     // far as they have arrived: when that completes the answer, fail() can keep the
     // connection for the next request to this provider. No I/O: failover never waits.
     void discard_buffered_body();
+    // Plain TCP: reads go after readiness (wait_readable), straight into up_buffer_, under
+    // one lazily re-armed deadline (arm_wait_timer); TLS reads go through Beast's
+    // operations and the stream's own deadline, as OpenSSL may hold bytes the socket will
+    // not signal again.
+    enum class waiting { none, head, body };
+    void parse_head();
+    void wait_readable(waiting w);
+    void on_readable(boost::system::error_code ec);
+    // Reads what the socket has without blocking; false with `ec` (would_block: nothing
+    // there yet). The upstream's close is judged as Beast's reads judge it.
+    bool read_available(boost::system::error_code& ec);
+    void arm_wait_timer(std::chrono::steady_clock::time_point at);
+    void on_wait_timer(boost::system::error_code ec);
+    void stop_wait_timer();
     void await_body();
     void on_body_readable(boost::system::error_code ec);
     void read_body_now();
@@ -176,13 +190,17 @@ private:
     std::unique_ptr<char[]> piece_;
     std::size_t piece_room_ = 0; // piece_'s size
     std::size_t piece_size_ = 0; // bytes of the current piece
-    bool awaiting_body_ = false;
+    waiting waiting_ = waiting::none;
+    bool timed_out_ = false; // the wait timer cut the pending wait
     bool head_sent_ = false;
     bool finished_ = false;
     std::uint64_t bytes_ = 0;
     std::optional<usage_meter> meter_; // the passed-through body's token usage
     steady_timer client_timer_;
-    steady_timer idle_timer_; // upstream_idle_timeout while awaiting_body_
+    // Bounds the wait for upstream bytes on plain TCP (response head, upstream_idle_timeout).
+    steady_timer wait_timer_;
+    std::chrono::steady_clock::time_point wait_until_ = std::chrono::steady_clock::time_point::max();
+    bool wait_armed_ = false;
 };
 
 } // namespace clipal::worker
