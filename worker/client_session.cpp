@@ -436,50 +436,69 @@ void client_session::dispatch() {
 
 void client_session::watch_client() {
     watching_ = true;
-    // A read, not async_wait: Asio arms a wait with an epoll_ctl each time, while a read
-    // costs one recv that finds nothing, and then the wait is free. A byte it does get is
-    // the start of a pipelined request and is kept for that request.
-    socket_.async_read_some(boost::asio::buffer(&watch_byte_, 1), [self =
-                                                                       shared_from_this()](boost::system::error_code ec,
-                                                                                           std::size_t n) {
-        self->watching_ = false;
-        if (self->drain_after_watch_) {
-            self->drain_after_watch_ = false;
-            self->end_drain_read(ec);
-            return;
-        }
-        if (n == 1) {
-            self->buffer_.commit(
-                boost::asio::buffer_copy(self->buffer_.prepare(1), boost::asio::buffer(&self->watch_byte_, 1)));
-        }
-        if (self->next_after_watch_) {
-            self->next_after_watch_ = false;
-            self->read_request_line();
-            return;
-        }
-        if (n == 1) return; // a pipelined next request: the rest waits in the socket until this one is done
-        if (ec == boost::asio::error::operation_aborted || !self->forwarder_) return;
-        self->host_.log().info(self->error_tag(), "client {} disconnected; upstream request cancelled",
-                               self->client_addr_);
-        self->forwarder_->abort();
-        self->forwarder_.reset();
-        self->reservation_.reset();
-        self->shutdown_connection();
+    // A read, not async_wait (Asio arms a wait with an epoll_ctl each time; a read costs one
+    // recv that finds nothing, and then the wait is free). It is also the read of the next
+    // request: request_done leaves it pending, so the next request costs no second recv. A
+    // session that kept its buffer reads into it; one whose answer streams (and gave its
+    // buffer back) reads a byte. What arrives while the answer is under way is the start of
+    // a pipelined request and is kept for it.
+    const auto room = buffer_.capacity() - buffer_.size();
+    watch_into_buffer_ = room >= 1024;
+    const auto into = watch_into_buffer_ ? buffer_.prepare(room) : boost::asio::buffer(&watch_byte_, 1);
+    socket_.async_read_some(into, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->on_watch(ec, n);
     });
+}
+
+void client_session::on_watch(boost::system::error_code ec, std::size_t n) {
+    watching_ = false;
+    if (drain_after_watch_) {
+        drain_after_watch_ = false;
+        end_drain_read(ec);
+        return;
+    }
+    if (n > 0) {
+        if (watch_into_buffer_)
+            buffer_.commit(n);
+        else
+            buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(1), boost::asio::buffer(&watch_byte_, 1)));
+    }
+    if (next_after_watch_) {
+        next_after_watch_ = false;
+        // EOF or the idle deadline between requests is how keep-alive connections end.
+        if (n == 0 && buffer_.size() == 0) {
+            shutdown_connection();
+            return;
+        }
+        read_request_line();
+        return;
+    }
+    if (n > 0) return; // a pipelined next request: the rest waits in the socket until this one is done
+    if (ec == boost::asio::error::operation_aborted || !forwarder_) return;
+    host_.log().info(error_tag(), "client {} disconnected; upstream request cancelled", client_addr_);
+    forwarder_->abort();
+    forwarder_.reset();
+    reservation_.reset();
+    shutdown_connection();
 }
 
 void client_session::request_done(bool keep_alive) {
     forwarder_.reset();
     reservation_.reset();
-    if (!keep_alive) {
+    if (!keep_alive || (host_.draining() && buffer_.size() == 0)) {
         shutdown_connection();
         return;
     }
     if (watching_) {
-        // The watch must finish before the next read starts on the same socket.
         next_after_watch_ = true;
-        boost::system::error_code ignored;
-        socket_.cancel(ignored);
+        if (buffer_.size() > 0) {
+            // A pipelined request is here already: the watch ends, then it is read.
+            boost::system::error_code ignored;
+            socket_.cancel(ignored);
+            return;
+        }
+        // The pending watch reads the next request, under the keep-alive idle bound.
+        arm_deadline(http_limits::keep_alive_idle);
         return;
     }
     read_request_line();

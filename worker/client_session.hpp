@@ -128,6 +128,7 @@ private:
     void on_body(boost::system::error_code ec);
     void dispatch();
     void watch_client();
+    void on_watch(boost::system::error_code ec, std::size_t n);
     // Answers the request whose head was just read with one of clipal's own answers, after
     // reading and dropping a small announced body; any other unread body closes the connection.
     void answer_locally(local_response r, unsigned minor_version, bool close_after);
@@ -176,7 +177,8 @@ private:
     bool next_after_watch_ = false;
     // The connection is closing: the watch's pending read is the drain's read.
     bool drain_after_watch_ = false;
-    char watch_byte_ = 0; // the watch's read lands here, then joins buffer_
+    bool watch_into_buffer_ = false; // the watch reads into buffer_, else into watch_byte_
+    char watch_byte_ = 0;            // a one-byte watch's read lands here, then joins buffer_
     bool closed_ = false;
     bool over_capacity_ = false;
 };
