@@ -1,7 +1,7 @@
 // Idle bookkeeping for the keep-alive pool. Idle lists are used LIFO (the most recently
 // used connection is the least likely to have been dropped by the server) and expire
 // FIFO under one timer, armed only while something is idle. Liveness is watched the way
-// nginx does it: a read pending on every idle connection, so a server's close is seen
+// nginx does it: a wait pending on every idle connection, so a server's close is seen
 // when it happens and a request never meets a dead pooled connection it has to discover
 // (which slows a failover from a refusing provider, bench/ANALYSIS.md M5).
 #include "worker/connection_pool.hpp"
@@ -68,11 +68,15 @@ std::unique_ptr<upstream_stream> connection_pool::take_idle(const std::string& k
     while (!list.empty() && !found) {
         auto stream = std::move(list.back().stream);
         list.pop_back();
-        // The watch completes with operation_aborted. If it completed already (the close
-        // happened in this same turn of the event loop), the request's own write or read
-        // fails and upstream_attempt retries once on a fresh connection.
-        boost::system::error_code ignored;
-        stream->tcp().socket().cancel(ignored);
+        // The watch goes on as the taker's wait (a plain stream) or ends (TLS, whose reads
+        // are OpenSSL's). If it completed already (the close happened in this same turn of
+        // the event loop), the request's own write or read fails and upstream_attempt
+        // retries once on a fresh connection.
+        stream->detach_readable();
+        if (stream->tls()) {
+            boost::system::error_code ignored;
+            stream->tcp().socket().cancel(ignored);
+        }
         if (stream->is_open()) found = std::move(stream);
     }
     if (list.empty()) idle_.erase(it);
@@ -80,18 +84,14 @@ std::unique_ptr<upstream_stream> connection_pool::take_idle(const std::string& k
 }
 
 void connection_pool::watch(const idle_entry& entry) {
-    auto on_event = [weak = weak_from_this(), id = entry.id](error_code ec, std::size_t = 0) {
-        if (ec == net::error::operation_aborted) return;
-        if (auto pool = weak.lock()) pool->drop_idle(id);
-    };
-    auto& socket = entry.stream->tcp().socket();
-    // A plain connection is read from directly: Asio tries the read at once and then waits
-    // with no further syscall. Under TLS the bytes belong to OpenSSL, so only readability
-    // is awaited.
-    if (entry.stream->tls())
-        socket.async_wait(net::socket_base::wait_read, std::move(on_event));
-    else
-        socket.async_read_some(net::buffer(&sink_, 1), std::move(on_event));
+    // A readiness wait, which the next request's attempt takes over as the wait for its
+    // response (upstream_stream::await_readable).
+    entry.stream->await_readable(weak_from_this(), entry.id);
+}
+
+void connection_pool::on_readable(std::uint64_t id, error_code ec) {
+    if (ec == net::error::operation_aborted) return;
+    drop_idle(id);
 }
 
 void connection_pool::drop_idle(std::uint64_t id) {

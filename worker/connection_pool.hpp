@@ -59,7 +59,7 @@ private:
 // May return null (https connects then fail at the tls stage).
 using tls_context_factory = std::function<std::shared_ptr<boost::asio::ssl::context>()>;
 
-class connection_pool : public std::enable_shared_from_this<connection_pool> {
+class connection_pool : public std::enable_shared_from_this<connection_pool>, public readable_sink {
 public:
     using handler_type = upstream_connector::handler_type;
 
@@ -89,6 +89,9 @@ public:
     // Closes every idle connection and stops the idle timer, so the pool keeps no work
     // pending on the io_context. Later releases close their stream; acquire still works.
     void shutdown();
+
+    // An idle connection's watch ended: readable (bytes, EOF or an error) means it is done for.
+    void on_readable(std::uint64_t id, boost::system::error_code ec) override;
 
     std::size_t idle_count() const noexcept;
     std::size_t idle_count(const upstream_target& target) const;
@@ -122,7 +125,6 @@ private:
     steady_timer timer_;
     bool timer_armed_ = false;
     std::uint64_t next_id_ = 0;
-    char sink_ = 0; // where a plain connection's watch reads the byte nothing should send
     bool shut_down_ = false;
 };
 

@@ -214,13 +214,13 @@ bool upstream_attempt::read_available(boost::system::error_code& ec) {
 void upstream_attempt::wait_readable(waiting w) {
     waiting_ = w;
     timed_out_ = false;
-    up_->tcp().socket().async_wait(boost::asio::socket_base::wait_read,
-                                   [self = shared_from_this()](boost::system::error_code ec) {
-                                       self->on_readable(ec);
-                                   });
+    // A pooled connection's watch, when still pending, is this wait.
+    up_->await_readable(weak_from_this(), 0);
 }
 
-void upstream_attempt::on_readable(boost::system::error_code ec) {
+void upstream_attempt::on_readable(std::uint64_t, boost::system::error_code ec) { readable(ec); }
+
+void upstream_attempt::readable(boost::system::error_code ec) {
     const auto w = std::exchange(waiting_, waiting::none);
     if (finished_ || w == waiting::none) return;
     if (ec && timed_out_) ec = boost::beast::error::timeout;

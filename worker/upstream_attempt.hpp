@@ -85,7 +85,7 @@ public:
     virtual void attempt_done(attempt_outcome o) = 0;
 };
 
-class upstream_attempt : public std::enable_shared_from_this<upstream_attempt> {
+class upstream_attempt : public std::enable_shared_from_this<upstream_attempt>, public readable_sink {
 public:
     upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target,
                      std::shared_ptr<const upstream_request> request, bool head_request, unsigned client_version,
@@ -99,6 +99,9 @@ public:
     // Ends the attempt now (client went away): closes the upstream connection so the
     // provider stops generating. Reports nothing: `done` is not called afterwards.
     void abort();
+
+    // readable_sink: the stream's readiness wait ended (plain TCP).
+    void on_readable(std::uint64_t tag, boost::system::error_code ec) override;
 
 private:
     void on_connected(boost::system::error_code ec, connect_stage stage, std::unique_ptr<upstream_stream> s);
@@ -135,7 +138,7 @@ private:
     enum class waiting { none, head, body };
     void parse_head();
     void wait_readable(waiting w);
-    void on_readable(boost::system::error_code ec);
+    void readable(boost::system::error_code ec);
     // Reads what the socket has without blocking; false with `ec` (would_block: nothing
     // there yet). The upstream's close is judged as Beast's reads judge it.
     bool read_available(boost::system::error_code& ec);

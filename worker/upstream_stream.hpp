@@ -11,12 +11,22 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
 namespace clipal::worker {
+
+// Told when a plain stream's readiness wait ends (upstream_stream::await_readable).
+class readable_sink {
+public:
+    virtual ~readable_sink() = default;
+    // `tag` is the one given with the sink; `ec` is empty when the socket became readable
+    // (bytes, EOF or an error to read).
+    virtual void on_readable(std::uint64_t tag, boost::system::error_code ec) = 0;
+};
 
 class upstream_stream {
 public:
@@ -58,6 +68,15 @@ public:
     const std::string& pool_key() const noexcept { return pool_key_; }
     void set_pool_key(std::string key) { pool_key_ = std::move(key); }
 
+    // One readiness wait at a time on a plain stream, whoever holds it: the pool starts one
+    // when the stream goes idle (to see the server close it), and the next request's
+    // attempt takes it over as the wait for its response, so a request costs one wait
+    // (Asio arms each with an epoll_ctl) instead of the pool's and the attempt's. Starts a
+    // wait unless one is pending; its end goes to the latest sink (none: dropped).
+    void await_readable(std::weak_ptr<readable_sink> sink, std::uint64_t tag);
+    // The pending wait's end goes nowhere (the stream changes hands); the wait goes on.
+    void detach_readable() { wait_->sink.reset(); }
+
     // AsyncReadStream / AsyncWriteStream: dispatch to whichever layer is active.
     template <class MutableBufferSequence, class ReadToken>
     auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
@@ -88,6 +107,13 @@ private:
     std::optional<ssl_stream_type> tls_;
     bool reused_ = false;
     std::string pool_key_;
+    // Shared with the pending wait's handler, which may run after the stream is gone.
+    struct wait_state {
+        bool pending = false;
+        std::weak_ptr<readable_sink> sink;
+        std::uint64_t tag = 0;
+    };
+    std::shared_ptr<wait_state> wait_ = std::make_shared<wait_state>();
 };
 
 } // namespace clipal::worker
