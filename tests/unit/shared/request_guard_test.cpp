@@ -156,6 +156,12 @@ TEST(RequestGuard, OriginEntriesAreNormalizedOrRefused) {
 TEST(RequestGuard, CanonicalHostOfConfigEntries) {
     EXPECT_EQ(canonical_host("Clipal.LAN"), "clipal.lan");
     EXPECT_EQ(canonical_host("[::1]"), "::1");
+    // Dotted quads are taken as they are written only in their canonical form.
+    EXPECT_EQ(canonical_host("127.0.0.1:3333"), "127.0.0.1");
+    EXPECT_EQ(canonical_host("255.255.255.255"), "255.255.255.255");
+    EXPECT_EQ(canonical_host("10.0.0.1"), "10.0.0.1");
+    EXPECT_NE(canonical_host("127.000.0.1"), "127.0.0.1");
+    EXPECT_NE(canonical_host("0177.0.0.1"), "127.0.0.1");
     EXPECT_EQ(canonical_host("FE80:0:0::1"), "fe80::1");
     EXPECT_EQ(canonical_host("clipal.lan:3333"), "clipal.lan");
     EXPECT_EQ(canonical_host("http://clipal.lan"), std::nullopt);
