@@ -8,6 +8,8 @@
 #include "shared/duration.hpp"
 #include "shared/failure_classifier.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -67,7 +69,7 @@ private:
 
     retry_settings settings_;
     std::minstd_rand random_;
-    std::vector<attempt> attempts_;
+    boost::container::small_vector<attempt, max_attempts_per_request> attempts_; // no allocation per request
     std::vector<std::size_t> retried_; // one entry per same-provider retry of a transient fault
     bool waited_ = false;              // the one inline wait of the request is used
 };
