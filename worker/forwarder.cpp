@@ -217,14 +217,17 @@ void forwarder::account(std::optional<std::size_t> provider, std::size_t key, in
     const auto& t = usage.tokens;
     session_->metrics().on_request_done(provider ? runtime_->metric_id(*provider) : worker_metrics::no_provider, status,
                                         ttfb_, total, {t.input, t.output, t.cache_read, t.cache_write});
-    usage_record r;
+    // Views: the row is encoded at once (add_usage), so nothing here is copied.
+    usage_row_view r;
     r.time_ms = duration_cast<milliseconds>(session_->now().time_since_epoch()).count();
     r.profile = runtime_->info().name;
     if (provider) {
         const auto& pc = runtime_->providers().provider(*provider);
         r.provider = pc.name;
         r.key_fingerprint = runtime_->providers().key_fingerprint(*provider, key);
-        r.model = !pc.model.empty() ? pc.model : facts_.model.value_or(usage.model);
+        r.model = !pc.model.empty() ? std::string_view(pc.model)
+                  : facts_.model    ? std::string_view(*facts_.model)
+                                    : std::string_view(usage.model);
     }
     r.status = status;
     r.attempts = static_cast<std::uint32_t>(budget_.attempts());
@@ -235,7 +238,7 @@ void forwarder::account(std::optional<std::size_t> provider, std::size_t key, in
     r.cache_read_tokens = t.cache_read;
     r.cache_write_tokens = t.cache_write;
     auto& m = session_->metrics();
-    m.add_usage(std::move(r));
+    m.add_usage(r);
     if (m.pending_usage_rows() >= usage_rows_per_report) session_->report_due();
 }
 
