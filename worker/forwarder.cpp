@@ -75,7 +75,7 @@ void forwarder::abort() {
     session_.reset();
 }
 
-std::shared_ptr<const upstream_request> forwarder::build_request(std::size_t provider, std::size_t key) const {
+upstream_request forwarder::build_request(std::size_t provider, std::size_t key) const {
     const auto& target = runtime_->target(provider);
     const auto& pc = runtime_->providers().provider(provider);
     const auto proto = runtime_->info().proto;
@@ -86,24 +86,23 @@ std::shared_ptr<const upstream_request> forwarder::build_request(std::size_t pro
                               target.host_header,
                               session_->client_addr(),
                               host_it == request_.end() ? std::string_view{} : std::string_view(host_it->value())};
-    auto req = std::make_shared<upstream_request>();
+    upstream_request req;
     // A model override changes the model and nothing else; a body or path without one goes as sent.
     std::optional<std::string> rest;
     if (!pc.model.empty()) {
         if (proto == protocol::gemini)
             rest = gemini_rest_with_model(rest_, pc.model);
         else if (auto body = body_with_model(request_.body(), pc.model))
-            req->owned_body = std::move(*body);
+            req.owned_body = std::move(*body);
     }
-    req->body = pc.model.empty() || proto == protocol::gemini || req->owned_body.empty()
-                    ? std::string_view(request_.body())
-                    : std::string_view(req->owned_body);
+    req.client_body = request_.body();
+    req.own = !pc.model.empty() && proto != protocol::gemini && !req.owned_body.empty();
     // Expect is dropped too: clipal sends the whole buffered body at once, so asking the
     // upstream for 100-continue would only add a round trip.
     std::optional<std::uint64_t> length;
-    if (!req->body.empty() || request_.has_content_length() || request_.chunked()) length = req->body.size();
-    req->head = upstream_request_head(request_.method_string(), join_target(target.base_path, rest ? *rest : rest_),
-                                      request_.base(), ctx, length);
+    if (!req.body().empty() || request_.has_content_length() || request_.chunked()) length = req.body().size();
+    req.head = upstream_request_head(request_.method_string(), join_target(target.base_path, rest ? *rest : rest_),
+                                     request_.base(), ctx, length);
     return req;
 }
 

@@ -57,7 +57,7 @@ private:
     bool usable(std::size_t provider) const;
     void answer_exhausted();
     void release_probe();
-    std::shared_ptr<const upstream_request> build_request(std::size_t provider, std::size_t key) const;
+    upstream_request build_request(std::size_t provider, std::size_t key) const;
     void log_failure(std::size_t provider, std::size_t key, const attempt_outcome& o, failure_effect effect,
                      const std::string& next_name);
     std::string key_words(std::size_t provider, std::size_t key) const;

@@ -42,9 +42,8 @@ std::string describe(const boost::system::error_code& ec) { return ec.message();
 } // namespace
 
 upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target,
-                                   std::shared_ptr<const upstream_request> request, bool head_request,
-                                   unsigned client_version, const attempt_settings& settings,
-                                   std::shared_ptr<attempt_listener> listener)
+                                   upstream_request request, bool head_request, unsigned client_version,
+                                   const attempt_settings& settings, std::shared_ptr<attempt_listener> listener)
     : client_(client),
       pool_(pool),
       target_(target),
@@ -99,8 +98,8 @@ void upstream_attempt::on_connected(boost::system::error_code ec, connect_stage 
     up_ = std::move(s);
     reused_ = up_->reused();
     sent_at_ = std::chrono::steady_clock::now();
-    std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_->head),
-                                                  boost::asio::buffer(request_->body)};
+    std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(request_.head),
+                                                  boost::asio::buffer(request_.body())};
     if (!up_->tls()) {
         // A request usually fits the socket's send buffer: written here, it needs no write
         // operation, no deadline and no hop through the io_context's queue.

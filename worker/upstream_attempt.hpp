@@ -45,11 +45,14 @@ struct attempt_settings {
 };
 
 // What an attempt sends, the same for a retry: the serialized head (request_head()) and
-// the client's buffered body (owned by the forwarder, which outlives its attempts).
+// the client's buffered body (owned by the forwarder, which outlives its attempts). The
+// attempt holds it by value: moving it moves no bytes and allocates nothing.
 struct upstream_request {
     std::string head;
-    std::string_view body;
+    std::string_view client_body;
     std::string owned_body; // the body when it differs from the client's (a model override)
+    bool own = false;       // owned_body is the body
+    std::string_view body() const { return own ? std::string_view(owned_body) : client_body; }
 };
 
 // How an attempt ended, reported once to its owner.
@@ -87,9 +90,9 @@ public:
 
 class upstream_attempt : public std::enable_shared_from_this<upstream_attempt>, public readable_sink {
 public:
-    upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target,
-                     std::shared_ptr<const upstream_request> request, bool head_request, unsigned client_version,
-                     const attempt_settings& settings, std::shared_ptr<attempt_listener> listener);
+    upstream_attempt(tcp_socket& client, connection_pool& pool, const upstream_target& target, upstream_request request,
+                     bool head_request, unsigned client_version, const attempt_settings& settings,
+                     std::shared_ptr<attempt_listener> listener);
 
     void start();
     // Bytes of buffer the attempt holds now (relay piece and upstream read buffer). While
@@ -166,7 +169,7 @@ private:
     tcp_socket& client_;
     connection_pool& pool_;
     const upstream_target& target_;
-    std::shared_ptr<const upstream_request> request_;
+    upstream_request request_;
     bool head_request_;
     unsigned client_version_;
     attempt_settings settings_;

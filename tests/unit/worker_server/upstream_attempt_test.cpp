@@ -70,10 +70,10 @@ protected:
     }
 
     std::shared_ptr<upstream_attempt> start_attempt() {
-        auto request = std::make_shared<upstream_request>();
-        request->head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        auto attempt = std::make_shared<upstream_attempt>(client_.near, *pool_, target_, request, false, 11, settings_,
-                                                          std::make_shared<listener>(outcome_));
+        upstream_request request;
+        request.head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        auto attempt = std::make_shared<upstream_attempt>(client_.near, *pool_, target_, std::move(request), false, 11,
+                                                          settings_, std::make_shared<listener>(outcome_));
         attempt->start();
         // The provider reads the whole request before it answers.
         EXPECT_TRUE(run_until(ioc_, [&] { return provider_.is_open(); }));
