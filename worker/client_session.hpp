@@ -11,6 +11,7 @@
 #include "worker/asio_types.hpp"
 #include "worker/body_budget.hpp"
 #include "worker/connection_pool.hpp"
+#include "worker/http_types.hpp"
 #include "worker/profile_runtime.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -114,7 +115,7 @@ public:
     void send_answer(const local_response& r);
 
 private:
-    using parser_type = http::request_parser<http::string_body>;
+    using parser_type = client_request_parser;
 
     void read_request_line();
     void on_request_line_bytes(boost::system::error_code ec, std::size_t n);
@@ -162,6 +163,7 @@ private:
     std::optional<std::chrono::steady_clock::time_point> head_deadline_;
     bool head_request_ = false; // the request being answered is a HEAD
     std::shared_ptr<profile_runtime> runtime_;
+    block_pool& fields_pool_; // where the request parser keeps its header fields
     std::optional<parser_type> parser_;
     body_reservation reservation_;
     std::string rest_;

@@ -36,7 +36,7 @@ retry_settings retries_of(const global_config& g) { return {g.retries_per_provid
 } // namespace
 
 forwarder::forwarder(std::shared_ptr<client_session> session, std::shared_ptr<profile_runtime> runtime,
-                     http::request<http::string_body> request, std::string rest)
+                     client_request request, std::string rest)
     : session_(std::move(session)),
       runtime_(std::move(runtime)),
       request_(std::move(request)),

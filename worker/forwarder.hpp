@@ -27,8 +27,8 @@ class client_session;
 
 class forwarder : public std::enable_shared_from_this<forwarder>, public attempt_listener {
 public:
-    forwarder(std::shared_ptr<client_session> session, std::shared_ptr<profile_runtime> runtime,
-              http::request<http::string_body> request, std::string rest);
+    forwarder(std::shared_ptr<client_session> session, std::shared_ptr<profile_runtime> runtime, client_request request,
+              std::string rest);
     ~forwarder();
 
     void start();
@@ -68,7 +68,7 @@ private:
 
     std::shared_ptr<client_session> session_;
     std::shared_ptr<profile_runtime> runtime_;
-    http::request<http::string_body> request_;
+    client_request request_;
     std::string rest_;
     lane lane_;
     request_facts facts_; // streaming? which model? (one pass over the body)

@@ -2,6 +2,7 @@
 # response usage metering:
 # pure logic (Beast's header container only, no io_context).
 add_library(clipal_policy STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/block_pool.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/provider_set.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_body.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_rewrite.cpp

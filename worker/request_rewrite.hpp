@@ -5,6 +5,7 @@
 
 #include "shared/config.hpp"
 #include "shared/profile.hpp"
+#include "worker/http_types.hpp"
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
@@ -34,7 +35,7 @@ struct forward_context {
 // X-Forwarded-Host and Host; adds the provider key in the carrier ctx asks for:
 // anthropic - x-api-key, or Bearer when the client sent only Authorization;
 // openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides.
-void rewrite_request_headers(const boost::beast::http::fields& client, boost::beast::http::fields& upstream,
+void rewrite_request_headers(const http_fields& client, boost::beast::http::fields& upstream,
                              const forward_context& ctx);
 
 // The upstream request's head as it goes on the wire: "METHOD target HTTP/1.1", the
@@ -42,9 +43,8 @@ void rewrite_request_headers(const boost::beast::http::fields& client, boost::be
 // Content-Length when given, then the empty line. Builds one string directly, with no
 // intermediate header container (Beast's fields and serializer cost several times more
 // per request).
-std::string upstream_request_head(std::string_view method, std::string_view target,
-                                  const boost::beast::http::fields& client, const forward_context& ctx,
-                                  std::optional<std::uint64_t> content_length);
+std::string upstream_request_head(std::string_view method, std::string_view target, const http_fields& client,
+                                  const forward_context& ctx, std::optional<std::uint64_t> content_length);
 
 // How the client gets an upstream answer: the client's HTTP version, chunked framing (an
 // HTTP/1.1 client and a body of unknown length) and whether its connection stays open.
@@ -60,6 +60,6 @@ struct client_framing {
 // above and those named in Connection), then `Transfer-Encoding: chunked` and the
 // Connection header the client's version needs — what Beast writes after erasing those
 // fields and calling chunked() and keep_alive(), at a fraction of the cost.
-std::string client_response_head(const boost::beast::http::response_header<>& h, const client_framing& f);
+std::string client_response_head(const upstream_response_header& h, const client_framing& f);
 
 } // namespace clipal::worker

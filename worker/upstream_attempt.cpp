@@ -153,7 +153,9 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
 void upstream_attempt::read_header() {
     // Beast parses a 1xx as a whole message: each head gets a fresh parser, which starts
     // on whatever of the next head is already in up_buffer_.
-    parser_.emplace();
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(
+                        field_allocator(&boost::asio::use_service<block_pool>(client_.get_executor().context()))));
     parser_->header_limit(max_response_head);
     parser_->body_limit(boost::none);
     if (head_request_) parser_->skip(true);

@@ -7,6 +7,7 @@
 #include "shared/local_response.hpp"
 #include "worker/asio_types.hpp"
 #include "worker/connection_pool.hpp"
+#include "worker/http_types.hpp"
 #include "worker/request_rewrite.hpp"
 #include "worker/upstream_stream.hpp"
 #include "worker/usage_meter.hpp"
@@ -182,7 +183,7 @@ private:
     bool retried_stale_ = false;
     unsigned interim_ = 0; // interim (1xx) heads skipped so far
     boost::beast::flat_buffer up_buffer_;
-    std::optional<http::response_parser<http::buffer_body>> parser_;
+    std::optional<upstream_response_parser> parser_;
     std::string head_;                     // the response head for the client, until it is sent
     bool chunked_ = false;                 // the client gets chunked framing
     bool client_keep_alive_after_ = false; // the head told the client its connection stays open

@@ -25,13 +25,17 @@ forward_context ctx_for(protocol p, auth_carrier forced = auth_carrier::automati
     return {p, forced, provider_key, "api.example.test", "127.0.0.1", "127.0.0.1:3333"};
 }
 
-http::fields rewrite(const http::fields& client, const forward_context& ctx) {
+// The client's headers as the worker's parser keeps them.
+using client_fields = clipal::worker::http_fields;
+
+http::fields rewrite(const client_fields& client, const forward_context& ctx) {
     http::fields up;
     rewrite_request_headers(client, up, ctx);
     return up;
 }
 
-std::string value(const http::fields& f, std::string_view name) {
+template <class Fields>
+std::string value(const Fields& f, std::string_view name) {
     auto it = f.find(name);
     return it == f.end() ? std::string("<absent>") : std::string(it->value());
 }
@@ -45,7 +49,7 @@ void expect_no_client_key(const http::fields& f) {
 } // namespace
 
 TEST(RequestRewrite, AnthropicXApiKeyStaysXApiKey) {
-    http::fields c;
+    client_fields c;
     c.set("x-api-key", client_key);
     c.set("anthropic-version", "2023-06-01");
     const auto up = rewrite(c, ctx_for(protocol::anthropic));
@@ -56,7 +60,7 @@ TEST(RequestRewrite, AnthropicXApiKeyStaysXApiKey) {
 }
 
 TEST(RequestRewrite, AnthropicBearerOnlyStaysBearer) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::authorization, "Bearer " + std::string(client_key));
     const auto up = rewrite(c, ctx_for(protocol::anthropic));
     EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
@@ -65,7 +69,7 @@ TEST(RequestRewrite, AnthropicBearerOnlyStaysBearer) {
 }
 
 TEST(RequestRewrite, AnthropicBothCredentialsUseXApiKey) {
-    http::fields c;
+    client_fields c;
     c.set("x-api-key", client_key);
     c.set(http::field::authorization, "Bearer " + std::string(client_key));
     const auto up = rewrite(c, ctx_for(protocol::anthropic));
@@ -75,7 +79,7 @@ TEST(RequestRewrite, AnthropicBothCredentialsUseXApiKey) {
 }
 
 TEST(RequestRewrite, AnthropicNoCredentialAddsXApiKey) {
-    http::fields c;
+    client_fields c;
     c.set("x-app", "cli");
     const auto up = rewrite(c, ctx_for(protocol::anthropic));
     EXPECT_EQ(value(up, "x-api-key"), provider_key);
@@ -83,7 +87,7 @@ TEST(RequestRewrite, AnthropicNoCredentialAddsXApiKey) {
 }
 
 TEST(RequestRewrite, CodexWithoutAuthHeaderGetsBearer) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::content_type, "application/json");
     const auto up = rewrite(c, ctx_for(protocol::openai));
     EXPECT_EQ(value(up, "Authorization"), "Bearer " + std::string(provider_key));
@@ -91,7 +95,7 @@ TEST(RequestRewrite, CodexWithoutAuthHeaderGetsBearer) {
 }
 
 TEST(RequestRewrite, CodexBearerIsReplaced) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::authorization, "Bearer " + std::string(client_key));
     c.set("x-api-key", client_key);
     const auto up = rewrite(c, ctx_for(protocol::openai));
@@ -102,7 +106,7 @@ TEST(RequestRewrite, CodexBearerIsReplaced) {
 }
 
 TEST(RequestRewrite, GeminiBothHeadersBecomeGoogKeyOnly) {
-    http::fields c;
+    client_fields c;
     c.set("x-goog-api-key", client_key);
     c.set(http::field::authorization, "Bearer " + std::string(client_key));
     const auto up = rewrite(c, ctx_for(protocol::gemini));
@@ -113,7 +117,7 @@ TEST(RequestRewrite, GeminiBothHeadersBecomeGoogKeyOnly) {
 }
 
 TEST(RequestRewrite, ForcedCarrierOverridesTheProfileRule) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::authorization, "Bearer " + std::string(client_key));
     auto up = rewrite(c, ctx_for(protocol::anthropic, auth_carrier::x_api_key));
     EXPECT_EQ(value(up, "x-api-key"), provider_key);
@@ -130,7 +134,7 @@ TEST(RequestRewrite, ForcedCarrierOverridesTheProfileRule) {
 }
 
 TEST(RequestRewrite, CredentialHeaderNamesAreCaseInsensitive) {
-    http::fields c;
+    client_fields c;
     c.insert("X-API-KEY", client_key);
     c.insert("X-Goog-Api-Key", client_key);
     c.insert("AUTHORIZATION", client_key);
@@ -141,7 +145,7 @@ TEST(RequestRewrite, CredentialHeaderNamesAreCaseInsensitive) {
 }
 
 TEST(RequestRewrite, HopByHopAndConnectionNamedHeadersAreDropped) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::connection, "keep-alive, X-Secret-Hop ,upgrade");
     c.insert(http::field::connection, "x-other-hop");
     c.set("X-Secret-Hop", "1");
@@ -167,7 +171,7 @@ TEST(RequestRewrite, HopByHopAndConnectionNamedHeadersAreDropped) {
 }
 
 TEST(RequestRewrite, HostIsTheUpstreamsAndForwardedHeadersAreSet) {
-    http::fields c;
+    client_fields c;
     c.set(http::field::host, "127.0.0.1:3333");
     c.set("X-Forwarded-Proto", "https");
     c.set("X-Forwarded-Host", "evil.test");
@@ -182,7 +186,7 @@ TEST(RequestRewrite, HostIsTheUpstreamsAndForwardedHeadersAreSet) {
 }
 
 TEST(RequestRewrite, ForwardedForAppendsToTheClientsChain) {
-    http::fields c;
+    client_fields c;
     c.insert("X-Forwarded-For", "10.0.0.1");
     c.insert("x-forwarded-for", "10.0.0.2, 10.0.0.3");
     const auto up = rewrite(c, ctx_for(protocol::gemini));
@@ -191,7 +195,7 @@ TEST(RequestRewrite, ForwardedForAppendsToTheClientsChain) {
 }
 
 TEST(RequestRewrite, EndToEndHeadersKeepOrderAndRepeats) {
-    http::fields c;
+    client_fields c;
     c.insert("accept", "text/event-stream");
     c.insert("x-custom", "1");
     c.insert("accept-encoding", "gzip, br");
@@ -208,7 +212,7 @@ TEST(RequestRewrite, EndToEndHeadersKeepOrderAndRepeats) {
 }
 
 // What the client's head was before client_response_head: Beast's own operations on a copy.
-std::string beast_client_head(http::response_header<> h, const clipal::worker::client_framing& f) {
+std::string beast_client_head(clipal::worker::upstream_response_header h, const clipal::worker::client_framing& f) {
     std::vector<std::string> named;
     for (const auto& field : h)
         if (field.name() == http::field::connection)
@@ -220,7 +224,7 @@ std::string beast_client_head(http::response_header<> h, const clipal::worker::c
                 if (!token.empty()) named.emplace_back(token);
                 v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
             }
-    http::response<http::empty_body> m;
+    http::response<http::empty_body, clipal::worker::http_fields> m;
     m.base() = std::move(h);
     for (const auto& n : named) m.erase(n);
     for (auto n : {"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "TE",
@@ -235,7 +239,7 @@ std::string beast_client_head(http::response_header<> h, const clipal::worker::c
 }
 
 TEST(ClientResponseHead, DropsHopByHopHeadersAndThoseConnectionNames) {
-    http::response_header<> h;
+    clipal::worker::upstream_response_header h;
     h.result(http::status::ok);
     h.version(11);
     h.set(http::field::connection, "close, X-Hop");
@@ -257,7 +261,7 @@ TEST(ClientResponseHead, DropsHopByHopHeadersAndThoseConnectionNames) {
 }
 
 TEST(ClientResponseHead, IsWhatBeastWritesAfterStrippingAndSettingTheFraming) {
-    http::response_header<> h;
+    clipal::worker::upstream_response_header h;
     h.result(http::status::ok);
     h.reason("Fine");
     h.set(http::field::content_type, "application/json");
@@ -279,7 +283,7 @@ TEST(ClientResponseHead, IsWhatBeastWritesAfterStrippingAndSettingTheFraming) {
 }
 
 TEST(ClientResponseHead, UsesTheStandardReasonWhenTheUpstreamGaveNone) {
-    http::response_header<> h;
+    clipal::worker::upstream_response_header h;
     h.result(http::status::too_many_requests);
     h.version(11);
     h.set(http::field::retry_after, "3");
@@ -289,7 +293,7 @@ TEST(ClientResponseHead, UsesTheStandardReasonWhenTheUpstreamGaveNone) {
 }
 
 TEST(UpstreamRequestHead, IsBeastsSerializationOfTheRewrittenRequest) {
-    http::fields c;
+    client_fields c;
     c.insert("accept", "text/event-stream");
     c.insert(http::field::connection, "keep-alive, X-Hop");
     c.insert("X-Hop", "1");
@@ -308,7 +312,7 @@ TEST(UpstreamRequestHead, IsBeastsSerializationOfTheRewrittenRequest) {
 }
 
 TEST(UpstreamRequestHead, HasNoContentLengthWhenNoneIsGiven) {
-    http::fields c;
+    client_fields c;
     c.insert(http::field::authorization, "Bearer client");
     const auto head =
         clipal::worker::upstream_request_head("GET", "/v1/models", c, ctx_for(protocol::openai), std::nullopt);

@@ -1,0 +1,57 @@
+// The free lists of block_pool (see block_pool.hpp).
+#include "worker/block_pool.hpp"
+
+#include <new>
+
+namespace clipal::worker {
+namespace {
+
+// The class of a block of `bytes`, or class_count when it is larger than every class.
+constexpr std::size_t class_of(std::size_t bytes) {
+    if (bytes <= 64) return 0;
+    if (bytes <= 128) return 1;
+    if (bytes <= 256) return 2;
+    if (bytes <= 512) return 3;
+    return 4;
+}
+
+constexpr std::size_t size_of_class(std::size_t c) { return std::size_t{64} << c; }
+
+} // namespace
+
+boost::asio::execution_context::id block_pool::id;
+
+block_pool::~block_pool() {
+    for (auto* head : free_) {
+        while (head) {
+            auto* next = head->next;
+            ::operator delete(head);
+            head = next;
+        }
+    }
+}
+
+void* block_pool::allocate(std::size_t bytes) {
+    const auto c = class_of(bytes);
+    if (c >= class_count) return ::operator new(bytes);
+    if (auto* n = free_[c]) {
+        free_[c] = n->next;
+        --free_count_[c];
+        return n;
+    }
+    return ::operator new(size_of_class(c));
+}
+
+void block_pool::deallocate(void* p, std::size_t bytes) noexcept {
+    const auto c = class_of(bytes);
+    if (c >= class_count || free_count_[c] >= max_free_per_class) {
+        ::operator delete(p);
+        return;
+    }
+    auto* n = static_cast<node*>(p);
+    n->next = free_[c];
+    free_[c] = n;
+    ++free_count_[c];
+}
+
+} // namespace clipal::worker
