@@ -46,7 +46,9 @@ acquire_handle connection_pool::acquire(const upstream_target& target, const con
 }
 
 std::unique_ptr<upstream_stream> connection_pool::try_take(const upstream_target& target) {
-    auto stream = take_idle(key_for(target, proxies_.proxy_for(target)));
+    const auto proxy = proxies_.proxy_for(target);
+    // Without a proxy the target's own key names the list: no string is built.
+    auto stream = proxy ? take_idle(key_for(target, proxy)) : take_idle(target.key());
     if (stream) stream->set_reused(true);
     return stream;
 }

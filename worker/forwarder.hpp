@@ -72,7 +72,7 @@ private:
     std::string rest_;
     lane lane_;
     request_facts facts_; // streaming? which model? (one pass over the body)
-    std::vector<std::size_t> order_;
+    provider_order order_;
     std::size_t pos_ = 0;
     std::optional<std::size_t> probe_; // a fail-back probe this request holds
     retry_budget budget_;

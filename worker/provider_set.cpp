@@ -105,33 +105,36 @@ std::size_t provider_set::key_for(std::size_t i) const {
     return p.cursor % p.keys.size();
 }
 
-std::vector<std::size_t> provider_set::order_from(std::size_t start) const {
-    std::vector<std::size_t> order;
+provider_order provider_set::order_from(std::size_t start) const {
+    provider_order order;
     order.reserve(providers_.size());
     for (std::size_t k = 0; k < providers_.size(); ++k) order.push_back((start + k) % providers_.size());
     return order;
 }
 
-std::vector<std::size_t> provider_set::candidates(lane l) const {
+provider_order provider_set::candidates(lane l) const {
     if (providers_.empty()) return {};
     const auto now = clock_.now();
     const auto current = current_[index_of(effective(l))];
     auto order = order_from(current);
-    std::erase_if(order, [&](std::size_t i) { return !available_at(providers_[i], now); });
+    order.erase(std::remove_if(order.begin(), order.end(),
+                               [&](std::size_t i) { return !available_at(providers_[i], now); }),
+                order.end());
     if (!policy_.failback) return order;
     if (order.empty()) {
         // An open breaker keeps requests away only while there is somewhere else to go: with
         // every provider open (one provider that just failed, say) they are tried anyway.
-        order = order_from(current);
-        std::erase_if(order, [&](std::size_t i) { return !only_breaker_open(i); });
-        return order;
+        auto open = order_from(current);
+        open.erase(std::remove_if(open.begin(), open.end(), [&](std::size_t i) { return !only_breaker_open(i); }),
+                   open.end());
+        return open;
     }
     // Fail-back: a provider above the current one is only there again because its breaker,
     // cooldown or deactivation ran out. One request at a time probes it; the others keep to
     // the current provider (and reach it only by wrapping around).
     for (std::size_t i = 0; i < current; ++i) {
         if (providers_[i].probing || !available_at(providers_[i], now)) continue;
-        std::erase(order, i);
+        order.erase(std::remove(order.begin(), order.end(), i), order.end());
         order.insert(order.begin(), i);
         break;
     }

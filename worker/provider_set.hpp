@@ -9,6 +9,8 @@
 #include "shared/config.hpp"
 #include "shared/failure_classifier.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +19,10 @@
 #include <vector>
 
 namespace clipal::worker {
+
+// Providers by index, in the order a request tries them; a profile has a handful, so a
+// request's order is kept inline (no allocation per request).
+using provider_order = boost::container::small_vector<std::size_t, 8>;
 
 // Requests on different lanes keep separate current providers, so Claude Code's
 // count_tokens calls cannot move the main conversation off its provider.
@@ -71,10 +77,10 @@ public:
     // as available even before expire_due() clears it). With fail-back, the best available
     // provider above the current one that no other request is probing goes first; and when
     // nothing is available but providers whose breaker is open, those are tried.
-    std::vector<std::size_t> candidates(lane l) const;
+    provider_order candidates(lane l) const;
 
     struct route {
-        std::vector<std::size_t> order;
+        provider_order order;
         std::optional<std::size_t> probe; // order[0] when it is a fail-back probe
     };
     // candidates(l), and marks a fail-back probe as taken until end_probe (or an outcome).
@@ -189,7 +195,7 @@ private:
     // When provider p is usable again (now when it is).
     static clock::time_point back_at(const provider_state& p, clock::time_point now);
     static bool rate_limited_only(const provider_state& p, clock::time_point now);
-    std::vector<std::size_t> order_from(std::size_t start) const;
+    provider_order order_from(std::size_t start) const;
     failure_effect deactivate(key_state& k, failure_reason r, clock::time_point now);
     static failure_effect cool_key(key_state& k, failure_reason r, duration d, clock::time_point now);
     static failure_effect hold_provider(provider_state& p, availability a, failure_reason r, duration d,

@@ -10,10 +10,6 @@ std::string upstream_target::bracketed_host() const {
     return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-std::string upstream_target::key() const {
-    return std::string(tls ? "https://" : "http://") + bracketed_host() + ":" + port;
-}
-
 std::optional<upstream_target> upstream_target::parse(std::string_view base_url, std::string& error) {
     auto b = parse_base_url(base_url, error);
     if (!b) return std::nullopt;
@@ -24,6 +20,7 @@ std::optional<upstream_target> upstream_target::parse(std::string_view base_url,
     t.base_path = std::move(b->base_path);
     t.host_header = t.bracketed_host();
     if (t.port != (t.tls ? "443" : "80")) t.host_header += ":" + t.port;
+    t.key_ = std::string(t.tls ? "https://" : "http://") + t.bracketed_host() + ":" + t.port;
     return t;
 }
 

@@ -13,7 +13,7 @@ using clipal::worker::attempt_record;
 using clipal::worker::failure_effect;
 using clipal::worker::lane;
 using clipal::worker::provider_set;
-using idx = std::vector<std::size_t>;
+using idx = clipal::worker::provider_order;
 
 namespace {
 
@@ -98,8 +98,8 @@ TEST_F(ProviderSet, AuthFailureDeactivatesUntilReactivateAfter) {
     clock_.advance(1s);
     EXPECT_EQ(set_.candidates(lane::main), (idx{0, 1, 2})) << "expired states count as available before expire_due";
     EXPECT_EQ(set_.snapshot()[0].state, "active");
-    EXPECT_EQ(set_.expire_due(), (idx{0}));
-    EXPECT_EQ(set_.expire_due(), idx{});
+    EXPECT_EQ(set_.expire_due(), (std::vector<std::size_t>{0}));
+    EXPECT_EQ(set_.expire_due(), std::vector<std::size_t>{});
     EXPECT_FALSE(set_.next_change());
 }
 
@@ -207,13 +207,13 @@ TEST_F(ProviderSet, NextChangeIsTheSoonestEnd) {
 
     clock_.advance(30s);
     EXPECT_EQ(set_.next_change(), t0 + 30s) << "due but not yet expired";
-    EXPECT_EQ(set_.expire_due(), (idx{2}));
+    EXPECT_EQ(set_.expire_due(), (std::vector<std::size_t>{2}));
     EXPECT_EQ(set_.next_change(), t0 + 1h);
     EXPECT_EQ(set_.snapshot()[2].state, "active");
     EXPECT_FALSE(set_.snapshot()[2].reason);
 
     clock_.advance(1h);
-    EXPECT_EQ(set_.expire_due(), (idx{0}));
+    EXPECT_EQ(set_.expire_due(), (std::vector<std::size_t>{0}));
     EXPECT_FALSE(set_.next_change());
 }
 
@@ -222,7 +222,7 @@ TEST_F(ProviderSet, ExpireDueReturnsEveryoneDue) {
     set_.record_failure(1, lane::main, rate_limited(10s));
     set_.record_failure(2, lane::main, rate_limited(20s));
     clock_.advance(10s);
-    EXPECT_EQ(set_.expire_due(), (idx{0, 1}));
+    EXPECT_EQ(set_.expire_due(), (std::vector<std::size_t>{0, 1}));
     EXPECT_EQ(set_.candidates(lane::main), (idx{0, 1}));
 }
 
@@ -537,7 +537,7 @@ TEST(ProviderSetKeys, AnAuthFailureDeactivatesThatKeyOnlyAndTheNextKeyIsUsed) {
     EXPECT_EQ(set.candidates(lane::main), (idx{1}));
     clock.advance(1h);
     EXPECT_TRUE(set.available(0));
-    EXPECT_EQ(set.expire_due(), (idx{0}));
+    EXPECT_EQ(set.expire_due(), (std::vector<std::size_t>{0}));
 }
 
 TEST(ProviderSetKeys, ARateLimitRotatesToTheNextKey) {
