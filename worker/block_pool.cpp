@@ -6,6 +6,14 @@
 namespace clipal::worker {
 namespace {
 
+// Under AddressSanitizer every block goes to the heap and back, so that a use after free
+// of a header field is still reported (a recycled block would hide it).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool recycle = false;
+#else
+constexpr bool recycle = true;
+#endif
+
 // The class of a block of `bytes`, or class_count when it is larger than every class.
 constexpr std::size_t class_of(std::size_t bytes) {
     if (bytes <= 64) return 0;
@@ -33,7 +41,7 @@ block_pool::~block_pool() {
 
 void* block_pool::allocate(std::size_t bytes) {
     const auto c = class_of(bytes);
-    if (c >= class_count) return ::operator new(bytes);
+    if (!recycle || c >= class_count) return ::operator new(bytes);
     if (auto* n = free_[c]) {
         free_[c] = n->next;
         --free_count_[c];
@@ -44,7 +52,7 @@ void* block_pool::allocate(std::size_t bytes) {
 
 void block_pool::deallocate(void* p, std::size_t bytes) noexcept {
     const auto c = class_of(bytes);
-    if (c >= class_count || free_count_[c] >= max_free_per_class) {
+    if (!recycle || c >= class_count || free_count_[c] >= max_free_per_class) {
         ::operator delete(p);
         return;
     }
