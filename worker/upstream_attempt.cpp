@@ -2,6 +2,7 @@
 
 #include "shared/duration.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
@@ -53,7 +54,8 @@ upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, co
       settings_(settings),
       listener_(std::move(listener)),
       client_timer_(client.get_executor()),
-      wait_timer_(client.get_executor()) {}
+      wait_timer_(client.get_executor()),
+      blocks_(boost::asio::use_service<block_pool>(client.get_executor().context())) {}
 
 void upstream_attempt::start() {
     // A pooled connection is used at once (no hop through the io_context's queue); the
@@ -153,9 +155,7 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
 void upstream_attempt::read_header() {
     // Beast parses a 1xx as a whole message: each head gets a fresh parser, which starts
     // on whatever of the next head is already in up_buffer_.
-    parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                    std::make_tuple(
-                        field_allocator(&boost::asio::use_service<block_pool>(client_.get_executor().context()))));
+    parser_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(field_allocator(&blocks_)));
     parser_->header_limit(max_response_head);
     parser_->body_limit(boost::none);
     if (head_request_) parser_->skip(true);
@@ -247,7 +247,12 @@ void upstream_attempt::arm_wait_timer(std::chrono::steady_clock::time_point at) 
     if (wait_armed_ && wait_timer_.expiry() <= at) return;
     wait_armed_ = true;
     wait_timer_.expires_at(at);
-    wait_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_wait_timer(ec); });
+    // Its operation comes from the pool too: with many attempts waiting at once, Asio's own
+    // cache of two handler blocks per thread would make it a malloc each.
+    wait_timer_.async_wait(boost::asio::bind_allocator(pool_allocator<void>(&blocks_),
+                                                       [self = shared_from_this()](boost::system::error_code ec) {
+                                                           self->on_wait_timer(ec);
+                                                       }));
 }
 
 void upstream_attempt::on_wait_timer(boost::system::error_code ec) {

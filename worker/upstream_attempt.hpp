@@ -208,6 +208,7 @@ private:
     steady_timer wait_timer_;
     std::chrono::steady_clock::time_point wait_until_ = std::chrono::steady_clock::time_point::max();
     bool wait_armed_ = false;
+    block_pool& blocks_; // the response's header fields and the wait's operation
 };
 
 } // namespace clipal::worker
