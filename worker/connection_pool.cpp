@@ -22,7 +22,12 @@ std::shared_ptr<connection_pool> connection_pool::create(executor ex, tls_contex
 
 connection_pool::connection_pool(executor ex, tls_context_factory make_tls, proxy_settings proxies,
                                  pool_options options)
-    : ex_(ex), make_tls_(std::move(make_tls)), proxies_(std::move(proxies)), options_(options), timer_(ex) {}
+    : ex_(ex),
+      make_tls_(std::move(make_tls)),
+      proxies_(std::move(proxies)),
+      options_(options),
+      timer_(ex),
+      blocks_(boost::asio::use_service<block_pool>(ex.context())) {}
 
 connection_pool::~connection_pool() { close_all_idle(); }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "worker/asio_types.hpp"
+#include "worker/block_pool.hpp"
 #include "worker/proxy_settings.hpp"
 #include "worker/upstream_connector.hpp"
 #include "worker/upstream_stream.hpp"
@@ -97,6 +98,8 @@ public:
     std::size_t idle_count(const upstream_target& target) const;
 
     const proxy_settings& proxies() const noexcept { return proxies_; }
+    // The io_context's block_pool, for what attempts make per request (looked up once here).
+    block_pool& blocks() const noexcept { return blocks_; }
 
 private:
     struct idle_entry {
@@ -126,6 +129,7 @@ private:
     bool timer_armed_ = false;
     std::uint64_t next_id_ = 0;
     bool shut_down_ = false;
+    block_pool& blocks_;
 };
 
 } // namespace clipal::worker

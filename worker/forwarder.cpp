@@ -43,8 +43,7 @@ forwarder::forwarder(std::shared_ptr<client_session> session, std::shared_ptr<pr
       rest_(std::move(rest)),
       lane_(runtime_->providers().lane_for(is_count_tokens(request_.method_string(), rest_))),
       facts_(inspect_request(runtime_->info().proto, request_.method_string(), rest_, request_.body())),
-      budget_(retries_of(runtime_->global()), seed_for(this)),
-      wait_(session_->socket().get_executor()) {}
+      budget_(retries_of(runtime_->global()), seed_for(this)) {}
 
 forwarder::~forwarder() { release_probe(); }
 
@@ -63,7 +62,7 @@ void forwarder::start() {
 void forwarder::abort() {
     if (aborted_) return;
     aborted_ = true;
-    wait_.cancel();
+    if (wait_) wait_->cancel();
     if (running_ && session_) {
         const auto [provider, key] = *running_;
         session_->metrics().on_attempt(runtime_->metric_id(provider), attempt_result::client_closed);
@@ -338,8 +337,10 @@ void forwarder::on_failed(std::size_t provider, std::size_t key, attempt_outcome
 }
 
 void forwarder::retry_after(duration delay, std::size_t provider, std::size_t key) {
-    wait_.expires_after(steady(delay));
-    wait_.async_wait([self = shared_from_this(), provider, key](boost::system::error_code ec) {
+    // Made on first use: most requests never wait (a timer's construction takes a lock).
+    if (!wait_) wait_.emplace(session_->socket().get_executor());
+    wait_->expires_after(steady(delay));
+    wait_->async_wait([self = shared_from_this(), provider, key](boost::system::error_code ec) {
         if (ec || self->aborted_) return;
         self->launch(provider, key);
     });

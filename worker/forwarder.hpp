@@ -80,7 +80,7 @@ private:
     std::optional<local_response> replay_; // the first context-length 400
     std::pair<std::size_t, std::size_t> replay_from_{};
     std::shared_ptr<upstream_attempt> attempt_;
-    steady_timer wait_;
+    std::optional<steady_timer> wait_; // a retry's wait
     bool aborted_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::optional<std::chrono::steady_clock::duration> ttfb_;

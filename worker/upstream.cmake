@@ -7,5 +7,6 @@ add_library(clipal_upstream STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/upstream_stream.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/upstream_target.cpp
 )
-target_link_libraries(clipal_upstream PUBLIC clipal_shared clipal_asio)
+# clipal_policy: the block_pool the pool's attempts allocate from.
+target_link_libraries(clipal_upstream PUBLIC clipal_policy clipal_shared clipal_asio)
 clipal_warnings(clipal_upstream)

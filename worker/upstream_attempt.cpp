@@ -53,9 +53,8 @@ upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, co
       client_version_(client_version),
       settings_(settings),
       listener_(std::move(listener)),
-      client_timer_(client.get_executor()),
       wait_timer_(client.get_executor()),
-      blocks_(boost::asio::use_service<block_pool>(client.get_executor().context())) {}
+      blocks_(pool.blocks()) {}
 
 void upstream_attempt::start() {
     // A pooled connection is used at once (no hop through the io_context's queue); the
@@ -79,7 +78,7 @@ void upstream_attempt::abort() {
     finished_ = true;
     if (connecting_) pending_connect_.cancel();
     if (up_) up_->close();
-    client_timer_.cancel();
+    if (client_timer_) client_timer_->cancel();
     stop_wait_timer();
 }
 
@@ -617,8 +616,10 @@ void upstream_attempt::write_to_client() {
 }
 
 void upstream_attempt::arm_client_timer() {
-    client_timer_.expires_after(settings_.client_write_timeout);
-    client_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // Made on first use: most answers are written without waiting.
+    if (!client_timer_) client_timer_.emplace(client_.get_executor());
+    client_timer_->expires_after(settings_.client_write_timeout);
+    client_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec || self->finished_) return;
         // A client that takes no bytes for this long is gone; closing cancels the write.
         boost::system::error_code ignored;
@@ -627,7 +628,7 @@ void upstream_attempt::arm_client_timer() {
 }
 
 void upstream_attempt::on_client_written(boost::system::error_code ec) {
-    client_timer_.cancel();
+    if (client_timer_) client_timer_->cancel();
     if (finished_) return;
     if (ec) {
         finish(attempt_outcome::kind::aborted, "client stopped reading: " + describe(ec));
@@ -673,7 +674,7 @@ void upstream_attempt::fail(verdict v, std::string detail, std::optional<local_r
     o.status = parser_ && parser_->is_header_done() ? parser_->get().result_int() : 0;
     o.detail = std::move(detail);
     finished_ = true;
-    client_timer_.cancel();
+    if (client_timer_) client_timer_->cancel();
     stop_wait_timer();
     if (up_) {
         // A whole answer that only means "try the next provider" (a 503, a 429) leaves a
@@ -689,7 +690,7 @@ void upstream_attempt::fail(verdict v, std::string detail, std::optional<local_r
 void upstream_attempt::finish(attempt_outcome::kind k, std::string detail) {
     if (finished_) return;
     finished_ = true;
-    client_timer_.cancel();
+    if (client_timer_) client_timer_->cancel();
     stop_wait_timer();
     attempt_outcome o;
     o.what = k;

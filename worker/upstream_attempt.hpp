@@ -202,8 +202,8 @@ private:
     bool head_sent_ = false;
     bool finished_ = false;
     std::uint64_t bytes_ = 0;
-    std::optional<usage_meter> meter_; // the passed-through body's token usage
-    steady_timer client_timer_;
+    std::optional<usage_meter> meter_;         // the passed-through body's token usage
+    std::optional<steady_timer> client_timer_; // a client write that has to wait
     // Bounds the wait for upstream bytes on plain TCP (response head, upstream_idle_timeout).
     steady_timer wait_timer_;
     std::chrono::steady_clock::time_point wait_until_ = std::chrono::steady_clock::time_point::max();
