@@ -29,6 +29,13 @@ constexpr std::size_t size_of_class(std::size_t c) { return std::size_t{64} << c
 
 boost::asio::execution_context::id block_pool::id;
 
+bool block_pool::recycles() noexcept { return recycle; }
+
+std::size_t block_pool::free_blocks(std::size_t bytes) const noexcept {
+    const auto c = class_of(bytes);
+    return c < class_count ? free_count_[c] : 0;
+}
+
 block_pool::~block_pool() {
     for (auto* head : free_) {
         while (head) {

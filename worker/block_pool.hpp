@@ -30,6 +30,10 @@ public:
 
     // Bounds what an idle worker keeps: at most this many free blocks per class.
     static constexpr std::size_t max_free_per_class = 512;
+    // False when built with AddressSanitizer: then every block goes to the heap and back.
+    static bool recycles() noexcept;
+    // Free blocks kept now in the class that serves `bytes` (0 for blocks over the largest).
+    std::size_t free_blocks(std::size_t bytes) const noexcept;
     static constexpr std::size_t largest_class = 512;
 
 private:
