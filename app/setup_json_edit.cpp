@@ -3,6 +3,8 @@
 // skipped), splices in the layout of the surrounding object, and a check of every result.
 #include "app/setup_json_edit.hpp"
 
+#include "shared/text.hpp"
+
 #include <boost/json/parse_options.hpp>
 #include <boost/json/stream_parser.hpp>
 
@@ -292,25 +294,6 @@ parsed parse_json(std::string_view text) {
 
 } // namespace
 
-std::string json_quote(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20)
-                out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-            else
-                out += c;
-        }
-    }
-    return out + "\"";
-}
-
 std::variant<json_document, edit_error> json_document::parse(std::string text) {
     if (blank(text)) return json_document(std::move(text), json::object());
     auto r = parse_json(text);
@@ -392,7 +375,7 @@ std::optional<edit_error> json_document::set(const key_path& path, std::string_v
                                     fmt::format("{} is an {}, expected a string", dotted(prefix),
                                                 m->value->kind == jnode::object ? "object" : "array"));
                 (*eobj)[key] = json::string(value);
-                return commit(splice(text_, m->value->begin, m->value->end, json_quote(value)), expected);
+                return commit(splice(text_, m->value->begin, m->value->end, quoted_literal(value)), expected);
             }
             if (m->value->kind != jnode::object)
                 return error_at(text_, m->value->begin, fmt::format("{} is not an object", dotted(prefix)));
@@ -410,9 +393,9 @@ std::optional<edit_error> json_document::set(const key_path& path, std::string_v
                               (!obj->members.empty() || text_.find('\n') == npos);
         // The value for path[j] laid out at indentation `ind` (multi-line) or inline.
         const auto render = [&](auto&& self, std::size_t j, const std::string& ind) -> std::string {
-            if (j + 1 == path.size()) return json_quote(value);
-            if (one_line) return "{" + json_quote(path[j + 1]) + l.colon + self(self, j + 1, ind) + "}";
-            return "{" + l.nl + ind + l.unit + json_quote(path[j + 1]) + l.colon + self(self, j + 1, ind + l.unit) +
+            if (j + 1 == path.size()) return quoted_literal(value);
+            if (one_line) return "{" + quoted_literal(path[j + 1]) + l.colon + self(self, j + 1, ind) + "}";
+            return "{" + l.nl + ind + l.unit + quoted_literal(path[j + 1]) + l.colon + self(self, j + 1, ind + l.unit) +
                    l.nl + ind + "}";
         };
 
@@ -421,11 +404,11 @@ std::optional<edit_error> json_document::set(const key_path& path, std::string_v
             const std::size_t inner_end = obj->end - 1;
             if (one_line)
                 return commit(splice(text_, inner_begin, inner_end,
-                                     json_quote(key) + l.colon + render(render, i, std::string())),
+                                     quoted_literal(key) + l.colon + render(render, i, std::string())),
                               expected);
             const auto outer = line_indentation(text_, obj->begin);
             const auto ind = outer + l.unit;
-            const auto member = json_quote(key) + l.colon + render(render, i, ind);
+            const auto member = quoted_literal(key) + l.colon + render(render, i, ind);
             if (blank(text_.substr(inner_begin, inner_end - inner_begin)))
                 return commit(splice(text_, inner_begin, inner_end, l.nl + ind + member + l.nl + outer), expected);
             return commit(splice(text_, inner_begin, inner_begin, l.nl + ind + member), expected);
@@ -436,7 +419,7 @@ std::optional<edit_error> json_document::set(const key_path& path, std::string_v
         if (one_line) {
             const std::string sep = l.colon == ": " ? ", " : ",";
             return commit(splice(text_, after_value, after_value,
-                                 sep + json_quote(key) + l.colon + render(render, i, std::string())),
+                                 sep + quoted_literal(key) + l.colon + render(render, i, std::string())),
                           expected);
         }
         std::string ind;
@@ -444,7 +427,7 @@ std::optional<edit_error> json_document::set(const key_path& path, std::string_v
             ind = *lead;
         else
             ind = line_indentation(text_, obj->begin) + l.unit;
-        const auto member = json_quote(key) + l.colon + render(render, i, ind);
+        const auto member = quoted_literal(key) + l.colon + render(render, i, ind);
         const std::size_t eol = end_of_line_content(text_, after_value);
         const auto rest = std::string_view(text_).substr(after_value, eol - after_value);
         auto rest_trimmed = rest.substr(std::min(rest.size(), rest.find_first_not_of(" \t")));

@@ -53,7 +53,4 @@ private:
     boost::json::value value_;
 };
 
-// A JSON string literal: "…" with the escapes JSON needs (UTF-8 kept as it is).
-std::string json_quote(std::string_view s);
-
 } // namespace clipal::app::setup

@@ -8,6 +8,8 @@
 
 #include "app/setup_toml_edit.hpp"
 
+#include "shared/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -28,7 +30,7 @@ bool bare_key(std::string_view k) {
     });
 }
 
-std::string render_key(std::string_view k) { return bare_key(k) ? std::string(k) : toml_quote(k); }
+std::string render_key(std::string_view k) { return bare_key(k) ? std::string(k) : quoted_literal(k); }
 
 std::string render_header(const key_path& path) {
     std::string out = "[";
@@ -205,25 +207,6 @@ toml::table* table_at(toml::table& root, const key_path& path, std::size_t count
 
 } // namespace
 
-std::string toml_quote(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-            else
-                out += c;
-        }
-    }
-    return out + "\"";
-}
-
 toml_document::toml_document(std::string text, std::unique_ptr<impl> parsed)
     : text_(std::move(text)), parsed_(std::move(parsed)) {}
 toml_document::toml_document(toml_document&&) noexcept = default;
@@ -312,7 +295,7 @@ std::optional<edit_error> toml_document::set(const key_path& path, std::string_v
         std::string out = text_;
         if (!out.empty() && !out.ends_with('\n')) out += nl;
         if (!out.empty() && !out.ends_with(nl + nl) && out != nl) out += nl;
-        out += render_header(table_path) + nl + render_key(key) + " = " + toml_quote(value) + nl;
+        out += render_header(table_path) + nl + render_key(key) + " = " + quoted_literal(value) + nl;
         return commit(std::move(out), expected);
     }
 
@@ -331,7 +314,7 @@ std::optional<edit_error> toml_document::set(const key_path& path, std::string_v
             return edit_error{static_cast<int>(n->source().begin.line), static_cast<int>(n->source().begin.column),
                               fmt::format("{} is a {}, expected a string", dotted(path),
                                           n->is_table() ? "table" : "array")};
-        return commit(splice(text_, pos.offset(n->source().begin), pos.offset(n->source().end), toml_quote(value)),
+        return commit(splice(text_, pos.offset(n->source().begin), pos.offset(n->source().end), quoted_literal(value)),
                       expected);
     }
 
@@ -343,7 +326,7 @@ std::optional<edit_error> toml_document::set(const key_path& path, std::string_v
         const auto from = pos.line_start(last_key.key_line);
         indent = text_.substr(from, text_.find_first_not_of(" \t", from) - from);
     }
-    const auto line = indent + render_key(key) + " = " + toml_quote(value) + nl;
+    const auto line = indent + render_key(key) + " = " + quoted_literal(value) + nl;
     if (last > 0 || header_line > 0) {
         const std::size_t after = last > 0 ? last : header_line;
         std::size_t at = pos.line_start(after + 1);

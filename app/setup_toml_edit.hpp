@@ -59,7 +59,4 @@ private:
     std::unique_ptr<impl> parsed_;
 };
 
-// A TOML basic string: "…" with the escapes TOML needs.
-std::string toml_quote(std::string_view s);
-
 } // namespace clipal::app::setup

@@ -8,6 +8,39 @@
 
 namespace clipal {
 
+// `s` (UTF-8, kept as it is) as a double-quoted literal that is both a JSON string and a TOML
+// basic string: quote, backslash, \b \f \n \r \t escaped, other control characters and DEL as
+// \u00XX.
+inline std::string quoted_literal(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    for (const char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u == 0x7f) {
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0xF];
+            } else {
+                out += c;
+            }
+        }
+        }
+    }
+    out += '"';
+    return out;
+}
+
 // Strips optional white space (SP and HTAB, RFC 9110 §5.6.3) from both ends.
 constexpr std::string_view trim_ows(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -307,35 +307,6 @@ std::optional<std::vector<byte_range>> member_values(std::string_view text, cons
     return out;
 }
 
-// `s` (UTF-8) as a JSON string literal: quote, backslash and control characters escaped.
-std::string json_string(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    for (const char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += "\\u00";
-                out += hex[static_cast<unsigned char>(c) >> 4];
-                out += hex[static_cast<unsigned char>(c) & 0xF];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-    return out;
-}
-
 bool unreserved(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
            c == '_' || c == '~';
@@ -429,7 +400,7 @@ std::optional<std::string> body_with_model(std::string_view body, std::string_vi
     }
     const auto ranges = member_values(body, positions);
     if (!ranges) return std::nullopt;
-    const std::string encoded = json_string(model);
+    const std::string encoded = quoted_literal(model);
     std::size_t removed = 0;
     for (const auto& r : *ranges) removed += r.end - r.begin;
     std::string out;

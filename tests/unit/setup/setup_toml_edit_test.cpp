@@ -188,3 +188,21 @@ TEST(SetupTomlEdit, GetTellsStringsFromOtherValues) {
 }
 
 } // namespace
+
+// A value with every control character, DEL, quotes and backslashes: written as a TOML basic
+// string, read back by toml++ unchanged, and the file still parses.
+TEST(SetupTomlEdit, AValueWithControlCharactersQuotesAndBackslashesReadsBackUnchanged) {
+    auto parsed = toml_document::parse("model = \"x\"\n");
+    ASSERT_TRUE(std::holds_alternative<toml_document>(parsed));
+    auto& d = std::get<toml_document>(parsed);
+    std::string hostile;
+    for (int c = 1; c < 0x20; ++c) hostile += static_cast<char>(c);
+    hostile += "\x7f\"'\\ ]\n[evil]\nkey = 1";
+    ASSERT_FALSE(d.set({"model_providers", "clipal", "name"}, hostile));
+    auto again = toml_document::parse(d.text());
+    ASSERT_TRUE(std::holds_alternative<toml_document>(again)) << d.text();
+    const auto got = std::get<toml_document>(again).get({"model_providers", "clipal", "name"});
+    EXPECT_EQ(got.kind, clipal::app::setup::toml_lookup::string);
+    EXPECT_EQ(got.value, hostile);
+    EXPECT_EQ(std::get<toml_document>(again).get({"evil", "key"}).kind, clipal::app::setup::toml_lookup::absent);
+}

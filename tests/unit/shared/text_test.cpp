@@ -1,5 +1,7 @@
 #include "shared/text.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <gtest/gtest.h>
 
 using clipal::is_utf8;
@@ -29,4 +31,19 @@ TEST(Text, Utf8RefusesOverlongSurrogatesAndBeyondUnicode) {
     EXPECT_FALSE(is_utf8("\xED\xA0\x80"));     // U+D800
     EXPECT_FALSE(is_utf8("\xF4\x90\x80\x80")); // U+110000
     EXPECT_FALSE(is_utf8("\xFF"));
+}
+
+// Every ASCII byte (control characters, DEL, quote, backslash) and UTF-8 text: what
+// quoted_literal writes, a JSON parser reads back as the same string.
+TEST(Text, QuotedLiteralRoundTripsThroughJson) {
+    std::string all;
+    for (int c = 0; c < 0x80; ++c) all += static_cast<char>(c);
+    all += "caf\xC3\xA9 \xF0\x9F\x98\x80";
+    const auto literal = clipal::quoted_literal(all);
+    for (const char c : literal) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << literal;
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(literal, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(std::string_view(v.as_string()), all);
+    EXPECT_EQ(clipal::quoted_literal("a\"b\\c\n"), R"("a\"b\\c\n")");
 }
