@@ -163,7 +163,10 @@ std::string client_response_head(const upstream_response_header& h, const client
         if (is_hop_by_hop(field.name())) continue;
         if (f.chunked && field.name() == http::field::content_length) continue; // chunks replace it
         const std::string_view name = field.name_string();
-        if (!named.empty() && listed(named, name)) continue;
+        // Connection may name a header hop-by-hop, but not the body's framing: the body that
+        // follows is framed by this Content-Length (an upstream that named it must not leave
+        // the client without one).
+        if (!named.empty() && field.name() != http::field::content_length && listed(named, name)) continue;
         head.append(name).append(": ").append(field.value()).append("\r\n");
     }
     if (f.chunked) head.append("Transfer-Encoding: chunked\r\n");

@@ -282,6 +282,20 @@ TEST(ClientResponseHead, IsWhatBeastWritesAfterStrippingAndSettingTheFraming) {
                 }
 }
 
+TEST(ClientResponseHead, AConnectionHeaderNamingContentLengthLeavesTheFramingAlone) {
+    // A hostile or broken upstream: dropping the length would leave the client unable to tell
+    // where this body ends and the next answer on its connection begins.
+    clipal::worker::upstream_response_header h;
+    h.result(http::status::ok);
+    h.version(11);
+    h.set(http::field::connection, "Content-Length, x-hop");
+    h.set(http::field::content_length, "5");
+    h.set("x-hop", "1");
+    const auto head = clipal::worker::client_response_head(h, {11, false, true});
+    EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("x-hop"), std::string::npos) << head;
+}
+
 TEST(ClientResponseHead, UsesTheStandardReasonWhenTheUpstreamGaveNone) {
     clipal::worker::upstream_response_header h;
     h.result(http::status::too_many_requests);
