@@ -49,15 +49,10 @@ std::string missing_client(client c) {
     return {};
 }
 
-client_command prepare_client(client c, const std::filesystem::path& home, std::uint16_t port,
-                              const std::string& prompt) {
+std::vector<std::pair<std::string, std::string>> user_environment(const std::filesystem::path& home) {
     const auto cache = cli_cache_dir();
-    client_command cmd;
-    cmd.program = cache / "node_modules" / ".bin" / to_string(c);
-    cmd.working_dir = home / "work";
-    std::filesystem::create_directories(cmd.working_dir);
     // The CLIs' launchers are `#!/usr/bin/env node` scripts: the cache's node comes first.
-    cmd.env = {
+    return {
         {"HOME", home.string()},
         {"PATH", (cache / "bin").string() + ":" + (cache / "node_modules" / ".bin").string() + ":/usr/bin:/bin"},
         {"LANG", "C.UTF-8"},
@@ -65,6 +60,16 @@ client_command prepare_client(client c, const std::filesystem::path& home, std::
         {"NO_COLOR", "1"},
         {"TMPDIR", (home / "tmp").string()},
     };
+}
+
+client_command prepare_client(client c, const std::filesystem::path& home, std::uint16_t port,
+                              const std::string& prompt) {
+    const auto cache = cli_cache_dir();
+    client_command cmd;
+    cmd.program = cache / "node_modules" / ".bin" / to_string(c);
+    cmd.working_dir = home / "work";
+    std::filesystem::create_directories(cmd.working_dir);
+    cmd.env = user_environment(home);
     std::filesystem::create_directories(home / "tmp");
     switch (c) {
     case client::claude_code:

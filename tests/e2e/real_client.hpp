@@ -33,6 +33,10 @@ std::string missing_client(client c);
 
 // Writes the client's settings under `home` (a fresh directory) and returns how to run a
 // one-shot `prompt` against clipal at 127.0.0.1:`port`.
+// The environment a user's shell gives a CLI, with none of clipal's: HOME, PATH with the
+// cached CLIs and node first, locale, a dumb terminal, TMPDIR under `home`.
+std::vector<std::pair<std::string, std::string>> user_environment(const std::filesystem::path& home);
+
 client_command prepare_client(client c, const std::filesystem::path& home, std::uint16_t port,
                               const std::string& prompt);
 

@@ -107,18 +107,10 @@ void write_user_settings(const fs::path& home, const fs::path& work) {
 // How the user starts the CLI: HOME, PATH and locale, plus the quieting switches that are
 // not about clipal. No ANTHROPIC_*, CODEX_HOME, GEMINI_*, GOOGLE_*.
 spawn_options user_launch(client c, const fs::path& home, const fs::path& work) {
-    const auto cache = cli_cache_dir();
     spawn_options o;
     o.clean_env = true;
     o.working_dir = work;
-    o.env = {
-        {"HOME", home.string()},
-        {"PATH", (cache / "bin").string() + ":" + (cache / "node_modules" / ".bin").string() + ":/usr/bin:/bin"},
-        {"LANG", "C.UTF-8"},
-        {"TERM", "dumb"},
-        {"NO_COLOR", "1"},
-        {"TMPDIR", (home / "tmp").string()},
-    };
+    o.env = user_environment(home);
     switch (c) {
     case client::claude_code:
         o.args = {"-p", prompt};
