@@ -1,5 +1,5 @@
-// Recycled memory for what the data path makes and drops with every request — Beast's
-// header fields, the request target, the reason phrase: a freed block goes on a free list
+// Recycled memory for what the data path makes and drops with every request — each
+// message's header block (worker/header_block.hpp), a timer wait's operation: a freed block goes on a free list
 // of its size class and is handed out again, so a steady stream of requests costs no
 // malloc for them (nginx gets the same from its per-request pools). Single-threaded, like
 // the worker's loop. One per io_context, as an Asio service: the io_context destroys its

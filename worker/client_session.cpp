@@ -32,7 +32,7 @@ constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr std::uint64_t max_discarded_body = 64 * 1024;
 
 // The header fields that decide framing, every occurrence of each, for shared/request_framing.
-boost::container::small_vector<header_field, 4> framing_fields_of(const http_fields& f) {
+boost::container::small_vector<header_field, 4> framing_fields_of(const header_block& f) {
     boost::container::small_vector<header_field, 4> out;
     for (const auto& field : f) {
         const auto name = field.name();
@@ -44,7 +44,7 @@ boost::container::small_vector<header_field, 4> framing_fields_of(const http_fie
 
 // The header values shared/request_guard judges, every occurrence of each, in one pass by
 // field code (a lookup by name is a tree search each).
-guard_input guard_input_of(const http_fields& f, protocol p, std::string_view target) {
+guard_input guard_input_of(const header_block& f, protocol p, std::string_view target) {
     guard_input in;
     in.proto = p;
     in.target = target;
@@ -236,7 +236,7 @@ bool client_session::parse_buffered(bool head_only, boost::system::error_code& e
 }
 
 void client_session::read_head() {
-    parser_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(field_allocator(&fields_pool_)));
+    parser_.emplace(&fields_pool_);
     head_request_ = false;
     parser_->header_limit(static_cast<std::uint32_t>(http_limits::max_request_head));
     // No limit while reading the head: the parser would refuse a large Content-Length as

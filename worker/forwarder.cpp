@@ -78,13 +78,12 @@ upstream_request forwarder::build_request(std::size_t provider, std::size_t key)
     const auto& target = runtime_->target(provider);
     const auto& pc = runtime_->providers().provider(provider);
     const auto proto = runtime_->info().proto;
-    const auto host_it = request_.find(http::field::host);
     const forward_context ctx{proto,
                               pc.auth_header,
                               runtime_->providers().key(provider, key),
                               target.host_header,
                               session_->client_addr(),
-                              host_it == request_.end() ? std::string_view{} : std::string_view(host_it->value())};
+                              request_[http::field::host]};
     upstream_request req;
     // A model override changes the model and nothing else; a body or path without one goes as sent.
     std::optional<std::string> rest;
@@ -101,7 +100,7 @@ upstream_request forwarder::build_request(std::size_t provider, std::size_t key)
     std::optional<std::uint64_t> length;
     if (!req.body().empty() || request_.has_content_length() || request_.chunked()) length = req.body().size();
     req.head = upstream_request_head(request_.method_string(), join_target(target.base_path, rest ? *rest : rest_),
-                                     request_.base(), ctx, length);
+                                     request_, ctx, length);
     return req;
 }
 

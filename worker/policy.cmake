@@ -1,8 +1,10 @@
 # Provider state, request header rewrite, request body reading (streaming, model override),
 # response usage metering:
-# pure logic (Beast's header container only, no io_context).
+# pure logic (Beast's parser and header_block, no io_context).
 add_library(clipal_policy STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/block_pool.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/header_block.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_types.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/provider_set.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_body.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_rewrite.cpp

@@ -21,7 +21,7 @@ using boost::beast::iequals;
 // dropping a header that is not there is harmless), as views into `f`. A scan by field code
 // rather than a lookup by name, and no allocation for the usual one or two tokens.
 using token_list = boost::container::small_vector<std::string_view, 4>;
-token_list connection_tokens(const http_fields& f) {
+token_list connection_tokens(const header_block& f) {
     token_list names;
     for (const auto& field : f) {
         if (field.name() != http::field::connection) continue;
@@ -58,7 +58,7 @@ bool listed(const Names& names, std::string_view name) {
     return std::any_of(names.begin(), names.end(), [name](const auto& n) { return iequals(n, name); });
 }
 
-auth_carrier carrier_for(const http_fields& client, const forward_context& ctx) {
+auth_carrier carrier_for(const header_block& client, const forward_context& ctx) {
     if (ctx.forced != auth_carrier::automatic) return ctx.forced;
     switch (ctx.proto) {
     case protocol::anthropic:
@@ -90,7 +90,7 @@ constexpr std::array<std::string_view, 5> replaced_without_code{"x-api-key", "x-
 
 // Calls add(name, value) for each header the upstream gets, in order (see rewrite_request_headers).
 template <class Add>
-void forward_headers(const http_fields& client, const forward_context& ctx, Add&& add) {
+void forward_headers(const header_block& client, const forward_context& ctx, Add&& add) {
     const auto named = connection_tokens(client);
     std::string forwarded_for;
     for (const auto& f : client) {
@@ -127,17 +127,17 @@ void forward_headers(const http_fields& client, const forward_context& ctx, Add&
 
 } // namespace
 
-void rewrite_request_headers(const http_fields& client, http::fields& upstream, const forward_context& ctx) {
+void rewrite_request_headers(const header_block& client, http::fields& upstream, const forward_context& ctx) {
     forward_headers(client, ctx, [&](std::string_view name, std::string_view value) { upstream.insert(name, value); });
 }
 
-std::string upstream_request_head(std::string_view method, std::string_view target, const http_fields& client,
+std::string upstream_request_head(std::string_view method, std::string_view target, const header_block& client,
                                   const forward_context& ctx, std::optional<std::uint64_t> content_length) {
     constexpr std::string_view version = " HTTP/1.1\r\n";
     std::string head;
     // Room for the usual case in one allocation: the client's headers plus clipal's.
     std::size_t size = method.size() + 1 + target.size() + version.size() + 256 + ctx.api_key.size();
-    for (const auto& f : client) size += f.name_string().size() + 2 + f.value().size() + 2;
+    size += client.text_size() + 4 * client.size();
     head.reserve(size);
     head.append(method).append(1, ' ').append(target).append(version);
     forward_headers(client, ctx, [&](std::string_view name, std::string_view value) {
@@ -148,13 +148,12 @@ std::string upstream_request_head(std::string_view method, std::string_view targ
     return head;
 }
 
-std::string client_response_head(const upstream_response_header& h, const client_framing& f) {
+std::string client_response_head(const response_head& h, const client_framing& f) {
     const auto named = connection_tokens(h);
     std::string_view reason = h.reason();
     if (reason.empty()) reason = http::obsolete_reason(h.result());
     const auto status = std::to_string(h.result_int());
-    std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 64;
-    for (const auto& field : h) size += field.name_string().size() + 2 + field.value().size() + 2;
+    const std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 64 + h.text_size() + 4 * h.size();
     std::string head;
     head.reserve(size);
     const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + f.version / 10), '.', char('0' + f.version % 10), ' '};

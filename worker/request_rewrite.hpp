@@ -1,6 +1,6 @@
 // Header rewriting between the client and an upstream (SPEC §3): hop-by-hop headers and
 // the client's own credentials go, X-Forwarded-* and the provider's key come in. Works on
-// Beast's header container only; no I/O, so it is tested without an io_context.
+// header blocks only; no I/O, so it is tested without an io_context.
 #pragma once
 
 #include "shared/config.hpp"
@@ -35,7 +35,7 @@ struct forward_context {
 // X-Forwarded-Host and Host; adds the provider key in the carrier ctx asks for:
 // anthropic - x-api-key, or Bearer when the client sent only Authorization;
 // openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides.
-void rewrite_request_headers(const http_fields& client, boost::beast::http::fields& upstream,
+void rewrite_request_headers(const header_block& client, boost::beast::http::fields& upstream,
                              const forward_context& ctx);
 
 // The upstream request's head as it goes on the wire: "METHOD target HTTP/1.1", the
@@ -43,7 +43,7 @@ void rewrite_request_headers(const http_fields& client, boost::beast::http::fiel
 // Content-Length when given, then the empty line. Builds one string directly, with no
 // intermediate header container (Beast's fields and serializer cost several times more
 // per request).
-std::string upstream_request_head(std::string_view method, std::string_view target, const http_fields& client,
+std::string upstream_request_head(std::string_view method, std::string_view target, const header_block& client,
                                   const forward_context& ctx, std::optional<std::uint64_t> content_length);
 
 // How the client gets an upstream answer: the client's HTTP version, chunked framing (an
@@ -60,6 +60,6 @@ struct client_framing {
 // above and those named in Connection), then `Transfer-Encoding: chunked` and the
 // Connection header the client's version needs — what Beast writes after erasing those
 // fields and calling chunked() and keep_alive(), at a fraction of the cost.
-std::string client_response_head(const upstream_response_header& h, const client_framing& f);
+std::string client_response_head(const response_head& h, const client_framing& f);
 
 } // namespace clipal::worker

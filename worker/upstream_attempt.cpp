@@ -154,7 +154,7 @@ void upstream_attempt::on_written(boost::system::error_code ec) {
 void upstream_attempt::read_header() {
     // Beast parses a 1xx as a whole message: each head gets a fresh parser, which starts
     // on whatever of the next head is already in up_buffer_.
-    parser_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(field_allocator(&blocks_)));
+    parser_.emplace(&blocks_);
     parser_->header_limit(max_response_head);
     parser_->body_limit(boost::none);
     if (head_request_) parser_->skip(true);

@@ -1,5 +1,5 @@
 #include "worker/block_pool.hpp"
-#include "worker/http_types.hpp"
+#include "worker/header_block.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -57,11 +57,12 @@ TEST(BlockPool, LargeBlocksAndAPoollessAllocatorUseTheHeap) {
     EXPECT_FALSE(heap == pool_allocator<int>(&pool));
 }
 
-TEST(BlockPool, HeaderFieldsLiveInThePoolAndOutliveNothing) {
-    // What the worker does: a message's fields in the io_context's pool; the pool goes with
-    // the io_context, after the message.
+TEST(BlockPool, HeaderBlocksLiveInThePoolAndOutliveNothing) {
+    // What the worker does: a message's header block in the io_context's pool; the pool goes
+    // with the io_context, after the message.
     boost::asio::io_context ioc;
-    clipal::worker::http_fields f(clipal::worker::field_allocator(&boost::asio::use_service<block_pool>(ioc)));
+    auto& pool = boost::asio::use_service<block_pool>(ioc);
+    clipal::worker::header_block f(&pool);
     for (int i = 0; i < 100; ++i) f.insert("x-header-" + std::to_string(i), std::string(i, 'v'));
     f.erase("x-header-5");
     EXPECT_EQ(std::distance(f.begin(), f.end()), 99);
