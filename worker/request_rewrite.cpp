@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -52,6 +53,46 @@ bool is_hop_by_hop(http::field f) {
     default: return false;
     }
 }
+
+// A head written into one string: sized once for the usual case, each piece a bounds check
+// and a memcpy inlined here (std::string::append is a call into the library per piece, and
+// a head has four pieces per field). Grows when the estimate falls short.
+class head_writer {
+public:
+    explicit head_writer(std::size_t estimate) { out_.resize(estimate); }
+    // memcpy only with bytes to copy: an empty view may hold a null pointer.
+    head_writer& put(std::string_view s) {
+        if (!s.empty()) std::memcpy(room(s.size()), s.data(), s.size());
+        at_ += s.size();
+        return *this;
+    }
+    void field(std::string_view name, std::string_view value) {
+        char* p = room(name.size() + value.size() + 4);
+        std::memcpy(p, name.data(), name.size());
+        p += name.size();
+        p[0] = ':';
+        p[1] = ' ';
+        if (!value.empty()) std::memcpy(p + 2, value.data(), value.size());
+        p += 2 + value.size();
+        p[0] = '\r';
+        p[1] = '\n';
+        at_ += name.size() + value.size() + 4;
+    }
+    std::string done() && {
+        out_.resize(at_);
+        return std::move(out_);
+    }
+
+private:
+    char* room(std::size_t n) {
+        if (out_.size() - at_ < n) grow(n);
+        return out_.data() + at_;
+    }
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(std::max(out_.size() * 2, at_ + n)); }
+
+    std::string out_;
+    std::size_t at_ = 0;
+};
 
 template <class Names>
 bool listed(const Names& names, std::string_view name) {
@@ -134,18 +175,14 @@ void rewrite_request_headers(const header_block& client, http::fields& upstream,
 std::string upstream_request_head(std::string_view method, std::string_view target, const header_block& client,
                                   const forward_context& ctx, std::optional<std::uint64_t> content_length) {
     constexpr std::string_view version = " HTTP/1.1\r\n";
-    std::string head;
-    // Room for the usual case in one allocation: the client's headers plus clipal's.
-    std::size_t size = method.size() + 1 + target.size() + version.size() + 256 + ctx.api_key.size();
-    size += client.text_size() + 4 * client.size();
-    head.reserve(size);
-    head.append(method).append(1, ' ').append(target).append(version);
-    forward_headers(client, ctx, [&](std::string_view name, std::string_view value) {
-        head.append(name).append(": ").append(value).append("\r\n");
-    });
-    if (content_length) head.append("Content-Length: ").append(std::to_string(*content_length)).append("\r\n");
-    head.append("\r\n");
-    return head;
+    // The client's headers plus clipal's: the usual case in one allocation.
+    head_writer head(method.size() + 1 + target.size() + version.size() + 256 + ctx.api_key.size() +
+                     client.text_size() + 4 * client.size());
+    head.put(method).put(" ").put(target).put(version);
+    forward_headers(client, ctx, [&](std::string_view name, std::string_view value) { head.field(name, value); });
+    if (content_length) head.field("Content-Length", std::to_string(*content_length));
+    head.put("\r\n");
+    return std::move(head).done();
 }
 
 std::string client_response_head(const response_head& h, const client_framing& f) {
@@ -153,11 +190,9 @@ std::string client_response_head(const response_head& h, const client_framing& f
     std::string_view reason = h.reason();
     if (reason.empty()) reason = http::obsolete_reason(h.result());
     const auto status = std::to_string(h.result_int());
-    const std::size_t size = 9 + status.size() + 1 + reason.size() + 2 + 64 + h.text_size() + 4 * h.size();
-    std::string head;
-    head.reserve(size);
+    head_writer head(9 + status.size() + 1 + reason.size() + 2 + 64 + h.text_size() + 4 * h.size());
     const char version[] = {'H', 'T', 'T', 'P', '/', char('0' + f.version / 10), '.', char('0' + f.version % 10), ' '};
-    head.append(version, sizeof version).append(status).append(1, ' ').append(reason).append("\r\n");
+    head.put({version, sizeof version}).put(status).put(" ").put(reason).put("\r\n");
     for (const auto& field : h) {
         if (is_hop_by_hop(field.name())) continue;
         if (f.chunked && field.name() == http::field::content_length) continue; // chunks replace it
@@ -166,13 +201,13 @@ std::string client_response_head(const response_head& h, const client_framing& f
         // follows is framed by this Content-Length (an upstream that named it must not leave
         // the client without one).
         if (!named.empty() && field.name() != http::field::content_length && listed(named, name)) continue;
-        head.append(name).append(": ").append(field.value()).append("\r\n");
+        head.field(name, field.value());
     }
-    if (f.chunked) head.append("Transfer-Encoding: chunked\r\n");
-    if (f.version >= 11 && !f.keep_alive) head.append("Connection: close\r\n");
-    if (f.version < 11 && f.keep_alive) head.append("Connection: keep-alive\r\n");
-    head.append("\r\n");
-    return head;
+    if (f.chunked) head.put("Transfer-Encoding: chunked\r\n");
+    if (f.version >= 11 && !f.keep_alive) head.put("Connection: close\r\n");
+    if (f.version < 11 && f.keep_alive) head.put("Connection: keep-alive\r\n");
+    head.put("\r\n");
+    return std::move(head).done();
 }
 
 } // namespace clipal::worker
