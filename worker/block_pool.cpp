@@ -1,6 +1,7 @@
 // The free lists of block_pool (see block_pool.hpp).
 #include "worker/block_pool.hpp"
 
+#include <bit>
 #include <new>
 
 namespace clipal::worker {
@@ -14,16 +15,18 @@ constexpr bool recycle = false;
 constexpr bool recycle = true;
 #endif
 
-// The class of a block of `bytes`, or class_count when it is larger than every class.
+// The class of a block of `bytes`: 0 for up to 64 bytes, each next one twice as large; past
+// the largest class, a number no class has.
 constexpr std::size_t class_of(std::size_t bytes) {
+    if (bytes > block_pool::largest_class) return std::size_t(-1);
     if (bytes <= 64) return 0;
-    if (bytes <= 128) return 1;
-    if (bytes <= 256) return 2;
-    if (bytes <= 512) return 3;
-    return 4;
+    return static_cast<std::size_t>(std::bit_width(bytes - 1)) - 6;
 }
 
 constexpr std::size_t size_of_class(std::size_t c) { return std::size_t{64} << c; }
+
+static_assert(class_of(64) == 0 && class_of(65) == 1 && class_of(512) == 3 && class_of(513) == 4);
+static_assert(size_of_class(class_of(block_pool::largest_class)) == block_pool::largest_class);
 
 } // namespace
 
@@ -36,13 +39,15 @@ std::size_t block_pool::free_blocks(std::size_t bytes) const noexcept {
     return c < class_count ? free_count_[c] : 0;
 }
 
-block_pool::~block_pool() {
-    for (auto* head : free_) {
-        while (head) {
-            auto* next = head->next;
-            ::operator delete(head);
-            head = next;
+block_pool::~block_pool() { release_free(); }
+
+void block_pool::release_free() noexcept {
+    for (std::size_t c = 0; c < class_count; ++c) {
+        while (auto* n = free_[c]) {
+            free_[c] = n->next;
+            ::operator delete(n);
         }
+        free_count_[c] = 0;
     }
 }
 
@@ -59,7 +64,7 @@ void* block_pool::allocate(std::size_t bytes) {
 
 void block_pool::deallocate(void* p, std::size_t bytes) noexcept {
     const auto c = class_of(bytes);
-    if (!recycle || c >= class_count || free_count_[c] >= max_free_per_class) {
+    if (!recycle || c >= class_count || free_count_[c] >= max_free_blocks(size_of_class(c))) {
         ::operator delete(p);
         return;
     }

@@ -1,7 +1,8 @@
 // Recycled memory for what the data path makes and drops with every request — each
-// message's header block (worker/header_block.hpp), a timer wait's operation: a freed block goes on a free list
-// of its size class and is handed out again, so a steady stream of requests costs no
-// malloc for them (nginx gets the same from its per-request pools). Single-threaded, like
+// message's header block (worker/header_block.hpp), a timer wait's operation, an attempt's
+// read and relay buffers, the forwarder and the attempt themselves: a freed block goes on a
+// free list of its size class and is handed out again, so a steady stream of requests costs
+// no malloc for them (nginx gets the same from its per-request pools). Single-threaded, like
 // the worker's loop. One per io_context, as an Asio service: the io_context destroys its
 // pending handlers (and the sessions and messages they hold) before its services, so no
 // block outlives its pool.
@@ -28,13 +29,26 @@ public:
     void* allocate(std::size_t bytes);
     void deallocate(void* p, std::size_t bytes) noexcept;
 
-    // Bounds what an idle worker keeps: at most this many free blocks per class.
-    static constexpr std::size_t max_free_per_class = 512;
+    // Bounds what a busy worker keeps: per class at most 512 free blocks and at most 256 KiB
+    // of them (16 of the largest), under 2 MiB in all. An idle worker gives them all back
+    // (release_free).
+    static constexpr std::size_t max_free_blocks(std::size_t bytes) noexcept {
+        const std::size_t by_bytes = (256 * 1024) / class_size(bytes);
+        return by_bytes < 512 ? by_bytes : 512;
+    }
     // False when built with AddressSanitizer: then every block goes to the heap and back.
     static bool recycles() noexcept;
     // Free blocks kept now in the class that serves `bytes` (0 for blocks over the largest).
     std::size_t free_blocks(std::size_t bytes) const noexcept;
-    static constexpr std::size_t largest_class = 512;
+    // Gives every free block back to the heap (idle_memory, once the worker is quiet).
+    void release_free() noexcept;
+    // Classes of 64 bytes to 16 KiB (an attempt's read buffer), each twice the one before.
+    static constexpr std::size_t largest_class = 16 * 1024;
+    static constexpr std::size_t class_size(std::size_t bytes) noexcept {
+        std::size_t size = 64;
+        while (size < bytes) size *= 2;
+        return size;
+    }
 
 private:
     void shutdown() override {}
@@ -42,7 +56,7 @@ private:
     struct node {
         node* next;
     };
-    static constexpr std::size_t class_count = 4; // 64, 128, 256, 512 bytes
+    static constexpr std::size_t class_count = 9; // 64 bytes to 16 KiB
     std::array<node*, class_count> free_{};
     std::array<std::size_t, class_count> free_count_{};
 };
@@ -79,6 +93,35 @@ public:
 
 private:
     block_pool* pool_ = nullptr;
+};
+
+// Bytes from a block_pool, given back when replaced, reset or destroyed.
+class pool_bytes {
+public:
+    explicit pool_bytes(block_pool& pool) noexcept : pool_(&pool) {}
+    ~pool_bytes() { reset(); }
+    pool_bytes(const pool_bytes&) = delete;
+    pool_bytes& operator=(const pool_bytes&) = delete;
+
+    // Replaces what it holds with `n` uninitialised bytes.
+    char* allocate(std::size_t n) {
+        reset();
+        data_ = static_cast<char*>(pool_->allocate(n));
+        size_ = n;
+        return data_;
+    }
+    void reset() noexcept {
+        if (data_) pool_->deallocate(data_, size_);
+        data_ = nullptr;
+        size_ = 0;
+    }
+    char* get() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    block_pool* pool_;
+    char* data_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 } // namespace clipal::worker

@@ -425,7 +425,8 @@ void client_session::on_body(boost::system::error_code ec) {
 void client_session::dispatch() {
     clear_deadline();
     request_keep_alive_ = parser_->get().keep_alive();
-    forwarder_ = std::make_shared<forwarder>(shared_from_this(), runtime_, parser_->release(), rest_);
+    forwarder_ = std::allocate_shared<forwarder>(pool_allocator<forwarder>(&fields_pool_), shared_from_this(), runtime_,
+                                                 parser_->release(), rest_);
     parser_.reset();
     // A streamed answer can last minutes, and thousands may be open: the read buffer (8 KiB,
     // more after a large body) is given back meanwhile and taken again for the next request.

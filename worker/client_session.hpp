@@ -163,7 +163,7 @@ private:
     std::optional<std::chrono::steady_clock::time_point> head_deadline_;
     bool head_request_ = false; // the request being answered is a HEAD
     std::shared_ptr<profile_runtime> runtime_;
-    block_pool& fields_pool_; // where the request parser keeps its header fields
+    block_pool& fields_pool_; // the request's header block and its forwarder come from here
     std::optional<parser_type> parser_;
     body_reservation reservation_;
     std::string rest_;

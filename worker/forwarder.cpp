@@ -139,9 +139,12 @@ void forwarder::launch(std::size_t provider, std::size_t key) {
     if (facts_.streaming) settings.first_byte_timeout = steady(g.stream_first_byte_timeout);
     budget_.attempt_started(provider, key, session_->now());
     running_.emplace(provider, key);
-    attempt_ = std::make_shared<upstream_attempt>(session_->socket(), session_->pool(), runtime_->target(provider),
-                                                  build_request(provider, key), request_.method() == http::verb::head,
-                                                  request_.version(), settings, shared_from_this());
+    auto& pool = session_->pool();
+    attempt_ =
+        std::allocate_shared<upstream_attempt>(pool_allocator<upstream_attempt>(&pool.blocks()), session_->socket(),
+                                               pool, runtime_->target(provider), build_request(provider, key),
+                                               request_.method() == http::verb::head, request_.version(), settings,
+                                               shared_from_this());
     attempt_->start();
 }
 

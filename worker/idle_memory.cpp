@@ -33,6 +33,7 @@ void idle_memory::arm() {
             return;
         }
         armed_ = false;
+        blocks_.release_free();
         release_free_heap();
     });
 }

@@ -53,6 +53,8 @@ upstream_attempt::upstream_attempt(tcp_socket& client, connection_pool& pool, co
       client_version_(client_version),
       settings_(settings),
       listener_(std::move(listener)),
+      up_buffer_(pool_allocator<char>(&pool.blocks())),
+      piece_(pool.blocks()),
       wait_timer_(client.get_executor()),
       blocks_(pool.blocks()) {}
 
@@ -421,8 +423,8 @@ void upstream_attempt::classify_answer() {
 }
 
 char* upstream_attempt::piece(std::size_t room) {
-    if (!piece_ || piece_room_ < room) {
-        piece_ = std::make_unique_for_overwrite<char[]>(room);
+    if (!piece_.get() || piece_room_ < room) {
+        piece_.allocate(room);
         piece_room_ = room;
     }
     return piece_.get();

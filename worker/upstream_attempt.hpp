@@ -181,8 +181,8 @@ private:
     std::unique_ptr<upstream_stream> up_;
     bool reused_ = false;
     bool retried_stale_ = false;
-    unsigned interim_ = 0; // interim (1xx) heads skipped so far
-    boost::beast::flat_buffer up_buffer_;
+    unsigned interim_ = 0;                                            // interim (1xx) heads skipped so far
+    boost::beast::basic_flat_buffer<pool_allocator<char>> up_buffer_; // from the block_pool, as piece_
     std::optional<upstream_response_parser> parser_;
     std::string head_;                     // the response head for the client, until it is sent
     bool chunked_ = false;                 // the client gets chunked framing
@@ -194,7 +194,7 @@ private:
     std::chrono::steady_clock::time_point sent_at_{}; // the request went out (first byte bound)
     // The relay buffer, taken only while upstream bytes are being read and written: an
     // open stream waiting for its next event holds none (see read_body_piece).
-    std::unique_ptr<char[]> piece_;
+    pool_bytes piece_;
     std::size_t piece_room_ = 0; // piece_'s size
     std::size_t piece_size_ = 0; // bytes of the current piece
     waiting waiting_ = waiting::none;

@@ -35,11 +35,50 @@ TEST(BlockPool, KeepsABoundedNumberOfFreeBlocks) {
     if (!block_pool::recycles()) GTEST_SKIP() << "built with AddressSanitizer: every block goes to the heap";
     boost::asio::io_context ioc;
     auto& pool = boost::asio::use_service<block_pool>(ioc);
-    std::vector<void*> blocks;
-    for (std::size_t i = 0; i < block_pool::max_free_per_class + 10; ++i) blocks.push_back(pool.allocate(64));
-    for (void* p : blocks) pool.deallocate(p, 64);
-    EXPECT_EQ(pool.free_blocks(64), block_pool::max_free_per_class) << "the rest went back to the heap";
+    EXPECT_EQ(block_pool::max_free_blocks(64), 512u);
+    EXPECT_EQ(block_pool::max_free_blocks(block_pool::largest_class), 16u) << "256 KiB of the largest";
+    for (std::size_t size : {std::size_t{64}, std::size_t{5000}, block_pool::largest_class}) {
+        std::vector<void*> blocks;
+        for (std::size_t i = 0; i < block_pool::max_free_blocks(size) + 10; ++i) blocks.push_back(pool.allocate(size));
+        for (void* p : blocks) pool.deallocate(p, size);
+        EXPECT_EQ(pool.free_blocks(size), block_pool::max_free_blocks(size)) << size << ": the rest went to the heap";
+    }
     EXPECT_EQ(pool.free_blocks(block_pool::largest_class + 1), 0u);
+    pool.release_free();
+    for (std::size_t size = 64; size <= block_pool::largest_class; size *= 2) EXPECT_EQ(pool.free_blocks(size), 0u);
+}
+
+TEST(BlockPool, ClassesDoubleFrom64BytesTo16KiB) {
+    EXPECT_EQ(block_pool::class_size(1), 64u);
+    EXPECT_EQ(block_pool::class_size(64), 64u);
+    EXPECT_EQ(block_pool::class_size(65), 128u);
+    EXPECT_EQ(block_pool::class_size(4097), 8192u);
+    EXPECT_EQ(block_pool::class_size(block_pool::largest_class), 16384u);
+    if (!block_pool::recycles()) GTEST_SKIP() << "built with AddressSanitizer: every block goes to the heap";
+    boost::asio::io_context ioc;
+    auto& pool = boost::asio::use_service<block_pool>(ioc);
+    void* a = pool.allocate(9000);
+    std::memset(a, 1, 16384); // the whole class is the block's
+    pool.deallocate(a, 9000);
+    EXPECT_EQ(pool.allocate(16384), a) << "one class from 8 KiB + 1 to 16 KiB";
+    pool.deallocate(a, 16384);
+}
+
+TEST(BlockPool, PoolBytesGoBackWhenReplacedOrDestroyed) {
+    if (!block_pool::recycles()) GTEST_SKIP() << "built with AddressSanitizer: every block goes to the heap";
+    boost::asio::io_context ioc;
+    auto& pool = boost::asio::use_service<block_pool>(ioc);
+    {
+        clipal::worker::pool_bytes b(pool);
+        EXPECT_EQ(b.get(), nullptr);
+        char* first = b.allocate(300);
+        std::memset(first, 2, 300);
+        b.allocate(20000); // over the largest class: the heap's
+        EXPECT_EQ(pool.free_blocks(300), 1u) << "the first went back";
+        EXPECT_EQ(b.size(), 20000u);
+        b.allocate(16000);
+    }
+    EXPECT_EQ(pool.free_blocks(16000), 1u);
 }
 
 TEST(BlockPool, LargeBlocksAndAPoollessAllocatorUseTheHeap) {
