@@ -1,6 +1,7 @@
 // The free lists of block_pool (see block_pool.hpp).
 #include "worker/block_pool.hpp"
 
+#include <array>
 #include <bit>
 #include <new>
 
@@ -24,6 +25,13 @@ constexpr std::size_t class_of(std::size_t bytes) {
 }
 
 constexpr std::size_t size_of_class(std::size_t c) { return std::size_t{64} << c; }
+
+// max_free_blocks of each class, worked out once (deallocate runs several times per request).
+constexpr auto free_limits = [] {
+    std::array<std::size_t, block_pool::class_count> limits{};
+    for (std::size_t c = 0; c < limits.size(); ++c) limits[c] = block_pool::max_free_blocks(size_of_class(c));
+    return limits;
+}();
 
 static_assert(class_of(64) == 0 && class_of(65) == 1 && class_of(512) == 3 && class_of(513) == 4);
 static_assert(size_of_class(class_of(block_pool::largest_class)) == block_pool::largest_class);
@@ -64,7 +72,7 @@ void* block_pool::allocate(std::size_t bytes) {
 
 void block_pool::deallocate(void* p, std::size_t bytes) noexcept {
     const auto c = class_of(bytes);
-    if (!recycle || c >= class_count || free_count_[c] >= max_free_blocks(size_of_class(c))) {
+    if (!recycle || c >= class_count || free_count_[c] >= free_limits[c]) {
         ::operator delete(p);
         return;
     }

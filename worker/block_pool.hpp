@@ -43,6 +43,7 @@ public:
     // Gives every free block back to the heap (idle_memory, once the worker is quiet).
     void release_free() noexcept;
     // Classes of 64 bytes to 16 KiB (an attempt's read buffer), each twice the one before.
+    static constexpr std::size_t class_count = 9;
     static constexpr std::size_t largest_class = 16 * 1024;
     static constexpr std::size_t class_size(std::size_t bytes) noexcept {
         std::size_t size = 64;
@@ -56,7 +57,6 @@ private:
     struct node {
         node* next;
     };
-    static constexpr std::size_t class_count = 9; // 64 bytes to 16 KiB
     std::array<node*, class_count> free_{};
     std::array<std::size_t, class_count> free_count_{};
 };
