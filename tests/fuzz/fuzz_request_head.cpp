@@ -1,15 +1,17 @@
 // Fuzz target for the bytes a client sends before clipal knows where they go: the router's
 // request-line and head scan, prefix matching, dot-segment check and target joining; the
-// head and body as a worker's Beast parser reads them (limits as in client_session.cpp);
+// head and body as a worker's parser reads them (limits as in client_session.cpp);
 // the framing and Host/Origin/token checks on its fields. Besides "no crash, no sanitizer
 // report" it checks that the router and the worker see the same head and route it alike,
-// that Beast delimits every body request_framing accepts as request_framing says, and that
-// a refusal never shows the access token.
+// that Beast delimits every body request_framing accepts as request_framing says, that the
+// worker's parser (worker/http_types: Beast's basic_parser into a header_block) reads what
+// Beast's own request_parser reads, and that a refusal never shows the access token.
 #include "shared/http_limits.hpp"
 #include "shared/request_framing.hpp"
 #include "shared/request_guard.hpp"
 #include "shared/request_line.hpp"
 #include "shared/route.hpp"
+#include "worker/http_types.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -176,10 +178,67 @@ void check_guard(const http::request_parser<http::string_body>& parser, clipal::
     }
 }
 
-// What a worker's session sees: Beast's parser over the bytes after the empty lines.
+// The worker's own parser over the same bytes, fed the same way: it must stop where Beast's
+// does, with the same error, and hold the same start line, fields (Beast groups repeats of
+// a name, the header_block keeps them in place), framing and body.
+void check_worker_parser(std::string_view bytes, const http::request_parser<http::string_body>& beast,
+                         boost::beast::error_code beast_ec, std::size_t beast_left) {
+    clipal::worker::client_request_parser parser;
+    parser.header_limit(static_cast<std::uint32_t>(clipal::http_limits::max_request_head));
+    parser.body_limit(boost::none);
+    parser.eager(false);
+    boost::beast::error_code ec;
+    auto feed = [&](auto done) {
+        while (!done() && !bytes.empty()) {
+            const auto used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+            bytes.remove_prefix(used);
+            if (ec || used == 0) return;
+        }
+    };
+    feed([&] { return parser.is_header_done(); });
+    if (parser.is_header_done() && !ec) {
+        if (const auto length = parser.content_length(); !length || *length <= body_limit) {
+            parser.body_limit(body_limit);
+            parser.eager(true);
+            feed([&] { return parser.is_done(); });
+        }
+    }
+    check(ec == beast_ec, "the worker's parser fails where Beast's does");
+    check(bytes.size() == beast_left, "the worker's parser takes the bytes Beast's takes");
+    check(parser.is_header_done() == beast.is_header_done() && parser.is_done() == beast.is_done(),
+          "the worker's parser ends where Beast's does");
+    if (!parser.is_header_done()) return;
+    const auto& ours = parser.get();
+    const auto& theirs = beast.get();
+    check(ours.method_string() == std::string_view(theirs.method_string()) && ours.method() == theirs.method() &&
+              ours.target() == std::string_view(theirs.target()) && ours.version() == theirs.version(),
+          "the worker's parser reads the start line as Beast does");
+    std::vector<std::pair<std::string_view, std::string_view>> a, b;
+    for (const auto& f : ours) a.emplace_back(f.name_string(), f.value());
+    for (const auto& f : theirs) b.emplace_back(f.name_string(), f.value());
+    check(a.size() == b.size(), "the worker's parser keeps every field");
+    std::vector<bool> used(b.size());
+    for (const auto& [name, value] : a) {
+        // The first unmatched field of that name in Beast's order: repeats keep their order.
+        std::size_t i = 0;
+        while (i < b.size() && (used[i] || !iequals(b[i].first, name))) ++i;
+        check(i < b.size() && b[i].first == name && b[i].second == value, "the worker's parser reads each field");
+        used[i] = true;
+    }
+    // Framing as Beast's parser judged it from every field (Beast's message looks at the
+    // first Connection or Transfer-Encoding field only).
+    check(ours.keep_alive() == beast.keep_alive() && ours.chunked() == beast.chunked() &&
+              ours.has_content_length() == beast.content_length().has_value(),
+          "the worker's parser reads the framing as Beast's does");
+    if (parser.is_done()) check(ours.body() == theirs.body(), "the worker's parser reads the body as Beast's does");
+}
+
+// What a worker's session sees: the parser over the bytes after the empty lines; Beast's
+// request_parser is the reference the checks read.
 void worker_view(std::string_view bytes, const std::optional<clipal::route_match>& router_route) {
     const auto head_length = clipal::head_length(bytes);
     bytes.remove_prefix(clipal::leading_empty_lines(bytes));
+    const std::string_view all = bytes;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(clipal::http_limits::max_request_head));
     parser.body_limit(boost::none);
@@ -194,7 +253,10 @@ void worker_view(std::string_view bytes, const std::optional<clipal::route_match
     };
     const std::size_t before_head = bytes.size();
     feed([&] { return parser.is_header_done(); });
-    if (ec || !parser.is_header_done()) return;
+    if (ec || !parser.is_header_done()) {
+        check_worker_parser(all, parser, ec, bytes.size());
+        return;
+    }
 
     check(head_length == before_head - bytes.size(), "head_length agrees with Beast");
     const auto& req = parser.get();
@@ -207,11 +269,13 @@ void worker_view(std::string_view bytes, const std::optional<clipal::route_match
 
     // As the session does: a Content-Length over the limit is answered 413 before the body
     // is read (the string body would reserve that much).
-    if (const auto length = parser.content_length(); length && *length > body_limit) return;
-    parser.body_limit(body_limit);
-    parser.eager(true);
-    feed([&] { return parser.is_done(); });
-    if (!ec && parser.is_done()) (void)req.keep_alive();
+    if (const auto length = parser.content_length(); !length || *length <= body_limit) {
+        parser.body_limit(body_limit);
+        parser.eager(true);
+        feed([&] { return parser.is_done(); });
+        if (!ec && parser.is_done()) (void)req.keep_alive();
+    }
+    check_worker_parser(all, parser, ec, bytes.size());
 }
 
 } // namespace

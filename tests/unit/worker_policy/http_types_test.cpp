@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -83,9 +84,11 @@ request_result parse_with_beast(std::string_view wire, std::size_t step) {
     r.method = std::string(m.method_string());
     r.target = std::string(m.target());
     r.version = m.version();
-    r.keep_alive = m.keep_alive();
-    r.has_length = m.has_content_length();
-    r.chunked = m.chunked();
+    // Framing as the parser judged it from every field (Beast's message reads only the first
+    // Connection or Transfer-Encoding field; see ConnectionCloseInAnyFieldCloses).
+    r.keep_alive = p.keep_alive();
+    r.has_length = p.content_length().has_value();
+    r.chunked = p.chunked();
     r.fields = fields_of(m);
     r.body = m.body();
     return r;
@@ -201,6 +204,21 @@ TEST(ClientRequestParser, ReadsWhatBeastReadsWholeAndInPieces) {
                                    << beast.ec.message() << ")";
         }
     }
+}
+
+TEST(ClientRequestParser, ConnectionCloseInAnyFieldCloses) {
+    // Two Connection fields: Beast's message reads the first (keep-alive); the parser, and so
+    // the worker, reads both, and a close anywhere closes.
+    const std::string_view wire = "GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n";
+    client_request_parser p;
+    boost::system::error_code ec;
+    p.put(boost::asio::buffer(wire.data(), wire.size()), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_TRUE(p.is_done());
+    EXPECT_FALSE(p.get().keep_alive());
+    http::request_parser<http::empty_body> beast;
+    beast.put(boost::asio::buffer(wire.data(), wire.size()), ec);
+    EXPECT_TRUE(beast.get().keep_alive()) << "what the worker read before";
 }
 
 TEST(ClientRequestParser, MutatedRequestsGiveWhatBeastGives) {
