@@ -16,9 +16,13 @@ namespace clipal {
 namespace {
 
 bool is_port(std::string_view p) {
-    return !p.empty() && p.size() <= 5 &&
-           std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-           std::stoul(std::string(p)) <= 65535;
+    if (p.empty() || p.size() > 5) return false;
+    unsigned value = 0;
+    for (const char c : p) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    return value <= 65535;
 }
 
 // RFC 3986 reg-name characters without percent-encoding (no name clipal is reached by needs it).
@@ -29,33 +33,58 @@ bool is_reg_name(std::string_view s) {
     });
 }
 
+// A Host as the guard compares it: its canonical text, and what the address parse that
+// produced it found (so the checks need no second parse).
+struct canonical {
+    std::string text;
+    bool ip = false;
+    bool loopback = false; // 127.0.0.0/8, ::1, ::ffff:127.x.y.z, or the name localhost
+};
+
 // The canonical text of an IP address, or nullopt when `s` is not one.
-std::optional<std::string> canonical_ip(const std::string& s) {
+std::optional<canonical> canonical_ip(const std::string& s) {
     // inet_pton reads a C string: "::1\0evil" would pass as ::1.
     if (s.find('\0') != std::string::npos) return std::nullopt;
-    std::array<unsigned char, 16> bin{};
+    std::array<unsigned char, 16> b{};
     // A dotted quad inet_pton takes is canonical already (it refuses leading zeros and all
     // but four decimal octets): no round trip through inet_ntop's sprintf on every request.
-    if (::inet_pton(AF_INET, s.c_str(), bin.data()) == 1) return s;
+    if (::inet_pton(AF_INET, s.c_str(), b.data()) == 1) return canonical{s, true, b[0] == 127};
     std::array<char, INET6_ADDRSTRLEN> text{};
-    if (::inet_pton(AF_INET6, s.c_str(), bin.data()) == 1 &&
-        ::inet_ntop(AF_INET6, bin.data(), text.data(), static_cast<socklen_t>(text.size())))
-        return std::string(text.data());
-    return std::nullopt;
+    if (::inet_pton(AF_INET6, s.c_str(), b.data()) != 1 ||
+        !::inet_ntop(AF_INET6, b.data(), text.data(), static_cast<socklen_t>(text.size())))
+        return std::nullopt;
+    const bool zeros10 = std::all_of(b.begin(), b.begin() + 10, [](unsigned char c) { return c == 0; });
+    const bool v6_loopback = zeros10 && b[10] == 0 && b[11] == 0 &&
+                             std::all_of(b.begin() + 12, b.begin() + 15, [](unsigned char c) { return c == 0; }) &&
+                             b[15] == 1;                                                    // ::1
+    const bool mapped_loopback = zeros10 && b[10] == 0xff && b[11] == 0xff && b[12] == 127; // ::ffff:127.x.y.z
+    return canonical{std::string(text.data()), true, v6_loopback || mapped_loopback};
 }
 
-bool is_ip(const std::string& host) { return canonical_ip(host).has_value(); }
-
-bool is_loopback(const std::string& host) {
-    if (host == "localhost") return true;
-    std::array<unsigned char, 16> b{};
-    if (::inet_pton(AF_INET, host.c_str(), b.data()) == 1) return b[0] == 127;
-    if (::inet_pton(AF_INET6, host.c_str(), b.data()) != 1) return false;
-    const bool zeros10 = std::all_of(b.begin(), b.begin() + 10, [](unsigned char c) { return c == 0; });
-    if (zeros10 && b[10] == 0 && b[11] == 0 &&
-        std::all_of(b.begin() + 12, b.begin() + 15, [](unsigned char c) { return c == 0; }))
-        return b[15] == 1;                                            // ::1
-    return zeros10 && b[10] == 0xff && b[11] == 0xff && b[12] == 127; // ::ffff:127.x.y.z
+// canonical_host's work, with what it found out.
+std::optional<canonical> read_host(std::string_view host_port) {
+    std::string_view v = trim_ows(host_port);
+    if (v.starts_with('[')) {
+        const auto close = v.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        const auto rest = v.substr(close + 1);
+        if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return std::nullopt;
+        const auto inside = v.substr(1, close - 1);
+        if (inside.find(':') == std::string_view::npos) return std::nullopt; // brackets hold IPv6 only
+        return canonical_ip(ascii_lower(inside));
+    }
+    const auto colons = std::count(v.begin(), v.end(), ':');
+    if (colons > 1) return canonical_ip(ascii_lower(v)); // a bare IPv6 address
+    if (colons == 1) {
+        const auto colon = v.find(':');
+        if (!is_port(v.substr(colon + 1))) return std::nullopt;
+        v = v.substr(0, colon);
+    }
+    if (!is_reg_name(v)) return std::nullopt;
+    std::string name = ascii_lower(v);
+    if (auto ip = canonical_ip(name)) return ip;
+    const bool localhost = name == "localhost";
+    return canonical{std::move(name), false, localhost};
 }
 
 // A header value for a log line or an error body: at most 200 bytes, quoted, anything
@@ -78,16 +107,16 @@ std::string quoted(std::string_view v) {
 }
 
 bool host_allowed(std::string_view value, const guard_settings& s) {
-    const auto host = canonical_host(value);
+    const auto host = read_host(value);
     if (!host) return false;
-    if (is_loopback(*host)) return true;
-    if (std::find(s.allowed_hosts.begin(), s.allowed_hosts.end(), *host) != s.allowed_hosts.end()) return true;
+    if (host->loopback) return true;
+    if (std::find(s.allowed_hosts.begin(), s.allowed_hosts.end(), host->text) != s.allowed_hosts.end()) return true;
     const auto listen = canonical_host(s.listen_addr);
     if (!listen) return false;
     // Listening on every address: the Host is whichever of the machine's addresses the
     // client used. An IP literal cannot be DNS-rebound, so any one is accepted.
-    if (*listen == "0.0.0.0" || *listen == "::") return is_ip(*host);
-    return *host == *listen;
+    if (*listen == "0.0.0.0" || *listen == "::") return host->ip;
+    return host->text == *listen;
 }
 
 bool origin_allowed(std::string_view value, const guard_settings& s) {
@@ -179,27 +208,9 @@ std::optional<guard_refusal> check_token(const guard_input& in, std::string_view
 } // namespace
 
 std::optional<std::string> canonical_host(std::string_view host_port) {
-    std::string_view v = trim_ows(host_port);
-    if (v.starts_with('[')) {
-        const auto close = v.find(']');
-        if (close == std::string_view::npos) return std::nullopt;
-        const auto rest = v.substr(close + 1);
-        if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return std::nullopt;
-        const auto inside = v.substr(1, close - 1);
-        if (inside.find(':') == std::string_view::npos) return std::nullopt; // brackets hold IPv6 only
-        return canonical_ip(ascii_lower(inside));
-    }
-    const auto colons = std::count(v.begin(), v.end(), ':');
-    if (colons > 1) return canonical_ip(ascii_lower(v)); // a bare IPv6 address
-    if (colons == 1) {
-        const auto colon = v.find(':');
-        if (!is_port(v.substr(colon + 1))) return std::nullopt;
-        v = v.substr(0, colon);
-    }
-    if (!is_reg_name(v)) return std::nullopt;
-    std::string name = ascii_lower(v);
-    if (auto ip = canonical_ip(name)) return ip;
-    return name;
+    auto host = read_host(host_port);
+    if (!host) return std::nullopt;
+    return std::move(host->text);
 }
 
 std::string normalize_origin(std::string& origin) {

@@ -31,9 +31,9 @@ struct guard_case {
 
 TEST(RequestGuard, LoopbackHostsPassWithOrWithoutPort) {
     const guard_case g;
-    for (const char* h :
-         {"127.0.0.1", "127.0.0.1:3333", "localhost", "localhost:3333", "LOCALHOST:3333", "LocalHost", "127.1.2.3:80",
-          "[::1]", "[::1]:3333", "[0:0:0:0:0:0:0:1]:3333", "[::ffff:127.0.0.1]:3333", " 127.0.0.1:3333 "})
+    for (const char* h : {"127.0.0.1", "127.0.0.1:3333", "localhost", "localhost:3333", "LOCALHOST:3333", "LocalHost",
+                          "127.1.2.3:80", "[::1]", "[::1]:3333", "[0:0:0:0:0:0:0:1]:3333", "[::ffff:127.0.0.1]:3333",
+                          " 127.0.0.1:3333 ", "127.0.0.1:65535", "127.0.0.1:0"})
         EXPECT_EQ(g.host(h), std::nullopt) << h;
 }
 
@@ -52,6 +52,7 @@ TEST(RequestGuard, ForeignHostsAreRefusedWith403NamingTheHost) {
                           "127.1",
                           "[127.0.0.1]",
                           "127.0.0.1:99999",
+                          "127.0.0.1:65536",
                           "127.0.0.1:",
                           "127.0.0.1:x",
                           "[::1",
