@@ -43,7 +43,7 @@ boost::container::small_vector<header_field, 4> framing_fields_of(const header_b
 }
 
 // The header values shared/request_guard judges, every occurrence of each, in one pass by
-// field code (a lookup by name is a tree search each).
+// field code (a lookup by name would walk the fields once for each name).
 guard_input guard_input_of(const header_block& f, protocol p, std::string_view target) {
     guard_input in;
     in.proto = p;

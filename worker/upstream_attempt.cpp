@@ -367,7 +367,7 @@ void upstream_attempt::classify_answer() {
     auto& msg = parser_->get();
     const int status = msg.result_int();
     // The fields classify() and the usage meter read, in one pass by field code: a lookup by
-    // name costs a tree search each, and most of them only matter on a failure.
+    // name walks the fields once per name, and most of them only matter on a failure.
     upstream_answer answer{status, {}, {}, {}, {}, error_body_};
     std::string_view content_type;
     bool has_length = false;
