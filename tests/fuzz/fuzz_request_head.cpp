@@ -178,23 +178,35 @@ void check_guard(const http::request_parser<http::string_body>& parser, clipal::
     }
 }
 
-// The worker's own parser over the same bytes, fed the same way: it must stop where Beast's
-// does, with the same error, and hold the same start line, fields (Beast groups repeats of
-// a name, the header_block keeps them in place), framing and body.
-void check_worker_parser(std::string_view bytes, const http::request_parser<http::string_body>& beast,
-                         boost::beast::error_code beast_ec, std::size_t beast_left) {
-    clipal::worker::client_request_parser parser;
+// A parser set up as the session sets one up for a head, and a feed that puts `bytes` into
+// it until done() or an error (what it did not take stays in `bytes`).
+template <class Parser>
+void prepare_for_head(Parser& parser) {
     parser.header_limit(static_cast<std::uint32_t>(clipal::http_limits::max_request_head));
     parser.body_limit(boost::none);
     parser.eager(false);
-    boost::beast::error_code ec;
-    auto feed = [&](auto done) {
+}
+
+template <class Parser>
+auto feeder(Parser& parser, std::string_view& bytes, boost::beast::error_code& ec) {
+    return [&parser, &bytes, &ec](auto done) {
         while (!done() && !bytes.empty()) {
             const auto used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
             bytes.remove_prefix(used);
             if (ec || used == 0) return;
         }
     };
+}
+
+// The worker's own parser over the same bytes, fed the same way: it must stop where Beast's
+// does, with the same error, and hold the same start line, fields (Beast groups repeats of
+// a name, the header_block keeps them in place), framing and body.
+void check_worker_parser(std::string_view bytes, const http::request_parser<http::string_body>& beast,
+                         boost::beast::error_code beast_ec, std::size_t beast_left) {
+    clipal::worker::client_request_parser parser;
+    prepare_for_head(parser);
+    boost::beast::error_code ec;
+    const auto feed = feeder(parser, bytes, ec);
     feed([&] { return parser.is_header_done(); });
     if (parser.is_header_done() && !ec) {
         if (const auto length = parser.content_length(); !length || *length <= body_limit) {
@@ -240,17 +252,9 @@ void worker_view(std::string_view bytes, const std::optional<clipal::route_match
     bytes.remove_prefix(clipal::leading_empty_lines(bytes));
     const std::string_view all = bytes;
     http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(clipal::http_limits::max_request_head));
-    parser.body_limit(boost::none);
-    parser.eager(false);
+    prepare_for_head(parser);
     boost::beast::error_code ec;
-    auto feed = [&](auto done) {
-        while (!done() && !bytes.empty()) {
-            const auto used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
-            bytes.remove_prefix(used);
-            if (ec || used == 0) return;
-        }
-    };
+    const auto feed = feeder(parser, bytes, ec);
     const std::size_t before_head = bytes.size();
     feed([&] { return parser.is_header_done(); });
     if (ec || !parser.is_header_done()) {
