@@ -5,6 +5,7 @@ add_library(clipal_policy STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/block_pool.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/header_block.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/http_types.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/json_key_scan.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/provider_set.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_body.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/request_rewrite.cpp

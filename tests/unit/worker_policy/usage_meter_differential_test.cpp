@@ -4,6 +4,7 @@
 // text below and on thousands of mutations of them, both must read the same usage and model.
 // Texts stay within usage_meter::whole_bytes (longer ones are read by windows the two readers
 // share).
+#include "worker/json_key_scan.hpp"
 #include "worker/usage_meter.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -20,64 +21,27 @@
 #include <string>
 #include <vector>
 
+using clipal::worker::find_bytes;
+using clipal::worker::key_at;
+using clipal::worker::model_stem;
+using clipal::worker::model_suffix;
+using clipal::worker::rfind_bytes;
 using clipal::worker::token_usage;
 using clipal::worker::usage_meter;
 using clipal::worker::usage_result;
+using clipal::worker::usage_stem;
+using clipal::worker::usage_suffix;
 
 namespace {
 
 namespace json = boost::json;
 
-// ---- The DOM reader as it was (worker/usage_meter.cpp before the SAX handler).
+// ---- The DOM reader as it was (worker/usage_meter.cpp before the SAX handler); the key scan
+// it used is worker/json_key_scan, which both share (and which is tested on its own).
 
 constexpr std::size_t npos = std::string_view::npos;
 constexpr std::size_t max_depth = 256;
 constexpr int max_fragment_parses = 8;
-
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::size_t find_bytes(std::string_view hay, std::string_view needle, std::size_t from = 0) {
-    if (from >= hay.size()) return npos;
-    const void* hit = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
-    return hit == nullptr ? npos : static_cast<std::size_t>(static_cast<const char*>(hit) - hay.data());
-}
-
-std::size_t rfind_bytes(std::string_view hay, std::string_view needle, std::size_t end) {
-    end = std::min(end, hay.size());
-    while (end > 0) {
-        const void* hit = ::memrchr(hay.data(), needle.front(), end);
-        if (hit == nullptr) return npos;
-        const auto at = static_cast<std::size_t>(static_cast<const char*>(hit) - hay.data());
-        if (hay.substr(at, needle.size()) == needle) return at;
-        end = at;
-    }
-    return npos;
-}
-
-struct key_hit {
-    std::size_t value;
-    bool long_form;
-};
-
-std::optional<key_hit> key_at(std::string_view t, std::size_t pos, std::string_view stem, std::string_view suffix) {
-    std::size_t i = pos + stem.size();
-    bool long_form = false;
-    if (t.substr(i, suffix.size()) == suffix) {
-        i += suffix.size();
-        long_form = true;
-    }
-    if (i >= t.size() || t[i] != '"') return std::nullopt;
-    ++i;
-    while (i < t.size() && is_ws(t[i])) ++i;
-    if (i >= t.size() || t[i] != ':') return std::nullopt;
-    ++i;
-    while (i < t.size() && is_ws(t[i])) ++i;
-    if (i >= t.size()) return std::nullopt;
-    return key_hit{i, long_form};
-}
-
-constexpr std::string_view usage_stem = "\"usage", usage_suffix = "Metadata";
-constexpr std::string_view model_stem = "\"model", model_suffix = "Version";
 
 bool has_key_before(std::string_view t, std::string_view stem, std::string_view suffix, char value_start) {
     for (std::size_t at = find_bytes(t, stem); at != npos; at = find_bytes(t, stem, at + 1)) {
