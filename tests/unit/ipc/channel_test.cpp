@@ -509,24 +509,8 @@ TEST(Channel, MoreDescriptorsThanAnyMessageCarriesCloseTheChannel) {
     record(ch, r, ioc, closed);
     // Eight descriptors with one handoff_back: more than the receiver has room for.
     auto pipe = make_pipe();
-    const auto frame = encoded(handoff_back{1, "GET", "x"});
-    iovec iov{const_cast<std::uint8_t*>(frame.data()), frame.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    constexpr int count = 8;
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int) * count)]{};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-    for (int i = 0; i < count; ++i) {
-        const int fd = pipe.write_end.get();
-        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-    }
-    ASSERT_EQ(::sendmsg(p.worker_end.get(), &msg, MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+    const std::vector<int> eight(8, pipe.write_end.get());
+    raw_send(p.worker_end.get(), encoded(handoff_back{1, "GET", "x"}), eight);
     pipe.write_end.reset();
     run(ioc);
     ASSERT_TRUE(r.closed);

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,22 +66,27 @@ inline ipc::socket_pair make_pair() {
 }
 
 // Sends raw bytes (and optionally one descriptor) in one sendmsg, the way a broken peer would.
-inline void raw_send(int sock, const ipc::bytes& data, int fd = -1) {
+// Sends `data` in one sendmsg with `fds` as SCM_RIGHTS descriptors (none: a plain send).
+inline void raw_send(int sock, const ipc::bytes& data, std::span<const int> fds) {
     iovec iov{const_cast<std::uint8_t*>(data.data()), data.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))]{};
-    if (fd >= 0) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+    std::vector<unsigned char> control(CMSG_SPACE(fds.size_bytes()));
+    if (!fds.empty()) {
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
         cmsghdr* c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c->cmsg_len = CMSG_LEN(fds.size_bytes());
+        std::memcpy(CMSG_DATA(c), fds.data(), fds.size_bytes());
     }
     ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(data.size())) << std::strerror(errno);
+}
+
+inline void raw_send(int sock, const ipc::bytes& data, int fd = -1) {
+    raw_send(sock, data, fd >= 0 ? std::span<const int>(&fd, 1) : std::span<const int>());
 }
 
 inline ipc::bytes encoded(const ipc::message& m) { return ipc::encode(m).frame; }
