@@ -217,22 +217,11 @@ void client_session::on_request_line_bytes(boost::system::error_code ec, std::si
 }
 
 bool client_session::parse_buffered(bool head_only, boost::system::error_code& ec) {
-    // The whole head, and a small body with it, usually arrive in the first read. Parsed here
-    // they cost nothing more; Beast's read operations would post their completion even when
-    // no byte is missing (a trip through the io_context's queue and an epoll poll each).
+    // The whole head, and a small body with it, usually arrive in the first read.
     parser_->eager(!head_only);
     const auto done = [&] { return head_only ? parser_->is_header_done() : parser_->is_done(); };
-    while (!done() && buffer_.size() > 0) {
-        const auto used = parser_->put(buffer_.data(), ec);
-        buffer_.consume(used);
-        if (ec == http::error::need_more) {
-            ec = {};
-            return false;
-        }
-        if (ec) return true;
-        if (used == 0) return false; // no progress without more bytes: the read operation goes on
-    }
-    return done();
+    ec = put_buffered(*parser_, buffer_, done);
+    return ec || done();
 }
 
 void client_session::read_head() {

@@ -7,6 +7,7 @@
 #include "worker/header_block.hpp"
 
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 
@@ -135,5 +136,22 @@ private:
 
     upstream_response response_;
 };
+
+// Puts the bytes `buffer` holds into `parser` until done() or they run out, consuming what it
+// takes; bytes already read cost no read operation (Beast's would post its completion even
+// when no byte is missing). need_more is no error: the rest is still to be read. Returns the
+// parse error, if any.
+template <class Parser, class DynamicBuffer, class Done>
+boost::system::error_code put_buffered(Parser& parser, DynamicBuffer& buffer, Done done) {
+    boost::system::error_code ec;
+    while (!done() && buffer.size() > 0) {
+        const auto used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == boost::beast::http::error::need_more) return {};
+        if (ec) return ec;
+        if (used == 0) break; // no progress without more bytes
+    }
+    return {};
+}
 
 } // namespace clipal::worker

@@ -172,19 +172,9 @@ void upstream_attempt::read_header() {
 
 void upstream_attempt::parse_head() {
     // Bytes already here first: the rest of the read that brought an interim head.
-    boost::system::error_code ec;
-    while (!parser_->is_header_done() && up_buffer_.size() > 0) {
-        const auto used = parser_->put(up_buffer_.data(), ec);
-        up_buffer_.consume(used);
-        if (ec == http::error::need_more) {
-            ec = {};
-            break;
-        }
-        if (ec) {
-            on_header(ec);
-            return;
-        }
-        if (used == 0) break;
+    if (const auto ec = put_buffered(*parser_, up_buffer_, [this] { return parser_->is_header_done(); })) {
+        on_header(ec);
+        return;
     }
     if (parser_->is_header_done()) {
         on_header({});
