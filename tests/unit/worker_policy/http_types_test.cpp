@@ -15,6 +15,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -251,54 +252,117 @@ TEST(ClientRequestParser, MutatedRequestsGiveWhatBeastGives) {
     EXPECT_EQ(compared, 300 * static_cast<int>(requests.size()));
 }
 
+namespace {
+
+struct response_result {
+    boost::system::error_code ec;
+    bool header_done = false;
+    int status = 0;
+    std::string reason;
+    unsigned version = 0;
+    field_list fields;
+    bool keep_alive = false;
+    std::string body;
+    // Each put: bytes taken, body bytes given, and its error (need_buffer tells the attempt
+    // its piece is full).
+    std::vector<std::tuple<std::size_t, std::size_t, boost::system::error_code>> steps;
+    bool operator==(const response_result&) const = default;
+};
+
+// Reads `wire` with windows of `window` bytes, as upstream_attempt does, until the parser is
+// done, fails, or the bytes end (then the upstream's close).
+template <class Parser>
+response_result read_response(Parser& p, std::string_view wire, std::size_t window) {
+    response_result r;
+    auto& body = p.get().body();
+    std::vector<char> buf(window);
+    while (!p.is_done()) {
+        body.data = buf.data();
+        body.size = buf.size();
+        r.ec = {};
+        const auto n = p.put(boost::asio::buffer(wire.data(), wire.size()), r.ec);
+        wire.remove_prefix(n);
+        r.body.append(buf.data(), buf.size() - body.size);
+        r.steps.emplace_back(n, buf.size() - body.size, r.ec);
+        if (r.ec == http::error::need_buffer) continue;
+        if (r.ec == http::error::need_more || (!r.ec && n == 0)) {
+            if (n > 0) continue;
+            // All the rest was offered and none taken: it is all there will be (the close).
+            r.ec = {};
+            p.put_eof(r.ec);
+            break;
+        }
+        if (r.ec) break;
+    }
+    r.header_done = p.is_header_done();
+    if (!r.header_done) return r;
+    r.status = p.get().result_int();
+    r.version = p.get().version();
+    r.fields = grouped(fields_of(p.get()));
+    r.keep_alive = p.keep_alive();
+    return r;
+}
+
+response_result with_beast(std::string_view wire, std::size_t window) {
+    http::response_parser<http::buffer_body> p;
+    auto r = read_response(p, wire, window);
+    if (r.header_done) r.reason = std::string(p.get().reason());
+    return r;
+}
+
+response_result with_ours(std::string_view wire, std::size_t window) {
+    upstream_response_parser p;
+    auto r = read_response(p, wire, window);
+    // An empty reason stays empty (Beast's message substitutes the standard phrase;
+    // client_response_head does that when it writes the head).
+    if (r.header_done)
+        r.reason = p.get().reason().empty() ? std::string(http::obsolete_reason(p.get().result()))
+                                            : std::string(p.get().reason());
+    return r;
+}
+
+const std::vector<std::string> responses = {
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nrequest-id: r1\r\nContent-Length: 10\r\n\r\n0123456789",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n",
+    "HTTP/1.0 503 \r\nRetry-After: 3\r\n\r\nuntil the close",
+    "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Reset-Tokens: 1s\r\nX-RATELIMIT-RESET-TOKENS: 2s\r\n"
+    "Content-Length: 2\r\n\r\n{}",
+    // A hostile or broken upstream: the same refusals from both.
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+    "HTTP/1.1 99 Low\r\n\r\n",
+    "HTTP/1.1 200 OK\r\n Folded: x\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX: a\x01b\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/2 200\r\n\r\n",
+};
+
+} // namespace
+
 TEST(UpstreamResponseParser, FillsTheBodyWindowAsBeastsBufferBodyDoes) {
-    const std::vector<std::string> responses = {
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nrequest-id: r1\r\nContent-Length: 10\r\n\r\n0123456789",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n",
-        "HTTP/1.0 503 \r\nRetry-After: 3\r\n\r\nuntil the close",
-        "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Reset-Tokens: 1s\r\nX-RATELIMIT-RESET-TOKENS: 2s\r\n"
-        "Content-Length: 2\r\n\r\n{}",
-    };
-    for (const auto& wire : responses) {
-        for (std::size_t window : {std::size_t{1}, std::size_t{3}, std::size_t{4096}}) {
-            http::response_parser<http::buffer_body> beast;
-            upstream_response_parser ours;
-            std::string beast_body, ours_body;
-            const auto run = [&](auto& p, auto& body, std::string& out) {
-                std::vector<char> buf(window);
-                std::string_view rest = wire;
-                boost::system::error_code ec;
-                while (!p.is_done()) {
-                    body.data = buf.data();
-                    body.size = buf.size();
-                    ec = {};
-                    const auto n = p.put(boost::asio::buffer(rest.data(), rest.size()), ec);
-                    rest.remove_prefix(n);
-                    out.append(buf.data(), buf.size() - body.size);
-                    if (ec == http::error::need_buffer) continue;
-                    if (ec == http::error::need_more || (!ec && n == 0)) {
-                        if (!rest.empty()) continue;
-                        ec = {};
-                        p.put_eof(ec);
-                        break;
-                    }
-                    if (ec) break;
+    for (const auto& wire : responses)
+        for (std::size_t window : {std::size_t{1}, std::size_t{3}, std::size_t{4096}})
+            EXPECT_EQ(with_ours(wire, window), with_beast(wire, window))
+                << wire << " window " << window << " (" << with_ours(wire, window).ec.message() << ")";
+}
+
+TEST(UpstreamResponseParser, MutatedResponsesGiveWhatBeastGives) {
+    std::mt19937 rng(29);
+    const std::string alphabet = "\r\n :;\t\0\x7f\xff"
+                                 "0123456789abcdefHTP/.-chunkedContent-LengthTransfer-Encoding";
+    for (const auto& base : responses) {
+        for (int round = 0; round < 300; ++round) {
+            std::string wire = base;
+            for (int e = 0, edits = 1 + static_cast<int>(rng() % 4); e < edits && !wire.empty(); ++e) {
+                const auto at = rng() % wire.size();
+                const char c = alphabet[rng() % alphabet.size()];
+                switch (rng() % 3) {
+                case 0: wire[at] = c; break;
+                case 1: wire.insert(wire.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+                default: wire.erase(at, 1); break;
                 }
-                return ec;
-            };
-            const auto beast_ec = run(beast, beast.get().body(), beast_body);
-            const auto ours_ec = run(ours, ours.get().body(), ours_body);
-            EXPECT_EQ(ours_ec, beast_ec) << wire;
-            EXPECT_EQ(ours_body, beast_body) << wire << " window " << window;
-            EXPECT_EQ(ours.get().result_int(), beast.get().result_int());
-            // An empty reason stays empty (Beast's message substitutes the standard phrase;
-            // client_response_head does that when it writes the head).
-            const auto reason = ours.get().reason();
-            EXPECT_EQ(reason.empty() ? std::string_view(http::obsolete_reason(ours.get().result())) : reason,
-                      std::string_view(beast.get().reason()));
-            EXPECT_EQ(ours.get().version(), beast.get().version());
-            EXPECT_EQ(grouped(fields_of(ours.get())), grouped(fields_of(beast.get())));
-            EXPECT_EQ(ours.keep_alive(), beast.keep_alive());
+            }
+            const std::size_t window = 1 + rng() % 8;
+            ASSERT_EQ(with_ours(wire, window), with_beast(wire, window)) << wire << " window " << window;
         }
     }
 }
