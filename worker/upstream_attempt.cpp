@@ -335,14 +335,14 @@ void upstream_attempt::read_error_body() {
     }
     auto& body = parser_->get().body();
     body.data = piece(piece_capacity);
-    body.size = piece_room_;
+    body.size = piece_.size();
     up_->tcp().expires_at(first_byte_bound() ? head_deadline()
                                              : std::chrono::steady_clock::now() + settings_.response_header_timeout);
     http::async_read_some(*up_, up_buffer_, *parser_,
                           [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                               if (self->finished_) return;
                               if (e == http::error::need_buffer) e = {};
-                              const auto got = self->piece_room_ - self->parser_->get().body().size;
+                              const auto got = self->piece_.size() - self->parser_->get().body().size;
                               self->error_body_.append(self->piece_.get(), got);
                               // A broken or stalled error body still gets classified on what arrived.
                               if (e) {
@@ -413,10 +413,7 @@ void upstream_attempt::classify_answer() {
 }
 
 char* upstream_attempt::piece(std::size_t room) {
-    if (!piece_.get() || piece_room_ < room) {
-        piece_.allocate(room);
-        piece_room_ = room;
-    }
+    if (!piece_.get() || piece_.size() < room) piece_.allocate(room);
     return piece_.get();
 }
 
@@ -437,7 +434,7 @@ void upstream_attempt::discard_buffered_body() {
     auto& body = parser_->get().body();
     while (!parser_->is_done() && up_buffer_.size() > 0) {
         body.data = piece(std::min(up_buffer_.size(), piece_capacity));
-        body.size = piece_room_;
+        body.size = piece_.size();
         boost::system::error_code ec;
         const auto used = parser_->put(up_buffer_.data(), ec);
         up_buffer_.consume(used);
@@ -449,7 +446,7 @@ void upstream_attempt::discard_buffered_body() {
 bool upstream_attempt::parse_buffered() {
     auto& body = parser_->get().body();
     body.data = piece(std::min(up_buffer_.size(), piece_capacity));
-    body.size = piece_room_;
+    body.size = piece_.size();
     // The parser takes one step per call (a chunk header, then its data): step until
     // body bytes arrive, the bytes run out, or the body ends.
     boost::system::error_code ec;
@@ -457,13 +454,13 @@ bool upstream_attempt::parse_buffered() {
     do {
         used = parser_->put(up_buffer_.data(), ec);
         up_buffer_.consume(used);
-    } while (!ec && used > 0 && body.size == piece_room_ && up_buffer_.size() > 0 && !parser_->is_done());
+    } while (!ec && used > 0 && body.size == piece_.size() && up_buffer_.size() > 0 && !parser_->is_done());
     if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
     if (ec) {
         on_body_piece(ec);
         return true;
     }
-    piece_size_ = piece_room_ - body.size;
+    piece_size_ = piece_.size() - body.size;
     // Not enough for a body byte (e.g. a chunk header split across reads): wait for more.
     if (piece_size_ == 0 && !parser_->is_done()) return false;
     piece_data_ = piece_.get();
@@ -473,7 +470,6 @@ bool upstream_attempt::parse_buffered() {
 
 void upstream_attempt::await_body() {
     piece_.reset();
-    piece_room_ = 0;
     up_buffer_.shrink_to_fit();
     up_->tcp().expires_never();
     auto at = settings_.idle_timeout > std::chrono::steady_clock::duration::zero()
@@ -493,7 +489,7 @@ void upstream_attempt::on_body_readable(boost::system::error_code ec) {
     wait_until_ = std::chrono::steady_clock::time_point::max();
     auto& body = parser_->get().body();
     body.data = piece(piece_capacity);
-    body.size = piece_room_;
+    body.size = piece_.size();
     if (!read_available(ec)) {
         if (ec == boost::asio::error::would_block) {
             await_body();
@@ -516,7 +512,7 @@ void upstream_attempt::on_body_readable(boost::system::error_code ec) {
 void upstream_attempt::read_body_now() {
     auto& body = parser_->get().body();
     body.data = piece(piece_capacity);
-    body.size = piece_room_;
+    body.size = piece_.size();
     // Beast reads as much as the buffer has room for (at least 512 bytes): room for a
     // whole piece keeps a large body at one read per piece.
     up_buffer_.reserve(up_buffer_.size() + piece_capacity);
@@ -550,7 +546,7 @@ void upstream_attempt::on_body_piece(boost::system::error_code ec) {
         finish(attempt_outcome::kind::aborted, what);
         return;
     }
-    piece_size_ = piece_room_ - parser_->get().body().size;
+    piece_size_ = piece_.size() - parser_->get().body().size;
     if (piece_size_ == 0 && !parser_->is_done()) {
         read_body_piece();
         return;

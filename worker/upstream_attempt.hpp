@@ -99,7 +99,7 @@ public:
     // Bytes of buffer the attempt holds now (relay piece and upstream read buffer). While
     // an open plain-TCP stream waits for its next piece: at most the few bytes received of
     // a chunk header.
-    std::size_t buffered_capacity() const noexcept { return piece_room_ + up_buffer_.capacity(); }
+    std::size_t buffered_capacity() const noexcept { return piece_.size() + up_buffer_.capacity(); }
     // Ends the attempt now (client went away): closes the upstream connection so the
     // provider stops generating. Reports nothing: `done` is not called afterwards.
     void abort();
@@ -195,7 +195,6 @@ private:
     // The relay buffer, taken only while upstream bytes are being read and written: an
     // open stream waiting for its next event holds none (see read_body_piece).
     pool_bytes piece_;
-    std::size_t piece_room_ = 0; // piece_'s size
     std::size_t piece_size_ = 0; // bytes of the current piece
     waiting waiting_ = waiting::none;
     bool timed_out_ = false; // the wait timer cut the pending wait
