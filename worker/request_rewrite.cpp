@@ -129,7 +129,7 @@ bool dropped_by_code(http::field f) {
 constexpr std::array<std::string_view, 5> replaced_without_code{"x-api-key", "x-goog-api-key", "X-Forwarded-For",
                                                                 "X-Forwarded-Proto", "X-Forwarded-Host"};
 
-// Calls add(name, value) for each header the upstream gets, in order (see rewrite_request_headers).
+// Calls add(name, value) for each header the upstream gets, in order (see upstream_request_head).
 template <class Add>
 void forward_headers(const header_block& client, const forward_context& ctx, Add&& add) {
     const auto named = connection_tokens(client);
@@ -167,10 +167,6 @@ void forward_headers(const header_block& client, const forward_context& ctx, Add
 }
 
 } // namespace
-
-void rewrite_request_headers(const header_block& client, http::fields& upstream, const forward_context& ctx) {
-    forward_headers(client, ctx, [&](std::string_view name, std::string_view value) { upstream.insert(name, value); });
-}
 
 std::string upstream_request_head(std::string_view method, std::string_view target, const header_block& client,
                                   const forward_context& ctx, std::optional<std::uint64_t> content_length) {

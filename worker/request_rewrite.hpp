@@ -7,9 +7,6 @@
 #include "shared/profile.hpp"
 #include "worker/http_types.hpp"
 
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,23 +23,16 @@ struct forward_context {
     std::string_view client_host;   // the Host the client sent, for X-Forwarded-Host
 };
 
-// Fills `upstream` (normally empty) from the client's headers, keeping their order and
-// repeats: drops hop-by-hop headers (Connection and those it names, Keep-Alive,
-// Proxy-Authenticate, Proxy-Authorization, Proxy-Connection, TE, Trailer,
-// Transfer-Encoding, Upgrade), Host, Content-Length (the forwarder sets the length) and
-// Expect (the body is already buffered); removes x-api-key, Authorization and
-// x-goog-api-key; sets X-Forwarded-For (appending to the client's), X-Forwarded-Proto,
-// X-Forwarded-Host and Host; adds the provider key in the carrier ctx asks for:
-// anthropic - x-api-key, or Bearer when the client sent only Authorization;
-// openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides.
-void rewrite_request_headers(const header_block& client, boost::beast::http::fields& upstream,
-                             const forward_context& ctx);
-
-// The upstream request's head as it goes on the wire: "METHOD target HTTP/1.1", the
-// headers rewrite_request_headers would produce in the same order (one per line), a
-// Content-Length when given, then the empty line. Builds one string directly, with no
-// intermediate header container (Beast's fields and serializer cost several times more
-// per request).
+// The upstream request's head as it goes on the wire: "METHOD target HTTP/1.1", then the
+// client's headers in their order and with their repeats, less hop-by-hop ones (Connection
+// and those it names, Keep-Alive, Proxy-Authenticate, Proxy-Authorization,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), Host, Content-Length (given
+// here) and Expect (the body is already buffered), and less the client's own credentials
+// (x-api-key, Authorization, x-goog-api-key); then X-Forwarded-For (appended to the
+// client's), X-Forwarded-Proto, X-Forwarded-Host and Host; the provider key in the carrier
+// ctx asks for (anthropic - x-api-key, or Bearer when the client sent only Authorization;
+// openai - Bearer; gemini - x-goog-api-key; ctx.forced overrides); a Content-Length when
+// given; the empty line. One string, with no intermediate header container.
 std::string upstream_request_head(std::string_view method, std::string_view target, const header_block& client,
                                   const forward_context& ctx, std::optional<std::uint64_t> content_length);
 
